@@ -1,0 +1,11 @@
+"""pytest-steel's embedded Steel-compatible session server.
+
+Run it with ``steel-local`` or ``python -m pytest_steel.local``; start it from
+Python with ``LocalServerProcess``. Each session is one local Chromium process
+(``_sessions`` has the lifecycle, ``_app`` the routes). Only stdlib modules are
+imported here, so that the watchdog starts quickly.
+"""
+
+from ._launcher import LocalServerError, LocalServerProcess
+
+__all__ = ["LocalServerError", "LocalServerProcess"]

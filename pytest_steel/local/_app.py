@@ -1,0 +1,282 @@
+"""The HTTP face of the local server: Steel's REST routes, the CDP relay and a small viewer.
+
+Errors are always JSON ``{"message": ..., "field"?: ...}`` with the right status,
+so that clients never have to parse an HTML error page. URLs in responses are
+built from the request's own Host, so a client reaches the relay by the address
+it used to reach the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from .._wire import API_KEY_HEADER, API_KEY_QUERY, SHOULD_RETRY_HEADER
+from ._params import InvalidRequest, parse_create, parse_json_object, parse_list_query
+from ._sessions import LocalSession, SessionError, SessionGone, SessionManager
+
+log = logging.getLogger("pytest_steel.local")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MANAGER: web.AppKey[SessionManager] = web.AppKey("manager", SessionManager)
+API_KEY: web.AppKey[str | None] = web.AppKey("api_key", object)  # type: ignore[arg-type]
+UPSTREAM: web.AppKey[aiohttp.ClientSession] = web.AppKey("upstream", aiohttp.ClientSession)
+
+# Routes a person opens in a browser, which cannot send headers: the key may come as ?apiKey=.
+_QUERY_KEY_PREFIXES = ("/sessions/",)
+
+
+def _error(status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    body: dict[str, Any] = {"message": message}
+    if field:
+        body["field"] = field
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except InvalidRequest as exc:
+        return _error(400, str(exc), exc.field)
+    except SessionError as exc:
+        headers = dict(exc.headers)
+        if exc.retry is not None:
+            headers[SHOULD_RETRY_HEADER] = "true" if exc.retry else "false"
+        return _error(exc.status, str(exc), headers=headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(exc.status, exc.reason, headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(500, "internal error in the local Steel server; see its log")
+
+
+@web.middleware
+async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+    expected = request.app[API_KEY]
+    if expected is None:
+        return await handler(request)
+    given = request.headers.get(API_KEY_HEADER)
+    if given is None and (request.path == "/" or request.path.startswith(_QUERY_KEY_PREFIXES)):
+        given = request.query.get(API_KEY_QUERY)
+    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+        return _error(
+            401,
+            f"missing or wrong API key: send the server's key in the {API_KEY_HEADER} header",
+        )
+    return await handler(request)
+
+
+def _bases(request: web.Request) -> tuple[str, str]:
+    http_base = f"{request.scheme}://{request.host}"
+    ws_scheme = "wss" if request.scheme == "https" else "ws"
+    return http_base, f"{ws_scheme}://{request.host}"
+
+
+def _session_json(request: web.Request, session: LocalSession, status: int = 200) -> web.Response:
+    return web.json_response(session.to_wire(*_bases(request)), status=status)
+
+
+async def create_session(request: web.Request) -> web.Response:
+    params = parse_create(parse_json_object(await request.read()))
+    session = await request.app[MANAGER].create(params)
+    return _session_json(request, session)
+
+
+async def retrieve_session(request: web.Request) -> web.Response:
+    return _session_json(request, request.app[MANAGER].get(request.match_info["session_id"]))
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    page, next_cursor, total = request.app[MANAGER].list(parse_list_query(dict(request.query)))
+    bases = _bases(request)
+    body: dict[str, Any] = {"sessions": [s.to_wire(*bases) for s in page], "nextCursor": next_cursor}
+    if total is not None:
+        body["totalCount"] = total
+    return web.json_response(body)
+
+
+async def release_session(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    session = manager.get(request.match_info["session_id"])
+    released = await manager.release(session)
+    if released:
+        message = f"Session {session.id} released"
+    else:
+        message = f"Session {session.id} was already {session.status.value}"
+    return web.json_response({"success": True, "message": message})
+
+
+async def release_all_sessions(request: web.Request) -> web.Response:
+    count = await request.app[MANAGER].release_all()
+    noun = "session" if count == 1 else "sessions"
+    return web.json_response({"success": True, "message": f"Released {count} {noun}"})
+
+
+async def health(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    return web.json_response(
+        {"status": "ok", "liveSessions": manager.live_count, "maxSessions": manager.max_sessions}
+    )
+
+
+# -- CDP relay -----------------------------------------------------------------
+
+
+async def _pump(source: Any, sink: Any, on_message: Callable[[], None] | None = None) -> None:
+    async for message in source:
+        if on_message is not None:
+            on_message()
+        if message.type is aiohttp.WSMsgType.TEXT:
+            await sink.send_str(message.data)
+        elif message.type is aiohttp.WSMsgType.BINARY:
+            await sink.send_bytes(message.data)
+
+
+async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse:
+    """Relay one CDP client to its session's browser, so the API key and lifecycle govern both."""
+    session = request.app[MANAGER].get(session_id)
+    if not session.is_live or session.browser is None:
+        raise SessionGone(f"session {session.id} is {session.status.value} and accepts no connections")
+    browser = session.browser
+    client = web.WebSocketResponse(max_msg_size=0, compress=False, timeout=2.0)
+    await client.prepare(request)
+    try:
+        upstream = await request.app[UPSTREAM].ws_connect(
+            browser.ws_endpoint, max_msg_size=0, compress=0, autoping=True
+        )
+    except aiohttp.ClientError as exc:
+        await client.close(code=1011, message=f"browser unreachable: {exc}".encode()[:120])
+        return client
+    session.clients.add(client)
+    try:
+        pumps = [
+            asyncio.ensure_future(_pump(client, upstream, session.touch)),
+            asyncio.ensure_future(_pump(upstream, client)),
+        ]
+        done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in pumps:
+            with contextlib.suppress(BaseException):
+                await task
+    finally:
+        session.clients.discard(client)
+        await upstream.close()
+        if not client.closed:
+            reason = "browser connection lost" if session.is_live else f"session {session.status.value}"
+            await client.close(code=1001, message=reason.encode())
+    return client
+
+
+# -- viewer ----------------------------------------------------------------------
+
+
+async def _pages(request: web.Request, session: LocalSession) -> list[dict[str, Any]]:
+    if not session.is_live or session.browser is None:
+        return []
+    with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        async with request.app[UPSTREAM].get(
+            f"{session.browser.http_endpoint}/json/list", timeout=aiohttp.ClientTimeout(total=2)
+        ) as response:
+            return [t for t in await response.json() if t.get("type") == "page"]
+    return []
+
+
+async def root(request: web.Request) -> web.StreamResponse:
+    """``/?sessionId=...`` is the CDP endpoint (as on Steel Cloud); a plain GET lists sessions."""
+    session_id = request.query.get("sessionId")
+    if session_id and request.headers.get("Upgrade", "").lower() == "websocket":
+        return await cdp_relay(request, session_id)
+    if session_id:
+        raise web.HTTPFound(f"/sessions/{session_id}")
+    manager = request.app[MANAGER]
+    rows = "".join(
+        f'<tr><td><a href="/sessions/{s.id}">{s.id}</a></td><td>{s.status.value}</td>'
+        f"<td>{s.duration_ms / 1000:.1f} s</td></tr>"
+        for s in manager.all_sessions()
+    )
+    return _page(
+        "steel-local",
+        f"<p>{manager.live_count} of at most {manager.max_sessions} sessions live.</p>"
+        f"<table><tr><th>session</th><th>status</th><th>duration</th></tr>{rows}</table>",
+    )
+
+
+async def session_viewer(request: web.Request) -> web.StreamResponse:
+    session = request.app[MANAGER].get(request.match_info["session_id"])
+    pages = await _pages(request, session)
+    wire = session.to_wire(*_bases(request))
+    page_rows = "".join(
+        f"<li>{html.escape(p.get('title') or '(untitled)')} &mdash; <code>{html.escape(p.get('url', ''))}</code></li>"
+        for p in pages
+    )
+    return _page(
+        f"session {session.id}",
+        f"<p>Status: <b>{session.status.value}</b>"
+        + (f" ({session.release_reason.value})" if session.release_reason else "")
+        + f", {session.duration_ms / 1000:.1f} s of {session.params.timeout_ms / 1000:g} s.</p>"
+        f"<p>CDP: <code>{html.escape(wire['websocketUrl'])}</code></p>"
+        f"<h2>Pages</h2><ul>{page_rows or '<li>none</li>'}</ul>"
+        f'<p><a href="/sessions/{session.id}/debug">DevTools</a> &middot; '
+        f'<a href="/v1/sessions/{session.id}">JSON</a></p>',
+    )
+
+
+async def session_debug(request: web.Request) -> web.StreamResponse:
+    """Chromium's own DevTools front-end for the first page, where the binary ships one."""
+    session = request.app[MANAGER].get(request.match_info["session_id"])
+    pages = await _pages(request, session)
+    browser = session.browser
+    if browser is not None and pages and not browser.chromium.is_headless_shell:
+        endpoint = browser.http_endpoint.removeprefix("http://")
+        raise web.HTTPFound(f"{browser.http_endpoint}/devtools/inspector.html?ws={endpoint}/devtools/page/{pages[0]['id']}")
+    raise web.HTTPFound(f"/sessions/{session.id}")
+
+
+def _page(title: str, body: str) -> web.Response:
+    return web.Response(
+        text=f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:0 1em 0 0;text-align:left}}</style>"
+        f"<h1>{html.escape(title)}</h1>{body}",
+        content_type="text/html",
+    )
+
+
+# -- assembly --------------------------------------------------------------------
+
+
+async def _open_upstream(app: web.Application) -> Any:
+    app[UPSTREAM] = aiohttp.ClientSession()
+    yield
+    await app[UPSTREAM].close()
+
+
+def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json, require_api_key])
+    app[MANAGER] = manager
+    app[API_KEY] = api_key
+    app.cleanup_ctx.append(_open_upstream)
+    app.router.add_post("/v1/sessions", create_session)
+    app.router.add_get("/v1/sessions", list_sessions)
+    app.router.add_post("/v1/sessions/release", release_all_sessions)
+    app.router.add_get("/v1/sessions/{session_id}", retrieve_session)
+    app.router.add_post("/v1/sessions/{session_id}/release", release_session)
+    app.router.add_get("/v1/health", health)
+    app.router.add_get("/", root)
+    app.router.add_get("/sessions/{session_id}", session_viewer)
+    app.router.add_get("/sessions/{session_id}/debug", session_debug)
+    return app

@@ -1,0 +1,208 @@
+"""``steel-local``: run the embedded Steel-compatible server on its own.
+
+It prints one line, ``steel-local listening on URL``, once it accepts requests,
+then logs to stderr. SIGINT, SIGTERM or SIGHUP release every session and exit 0;
+a second signal exits at once and leaves the cleanup to the watchdog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+from .._chromium import CHROMIUM_ENV, ChromiumNotFoundError, ChromiumSet, find_chromium
+
+API_KEY_ENV = "STEEL_API_KEY"
+DEFAULT_MAX_SESSIONS = 16
+log = logging.getLogger("pytest_steel.local")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535 (0 picks a free one), got {text!r}")
+    return int(text)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to 600, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="steel-local",
+        description="Run pytest-steel's local Steel-compatible browser-session server.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=0, help="port to bind; 0 picks a free one (default: 0)")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help=f"require this key in the steel-api-key header (default: ${API_KEY_ENV}; "
+        "prefer the variable, a command line is visible to other users)",
+    )
+    parser.add_argument(
+        "--chromium",
+        default=None,
+        metavar="PATH",
+        help=f"browser binary for every session (default: ${CHROMIUM_ENV}, else Playwright's, else the system's)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=_positive_int,
+        default=DEFAULT_MAX_SESSIONS,
+        metavar="N",
+        help=f"most sessions live at once; more get 429 (default: {DEFAULT_MAX_SESSIONS})",
+    )
+    parser.add_argument(
+        "--history",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="ended sessions kept for retrieve and list (default: 1000)",
+    )
+    parser.add_argument(
+        "--startup-timeout",
+        type=_positive_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a browser may take to start (default: 30)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: info)"
+    )
+    return parser
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | None, sock: socket.socket) -> int:
+    from aiohttp import web  # noqa: PLC0415 - keep `--help` and argument errors fast
+
+    from ._app import make_app  # noqa: PLC0415
+    from ._browser import sweep_owned_processes  # noqa: PLC0415
+    from ._sessions import SessionManager  # noqa: PLC0415
+    from ._watchdog import Watchdog  # noqa: PLC0415
+
+    root = Path(tempfile.mkdtemp(prefix="steel-local-"))
+    owner = secrets.token_hex(8)
+    watchdog = Watchdog(root, owner)
+    manager = SessionManager(
+        chromium,
+        root=root,
+        owner=owner,
+        watchdog=watchdog,
+        max_sessions=args.max_sessions,
+        history=args.history,
+        startup_timeout=args.startup_timeout,
+    )
+    runner = web.AppRunner(make_app(manager, api_key), access_log=None, handle_signals=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def first_signal() -> None:
+        stop.set()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, second_signal)
+
+    def second_signal() -> None:
+        # The watchdog sees the pipe close and ends every browser.
+        os._exit(1)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, first_signal)
+    try:
+        await runner.setup()
+        await web.SockSite(runner, sock, shutdown_timeout=5.0).start()
+        print(f"steel-local listening on {_url(sock)}", flush=True)
+        log.info("browsers: %s; at most %d sessions", chromium.describe(), args.max_sessions)
+        await stop.wait()
+        log.info("stopping: releasing %d live sessions", manager.live_count)
+        await manager.shutdown()
+    finally:
+        with contextlib.suppress(Exception):
+            await runner.cleanup()
+        sweep_owned_processes(owner)
+        shutil.rmtree(root, ignore_errors=True)
+        watchdog.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(), format="steel-local: %(message)s")
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    if api_key is not None and not api_key.strip():
+        parser.error("--api-key must not be empty")
+    if api_key is None and not _is_loopback(args.host):
+        parser.error(
+            f"--host {args.host} is not a loopback address: a server reachable from other machines "
+            f"needs an API key (--api-key or ${API_KEY_ENV})"
+        )
+    explicit, source = (args.chromium, "--chromium") if args.chromium else (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV)
+    try:
+        chromium = find_chromium(explicit or None, explicit_source=source)
+    except ChromiumNotFoundError as exc:
+        parser.error(str(exc))
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        parser.error(f"cannot listen on --host {args.host} --port {args.port}: {exc.strerror or exc}")
+    try:
+        return asyncio.run(serve(args, chromium, api_key, sock))
+    except KeyboardInterrupt:  # a signal before the handlers were installed
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""Session lifecycle for the local server: live, then released or failed, exactly once.
+
+Each live session owns one BrowserProcess. A session ends by request, by its
+timeout (a loop timer, so it is on time to the millisecond rather than to a
+polling period), by inactivity, or by its browser dying (watched by awaiting the
+process, not by polling). Ending always closes attached CDP clients, kills the
+browser's process group and removes its directories before it is reported done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from .._chromium import ChromiumSet
+from .._wire import ReleaseReason, SessionStatus
+from ._browser import BrowserProcess
+from ._params import CreateParams, InvalidRequest, ListQuery, canonical_uuid
+from ._watchdog import Watchdog
+
+log = logging.getLogger("pytest_steel.local")
+
+
+class SessionError(Exception):
+    """An API error with its HTTP status; the message is safe to show to the client."""
+
+    status = 500
+    retry: bool | None = None
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
+
+
+class SessionNotFound(SessionError):
+    status = 404
+
+
+class SessionConflict(SessionError):
+    status = 409
+    retry = False  # a duplicate id stays a duplicate: tell SDKs not to retry
+
+
+class AtCapacity(SessionError):
+    status = 429
+
+
+class SessionGone(SessionError):
+    status = 410
+
+
+class ServerClosing(SessionError):
+    status = 503
+
+
+class LaunchFailed(SessionError):
+    status = 500
+
+
+class AttachedClient(Protocol):
+    """A CDP client connected through the relay; closed when its session ends."""
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
+
+
+class LocalSession:
+    """One session's record; outlives its browser so that it can still be retrieved and listed."""
+
+    def __init__(self, session_id: str, params: CreateParams, browser: BrowserProcess, seq: int) -> None:
+        self.id = session_id
+        self.params = params
+        self.browser: BrowserProcess | None = browser
+        self.seq = seq
+        self.created_at = dt.datetime.now(dt.timezone.utc)
+        self._started = time.monotonic()
+        self._ended: float | None = None
+        self.status = SessionStatus.LIVE
+        self.release_reason: ReleaseReason | None = None
+        self.clients: set[AttachedClient] = set()
+        self.last_activity = self._started
+        self.ended = asyncio.Event()
+        self._timers: list[asyncio.TimerHandle] = []
+
+    @property
+    def is_live(self) -> bool:
+        return self.status is SessionStatus.LIVE
+
+    @property
+    def duration_ms(self) -> int:
+        end = self._ended if self._ended is not None else time.monotonic()
+        return int((end - self._started) * 1000)
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def _mark_ended(self, status: SessionStatus, reason: ReleaseReason) -> None:
+        self.status = status
+        self.release_reason = reason
+        self._ended = time.monotonic()
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    def to_wire(self, http_base: str, ws_base: str) -> dict[str, Any]:
+        """Every field the official Session model requires, plus the optional ones we know."""
+        p = self.params
+        return {
+            "id": self.id,
+            "createdAt": self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "status": self.status.value,
+            "timeout": p.timeout_ms,
+            "duration": self.duration_ms,
+            "creditsUsed": 0,
+            "eventCount": 0,
+            "proxyBytesUsed": 0,
+            "proxySource": None,
+            "websocketUrl": f"{ws_base}/?sessionId={self.id}",
+            "debugUrl": f"{http_base}/sessions/{self.id}/debug",
+            "sessionViewerUrl": f"{http_base}/sessions/{self.id}",
+            "dimensions": {"width": p.width, "height": p.height},
+            "optimizeBandwidth": {},
+            "releaseReason": self.release_reason.value if self.release_reason else None,
+            "headless": p.headless,
+            "userAgent": p.user_agent,
+            "inactivityTimeout": p.inactivity_timeout_ms,
+            "isSelenium": False,
+            "solveCaptcha": False,
+        }
+
+
+class SessionManager:
+    """Creates, tracks and ends the server's sessions."""
+
+    def __init__(
+        self,
+        chromium: ChromiumSet,
+        *,
+        root: Path,
+        owner: str,
+        watchdog: Watchdog | None,
+        max_sessions: int,
+        history: int = 1000,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self._chromium = chromium
+        self._root = root
+        self._owner = owner
+        self._watchdog = watchdog
+        self.max_sessions = max_sessions
+        self._history = history
+        self._startup_timeout = startup_timeout
+        self._sessions: collections.OrderedDict[str, LocalSession] = collections.OrderedDict()
+        self._starting: set[str] = set()
+        self._no_launches = asyncio.Event()
+        self._no_launches.set()
+        self._seq = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    # -- queries -----------------------------------------------------------------
+
+    @property
+    def live_count(self) -> int:
+        return sum(1 for s in self._sessions.values() if s.is_live)
+
+    def get(self, session_id: str) -> LocalSession:
+        key = canonical_uuid(session_id)
+        session = self._sessions.get(key) if key else None
+        if session is None:
+            raise SessionNotFound(f"no session with id {session_id!r}")
+        return session
+
+    def all_sessions(self) -> list[LocalSession]:
+        """Newest first."""
+        return list(reversed(self._sessions.values()))
+
+    def live_sessions(self) -> list[LocalSession]:
+        return [s for s in self._sessions.values() if s.is_live]
+
+    def list(self, query: ListQuery) -> tuple[list[LocalSession], str | None, int | None]:
+        """Newest first; ``cursorId`` is the last id of the previous page, as the SDKs send it."""
+        newest_first: Iterable[LocalSession] = reversed(self._sessions.values())
+        matching = [s for s in newest_first if query.status is None or s.status is query.status]
+        after = matching
+        if query.cursor_id:
+            key = canonical_uuid(query.cursor_id)
+            cursor = self._sessions.get(key) if key else None
+            if cursor is None:
+                raise InvalidRequest(f"cursorId {query.cursor_id!r} names no known session", "cursorId")
+            after = [s for s in matching if s.seq < cursor.seq]
+        page = after[: query.limit]
+        next_cursor = page[-1].id if len(after) > len(page) else None
+        total = len(matching) if query.status is not None else None
+        return page, next_cursor, total
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def create(self, params: CreateParams) -> LocalSession:
+        if self._closing:
+            raise ServerClosing("the server is shutting down")
+        session_id = params.session_id or str(uuid.uuid4())
+        if session_id in self._sessions or session_id in self._starting:
+            raise SessionConflict(f"a session with id {session_id} already exists")
+        if self.live_count + len(self._starting) >= self.max_sessions:
+            raise AtCapacity(
+                f"at capacity: {self.max_sessions} sessions are live or starting (--max-sessions); "
+                "release one or retry later",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            chromium = self._chromium.for_session(headless=params.headless)
+        except RuntimeError as exc:
+            raise LaunchFailed(str(exc)) from None
+
+        self._starting.add(session_id)
+        self._no_launches.clear()
+        started = time.monotonic()
+        try:
+            browser = await BrowserProcess.launch(
+                chromium,
+                parent_dir=self._root,
+                owner=self._owner,
+                headless=params.headless,
+                width=params.width,
+                height=params.height,
+                user_agent=params.user_agent,
+                startup_timeout=self._startup_timeout,
+                watchdog=self._watchdog,
+            )
+        except RuntimeError as exc:
+            raise LaunchFailed(f"the browser for session {session_id} did not start: {exc}") from None
+        finally:
+            self._starting.discard(session_id)
+            if not self._starting:
+                self._no_launches.set()
+
+        session = LocalSession(session_id, params, browser, next(self._seq))
+        self._sessions[session_id] = session
+        loop = asyncio.get_running_loop()
+        session._timers.append(
+            loop.call_later(params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT)
+        )
+        if params.inactivity_timeout_ms is not None:
+            self._arm_inactivity(session)
+        self._spawn(self._watch_browser(session))
+        if self._closing:  # shutdown began while the browser launched
+            await self.release(session, ReleaseReason.USER_REQUESTED)
+            raise ServerClosing("the server is shutting down")
+        log.info(
+            "session %s live (pid %d, %s, %.0f ms)",
+            session_id,
+            browser.pid,
+            chromium.path.name,
+            (time.monotonic() - started) * 1000,
+        )
+        return session
+
+    def _arm_inactivity(self, session: LocalSession) -> None:
+        assert session.params.inactivity_timeout_ms is not None
+        idle_for = time.monotonic() - session.last_activity
+        remaining = session.params.inactivity_timeout_ms / 1000 - idle_for
+        loop = asyncio.get_running_loop()
+        if remaining <= 0:
+            self._end_soon(session, ReleaseReason.INACTIVITY_TIMEOUT)
+        else:
+            session._timers.append(loop.call_later(remaining, self._arm_inactivity, session))
+
+    def _end_soon(self, session: LocalSession, reason: ReleaseReason) -> None:
+        if session.is_live:
+            self._spawn(self.release(session, reason))
+
+    async def _watch_browser(self, session: LocalSession) -> None:
+        browser = session.browser
+        assert browser is not None
+        code = await browser.wait()
+        if session.is_live:
+            log.warning(
+                "session %s failed: its browser (pid %d) exited with code %s",
+                session.id,
+                browser.pid,
+                code,
+            )
+            await self._end(session, SessionStatus.FAILED, ReleaseReason.BROWSER_CRASHED)
+
+    async def release(self, session: LocalSession, reason: ReleaseReason = ReleaseReason.USER_REQUESTED) -> bool:
+        """End a live session; False when it had already ended (which is not an error)."""
+        if not session.is_live:
+            await session.ended.wait()
+            return False
+        await self._end(session, SessionStatus.RELEASED, reason)
+        log.info("session %s released (%s, %d ms)", session.id, reason.value, session.duration_ms)
+        return True
+
+    async def _end(self, session: LocalSession, status: SessionStatus, reason: ReleaseReason) -> None:
+        session._mark_ended(status, reason)
+        clients, session.clients = session.clients, set()
+        browser, session.browser = session.browser, None
+        closing = [c.close(code=1001, message=f"session {status.value}".encode()) for c in clients]
+        try:
+            await asyncio.gather(*closing, browser.close() if browser else asyncio.sleep(0), return_exceptions=True)
+        finally:
+            session.ended.set()
+            self._trim_history()
+
+    async def release_all(self, reason: ReleaseReason = ReleaseReason.USER_REQUESTED) -> int:
+        results = await asyncio.gather(*(self.release(s, reason) for s in self.live_sessions()))
+        return sum(results)
+
+    def _trim_history(self) -> None:
+        ended = [sid for sid, s in self._sessions.items() if not s.is_live]
+        for sid in ended[: max(0, len(ended) - self._history)]:
+            del self._sessions[sid]
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def shutdown(self) -> int:
+        """Refuse new sessions, let launches finish, release every live session."""
+        self._closing = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._no_launches.wait(), self._startup_timeout)
+        released = await self.release_all()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        return released
