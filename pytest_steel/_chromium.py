@@ -159,7 +159,9 @@ def _first(candidates: Iterable[Path], source: str) -> Chromium | None:
     return None
 
 
-def find_chromium(explicit: str | os.PathLike[str] | None = None, *, explicit_source: str = "--chromium") -> ChromiumSet:
+def find_chromium(
+    explicit: str | os.PathLike[str] | None = None, *, explicit_source: str = "--chromium"
+) -> ChromiumSet:
     """Resolve the binaries to use; raises ChromiumNotFoundError with a remedy when there are none."""
     if explicit:
         path = Path(explicit).expanduser()
@@ -201,7 +203,6 @@ _COMMON_FLAGS = (
     "--disable-default-apps",
     "--disable-extensions",
     "--disable-breakpad",
-    "--disable-crashpad-for-testing",
     "--disable-dev-shm-usage",
     "--disable-hang-monitor",
     "--disable-popup-blocking",

@@ -32,6 +32,13 @@ log = logging.getLogger("pytest_steel.local")
 OWNER_ENV = "STEEL_LOCAL_OWNER"
 _DEVTOOLS_LINE = re.compile(rb"DevTools listening on (ws://\S+)")
 _STDERR_TAIL_LINES = 20
+# Full Chromium puts a Unix socket at $TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket,
+# and a socket path may hold at most 107 bytes: beyond this, use a short temp directory.
+_MAX_TMPDIR_LENGTH = 60
+
+
+def _short_temp_base() -> str:
+    return "/tmp" if os.access("/tmp", os.W_OK) else tempfile.gettempdir()
 
 
 class BrowserLaunchError(RuntimeError):
@@ -45,17 +52,19 @@ class BrowserProcess:
         self,
         process: asyncio.subprocess.Process,
         chromium: Chromium,
-        directory: Path,
+        directories: list[Path],
         ws_endpoint: str,
         stderr_tail: collections.deque[str],
         watchdog: Watchdog | None = None,
+        owner_marker: str = "",
     ) -> None:
         self._process = process
         self.chromium = chromium
-        self.directory = directory
+        self.directories = directories
         self.ws_endpoint = ws_endpoint
         self._stderr_tail = stderr_tail
         self._watchdog = watchdog
+        self._owner_marker = owner_marker
         self._drain_task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -94,15 +103,20 @@ class BrowserProcess:
         directory = Path(tempfile.mkdtemp(prefix="browser-", dir=parent_dir))
         for sub in ("profile", "tmp", "cache", "config"):
             (directory / sub).mkdir()
+        directories = [directory]
+        tmp = directory / "tmp"
+        if len(str(tmp)) > _MAX_TMPDIR_LENGTH:
+            tmp = Path(tempfile.mkdtemp(prefix="steel-", dir=_short_temp_base()))
+            directories.append(tmp)
         env = dict(os.environ)
         env.update(
             {
-                "TMPDIR": str(directory / "tmp"),
-                "TMP": str(directory / "tmp"),
-                "TEMP": str(directory / "tmp"),
+                "TMPDIR": str(tmp),
+                "TMP": str(tmp),
+                "TEMP": str(tmp),
                 "XDG_CACHE_HOME": str(directory / "cache"),
                 "XDG_CONFIG_HOME": str(directory / "config"),
-                OWNER_ENV: owner,
+                OWNER_ENV: f"{owner}:{directory.name}",
             }
         )
         argv = chromium_command(
@@ -123,13 +137,15 @@ class BrowserProcess:
                 start_new_session=True,
             )
         except OSError as exc:
-            shutil.rmtree(directory, ignore_errors=True)
+            for path in directories:
+                shutil.rmtree(path, ignore_errors=True)
             raise BrowserLaunchError(f"could not start {chromium.path}: {exc}") from exc
         if watchdog is not None:
-            watchdog.track(process.pid, directory)
+            for path in directories:
+                watchdog.track(process.pid, path)
 
         tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-        browser = cls(process, chromium, directory, "", tail, watchdog)
+        browser = cls(process, chromium, directories, "", tail, watchdog, env[OWNER_ENV])
         started = time.monotonic()
         try:
             browser.ws_endpoint = await asyncio.wait_for(browser._read_endpoint(), startup_timeout)
@@ -188,11 +204,15 @@ class BrowserProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
         await self._process.wait()
+        if not self.chromium.is_headless_shell:
+            # Full Chromium starts crash handlers in process groups of their own.
+            await asyncio.to_thread(sweep_owned_processes, self._owner_marker)
         if self._drain_task is not None:
             self._drain_task.cancel()
             with contextlib.suppress(BaseException):
                 await self._drain_task
-        await asyncio.to_thread(shutil.rmtree, self.directory, True)
+        for path in self.directories:
+            await asyncio.to_thread(shutil.rmtree, path, True)
         if self._watchdog is not None:
             self._watchdog.forget(self._process.pid)
 
@@ -200,12 +220,15 @@ class BrowserProcess:
 def sweep_owned_processes(owner: str) -> list[int]:
     """SIGKILL every process whose environment carries this owner marker; Linux only, best effort.
 
-    Catches helpers that left their browser's process group. Returns the pids signalled.
+    Catches helpers that left their browser's process group. A server's marker is
+    ``OWNER``, each browser's ``OWNER:NAME``: sweeping ``OWNER`` takes all its browsers,
+    sweeping ``OWNER:NAME`` one. Returns the pids signalled.
     """
     proc = Path("/proc")
     if not proc.is_dir():
         return []
     marker = f"{OWNER_ENV}={owner}".encode()
+    prefix = marker + b":"
     me = os.getpid()
     killed: list[int] = []
     for entry in proc.iterdir():
@@ -215,7 +238,7 @@ def sweep_owned_processes(owner: str) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if marker in environ.split(b"\0"):
+        if any(var == marker or var.startswith(prefix) for var in environ.split(b"\0")):
             with contextlib.suppress(OSError):
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed.append(int(entry.name))

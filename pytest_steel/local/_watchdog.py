@@ -7,7 +7,8 @@ is still tracked, sweeps for processes carrying the server's owner marker, and
 removes the server's temp root. It runs in its own session so that a signal to
 the server's process group does not take it down with the server.
 
-Protocol, one line each: ``+ PGID DIR`` to track, ``- PGID`` to forget.
+Protocol, one line each: ``+ PGID DIR`` to track (repeat for more directories of
+the same group), ``- PGID`` to forget.
 """
 
 from __future__ import annotations
@@ -65,22 +66,23 @@ class Watchdog:
 def _watch(root: Path, owner: str) -> None:
     # The server may be stopped by Ctrl-C in a terminal; the watchdog must not be.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tracked: dict[int, str] = {}
+    tracked: dict[int, list[str]] = {}
     for raw in sys.stdin.buffer:
         op, _, rest = raw.decode(errors="replace").rstrip("\n").partition(" ")
         pgid_text, _, directory = rest.partition(" ")
         if not pgid_text.isdigit():
             continue
         if op == "+":
-            tracked[int(pgid_text)] = directory
+            tracked.setdefault(int(pgid_text), []).append(directory)
         elif op == "-":
             tracked.pop(int(pgid_text), None)
     for pgid in tracked:
         with contextlib.suppress(OSError):
             os.killpg(pgid, signal.SIGKILL)
     sweep_owned_processes(owner)
-    for directory in tracked.values():
-        shutil.rmtree(directory, ignore_errors=True)
+    for directories in tracked.values():
+        for directory in directories:
+            shutil.rmtree(directory, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
 
 
