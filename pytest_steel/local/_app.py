@@ -31,6 +31,8 @@ MANAGER: web.AppKey[SessionManager] = web.AppKey("manager", SessionManager)
 API_KEY: web.AppKey[str | None] = web.AppKey("api_key", object)  # type: ignore[arg-type]
 UPSTREAM: web.AppKey[aiohttp.ClientSession] = web.AppKey("upstream", aiohttp.ClientSession)
 
+_BROWSER_EXIT_GRACE = 2.0  # seconds
+
 # Routes a person opens in a browser, which cannot send headers: the key may come as ?apiKey=.
 _QUERY_KEY_PREFIXES = ("/sessions/",)
 
@@ -128,9 +130,7 @@ async def release_all_sessions(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
-    return web.json_response(
-        {"status": "ok", "liveSessions": manager.live_count, "maxSessions": manager.max_sessions}
-    )
+    return web.json_response({"status": "ok", "liveSessions": manager.live_count, "maxSessions": manager.max_sessions})
 
 
 # -- CDP relay -----------------------------------------------------------------
@@ -162,12 +162,13 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
         await client.close(code=1011, message=f"browser unreachable: {exc}".encode()[:120])
         return client
     session.clients.add(client)
+    browser_side_closed = False
     try:
-        pumps = [
-            asyncio.ensure_future(_pump(client, upstream, session.touch)),
-            asyncio.ensure_future(_pump(upstream, client)),
-        ]
+        to_browser = asyncio.ensure_future(_pump(client, upstream, session.touch))
+        to_client = asyncio.ensure_future(_pump(upstream, client))
+        pumps = [to_browser, to_client]
         done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        browser_side_closed = to_client in done
         for task in pending:
             task.cancel()
         for task in pumps:
@@ -176,6 +177,11 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
     finally:
         session.clients.discard(client)
         await upstream.close()
+        if session.is_live and not client.closed and browser_side_closed:
+            # The socket closes a moment before the browser's exit is seen: let the session
+            # reach its final state first, so a client that looks it up finds "failed".
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(session.ended.wait(), _BROWSER_EXIT_GRACE)
         if not client.closed:
             reason = "browser connection lost" if session.is_live else f"session {session.status.value}"
             await client.close(code=1001, message=reason.encode())
@@ -242,8 +248,8 @@ async def session_debug(request: web.Request) -> web.StreamResponse:
     pages = await _pages(request, session)
     browser = session.browser
     if browser is not None and pages and not browser.chromium.is_headless_shell:
-        endpoint = browser.http_endpoint.removeprefix("http://")
-        raise web.HTTPFound(f"{browser.http_endpoint}/devtools/inspector.html?ws={endpoint}/devtools/page/{pages[0]['id']}")
+        page_socket = f"{browser.http_endpoint.removeprefix('http://')}/devtools/page/{pages[0]['id']}"
+        raise web.HTTPFound(f"{browser.http_endpoint}/devtools/inspector.html?ws={page_socket}")
     raise web.HTTPFound(f"/sessions/{session.id}")
 
 

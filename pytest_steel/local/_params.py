@@ -73,9 +73,7 @@ def _integer(body: dict[str, Any], field: str, low: int, high: int, unit: str = 
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidRequest(
-            f"{field} must be an integer from {low} to {high}{unit}, got {json.dumps(value)}", field
-        )
+        raise InvalidRequest(f"{field} must be an integer from {low} to {high}{unit}, got {json.dumps(value)}", field)
     return value
 
 
@@ -103,9 +101,7 @@ def parse_create(body: dict[str, Any]) -> CreateParams:
     if body.get("sessionId") is not None:
         session_id = canonical_uuid(body["sessionId"])
         if session_id is None:
-            raise InvalidRequest(
-                f"sessionId must be a UUID string, got {json.dumps(body['sessionId'])}", "sessionId"
-            )
+            raise InvalidRequest(f"sessionId must be a UUID string, got {json.dumps(body['sessionId'])}", "sessionId")
         fields["session_id"] = session_id
 
     ms = " (milliseconds)"
@@ -120,8 +116,7 @@ def parse_create(body: dict[str, Any]) -> CreateParams:
         dimensions = body["dimensions"]
         if not isinstance(dimensions, dict) or not {"width", "height"} <= dimensions.keys():
             raise InvalidRequest(
-                "dimensions must be an object with integer width and height, "
-                f"got {json.dumps(dimensions)}",
+                f"dimensions must be an object with integer width and height, got {json.dumps(dimensions)}",
                 "dimensions",
             )
         for side in ("width", "height"):
