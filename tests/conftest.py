@@ -1,0 +1,178 @@
+"""Shared fixtures: real steel-local servers, a loopback page server, process inspection."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from pytest_steel.local import LocalServerProcess
+
+pytest_plugins = ["pytester"]
+
+
+class Server:
+    """A running steel-local child with its own TMPDIR, so that leaks are visible."""
+
+    def __init__(self, launcher: LocalServerProcess, tmpdir: Path, api_key: str | None) -> None:
+        self.launcher = launcher
+        self.tmpdir = tmpdir
+        self.url = launcher.url or ""
+        self.api_key = api_key
+        headers = {"steel-api-key": api_key} if api_key else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    @property
+    def pid(self) -> int:
+        assert self.launcher.pid is not None
+        return self.launcher.pid
+
+    def create(self, **body: object) -> dict:
+        response = self.http.post("/v1/sessions", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def get(self, session_id: str) -> dict:
+        response = self.http.get(f"/v1/sessions/{session_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def release(self, session_id: str) -> dict:
+        response = self.http.post(f"/v1/sessions/{session_id}/release")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def browsers(self) -> list[psutil.Process]:
+        """Browser processes of this server that are still running (zombies are dead)."""
+        mentioning = live_processes_mentioning(str(self.tmpdir))
+        return [p for p in mentioning if p.pid not in (self.pid, self.watchdog_pid)]
+
+    @property
+    def watchdog_pid(self) -> int | None:
+        for child in psutil.Process(self.pid).children() if psutil.pid_exists(self.pid) else []:
+            if "pytest_steel.local._watchdog" in child.cmdline():
+                return child.pid
+        return None
+
+    def leftovers(self) -> list[str]:
+        """Whatever the server and its browsers left in their temp directory."""
+        return sorted(p.name for p in self.tmpdir.iterdir())
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.http.close()
+        return self.launcher.stop(sig)
+
+    def log(self) -> str:
+        assert self.launcher.log_path is not None
+        return self.launcher.log_path.read_text()
+
+
+def live_processes_mentioning(text: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if any(text in arg for arg in process.info["cmdline"] or ()):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def process_group(pgid: int) -> list[psutil.Process]:
+    """Running (not zombie) members of one process group."""
+    members = []
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
+def wait_until_gone(processes: list[psutil.Process], timeout: float = 10.0) -> list[psutil.Process]:
+    """Processes still alive after the timeout; zombies count as gone."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+StartServer = Callable[..., Server]
+
+
+@pytest.fixture
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServer]:
+    """Start steel-local processes for one test; each is stopped, and checked for leaks, at teardown."""
+    started: list[Server] = []
+
+    def start(*args: str, api_key: str | None = None, env: dict[str, str] | None = None) -> Server:
+        tmpdir = tmp_path_factory.mktemp("server-tmp")
+        logs = tmp_path_factory.mktemp("server-log") / "steel-local.log"
+        full_env = {**os.environ, "TMPDIR": str(tmpdir), **(env or {})}
+        launcher = LocalServerProcess(["--port", "0", *args], api_key=api_key, env=full_env, log_path=logs)
+        launcher.start()
+        server = Server(launcher, tmpdir, api_key)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.launcher.process and server.launcher.process.poll() is None:
+            assert server.stop() == 0, server.log()
+        assert wait_until_gone(server.browsers()) == []
+        assert server.leftovers() == []
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server shared by a module's tests, which release what they create."""
+    tmpdir = tmp_path_factory.mktemp("shared-tmp")
+    logs = tmp_path_factory.mktemp("shared-log") / "steel-local.log"
+    launcher = LocalServerProcess(["--port", "0"], env={**os.environ, "TMPDIR": str(tmpdir)}, log_path=logs)
+    launcher.start()
+    shared = Server(launcher, tmpdir, None)
+    yield shared
+    assert shared.stop() == 0, shared.log()
+    assert wait_until_gone(shared.browsers()) == []
+    assert shared.leftovers() == []
+
+
+@pytest.fixture
+def fresh(server: Server) -> Iterator[Server]:
+    """The shared server, with every session a test left live released afterwards."""
+    yield server
+    server.http.post("/v1/sessions/release")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A loopback HTTP server for test pages; returns its base URL."""
+    root = tmp_path_factory.mktemp("pages")
+    (root / "index.html").write_text("<!doctype html><title>Steel test page</title><h1 id=greeting>Hello</h1>")
+    (root / "form.html").write_text(
+        "<!doctype html><title>Form</title><form action=done.html><input name=who><button>Send</button></form>"
+    )
+    (root / "done.html").write_text(
+        "<!doctype html><title>Done</title><p id=who></p>"
+        "<script>document.getElementById('who').textContent = new URLSearchParams(location.search).get('who')</script>"
+    )
+    handler = lambda *a, **kw: _QuietHandler(*a, directory=str(root), **kw)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()

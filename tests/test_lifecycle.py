@@ -1,0 +1,118 @@
+"""Sessions end on request, on timeout, on inactivity and when their browser dies, and clean up each time."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from playwright.async_api import Error as PlaywrightError
+
+from ._cdp import DISCONNECT_BOUND, browser_pid, connected, first_page, wait_disconnected
+from .conftest import Server, process_group, wait_until_gone
+
+
+def test_timeout_releases_the_session_on_time(fresh: Server) -> None:
+    async def run() -> tuple[dict, float]:
+        before = time.monotonic()
+        session = fresh.create(timeout=1500)
+        async with connected(session["websocketUrl"]) as (browser,):
+            ended = await wait_disconnected(browser)
+        return session, ended - before
+
+    session, elapsed = asyncio.run(run())
+    assert 1.5 <= elapsed < 2.5
+    after = fresh.get(session["id"])
+    assert (after["status"], after["releaseReason"]) == ("released", "timeout")
+    assert 1500 <= after["duration"] < 2500
+    assert wait_until_gone(fresh.browsers()) == []
+
+
+def test_inactivity_timeout_releases_an_idle_session(fresh: Server) -> None:
+    async def run() -> dict:
+        session = fresh.create(timeout=60_000, inactivityTimeout=1000)
+        async with connected(session["websocketUrl"]) as (browser,):
+            page = first_page(browser)
+            for _ in range(3):  # activity keeps it alive past its inactivity window
+                await page.evaluate("1 + 1")
+                await asyncio.sleep(0.4)
+            assert browser.is_connected()
+            await wait_disconnected(browser)
+        return session
+
+    session = asyncio.run(run())
+    after = fresh.get(session["id"])
+    assert (after["status"], after["releaseReason"]) == ("released", "inactivity_timeout")
+    assert after["duration"] >= 2000
+
+
+def test_killed_browser_leaves_the_session_failed(fresh: Server) -> None:
+    async def run() -> tuple[dict, int, list[psutil.Process], Path]:
+        session = fresh.create()
+        async with connected(session["websocketUrl"]) as (browser,):
+            pid = await browser_pid(browser)
+            leader = psutil.Process(pid)
+            group = process_group(pid)
+            profile = next(a for a in leader.cmdline() if a.startswith("--user-data-dir=")).split("=", 1)[1]
+            os.kill(pid, signal.SIGKILL)
+            await wait_disconnected(browser)
+        return session, pid, group, Path(profile)
+
+    session, pid, group, profile = asyncio.run(run())
+    after = fresh.get(session["id"])
+    assert (after["status"], after["releaseReason"]) == ("failed", "browser_crashed")
+    assert len(group) >= 2  # the leader and its helpers: all of them must end
+    assert wait_until_gone(group) == []
+    assert not profile.exists()
+    assert "exited with code -9" in fresh.log()
+    # Releasing a failed session is not an error, and it stays failed.
+    assert fresh.release(session["id"])["success"] is True
+    assert fresh.get(session["id"])["status"] == "failed"
+
+
+def test_release_while_a_client_is_mid_command(fresh: Server) -> None:
+    async def run() -> str:
+        session = fresh.create()
+        async with connected(session["websocketUrl"]) as (browser,):
+            page = first_page(browser)
+            pending = asyncio.ensure_future(page.evaluate("new Promise(() => {})"))
+            await asyncio.sleep(0)  # let the command reach the browser
+            release = await asyncio.to_thread(fresh.release, session["id"])
+            assert release["success"] is True
+            with pytest.raises(PlaywrightError) as excinfo:
+                await asyncio.wait_for(pending, DISCONNECT_BOUND)
+            await wait_disconnected(browser)
+            return str(excinfo.value)
+
+    message = asyncio.run(run())
+    assert "closed" in message.lower()
+    assert fresh.http.get("/v1/health").json()["status"] == "ok"
+    again = fresh.create()
+    assert fresh.get(again["id"])["status"] == "live"
+
+
+def test_many_concurrent_creates(fresh: Server) -> None:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        sessions = list(pool.map(lambda _: fresh.create(), range(8)))
+    assert len({s["id"] for s in sessions}) == 8
+    live = fresh.http.get("/v1/sessions", params={"status": "live", "limit": 100}).json()
+    assert live["totalCount"] == 8
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda s: fresh.release(s["id"]), sessions))
+    assert all(r["success"] for r in results)
+    assert wait_until_gone(fresh.browsers()) == []
+
+
+def test_released_history_is_bounded(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server("--history", "2")
+    ids = [server.create()["id"] for _ in range(4)]
+    for session_id in ids:
+        server.release(session_id)
+    listed = [s["id"] for s in server.http.get("/v1/sessions").json()["sessions"]]
+    assert listed == [ids[3], ids[2]]
+    assert server.http.get(f"/v1/sessions/{ids[0]}").status_code == 404
