@@ -88,7 +88,8 @@ class LocalSession:
         self.clients: set[AttachedClient] = set()
         self.last_activity = self._started
         self.ended = asyncio.Event()
-        self._timers: list[asyncio.TimerHandle] = []
+        self.deadline_timer: asyncio.TimerHandle | None = None
+        self.inactivity_timer: asyncio.TimerHandle | None = None
 
     @property
     def is_live(self) -> bool:
@@ -106,9 +107,10 @@ class LocalSession:
         self.status = status
         self.release_reason = reason
         self._ended = time.monotonic()
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        for timer in (self.deadline_timer, self.inactivity_timer):
+            if timer is not None:
+                timer.cancel()
+        self.deadline_timer = self.inactivity_timer = None
 
     def to_wire(self, http_base: str, ws_base: str) -> dict[str, Any]:
         """Every field the official Session model requires, plus the optional ones we know."""
@@ -245,9 +247,8 @@ class SessionManager:
 
         session = LocalSession(session_id, params, browser, next(self._seq))
         self._sessions[session_id] = session
-        loop = asyncio.get_running_loop()
-        session._timers.append(
-            loop.call_later(params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT)
+        session.deadline_timer = asyncio.get_running_loop().call_later(
+            params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT
         )
         if params.inactivity_timeout_ms is not None:
             self._arm_inactivity(session)
@@ -265,14 +266,15 @@ class SessionManager:
         return session
 
     def _arm_inactivity(self, session: LocalSession) -> None:
+        """Fire when the window since the last activity closes; activity itself only stamps a time."""
         assert session.params.inactivity_timeout_ms is not None
+        session.inactivity_timer = None
         idle_for = time.monotonic() - session.last_activity
         remaining = session.params.inactivity_timeout_ms / 1000 - idle_for
-        loop = asyncio.get_running_loop()
         if remaining <= 0:
             self._end_soon(session, ReleaseReason.INACTIVITY_TIMEOUT)
-        else:
-            session._timers.append(loop.call_later(remaining, self._arm_inactivity, session))
+        elif session.is_live:
+            session.inactivity_timer = asyncio.get_running_loop().call_later(remaining, self._arm_inactivity, session)
 
     def _end_soon(self, session: LocalSession, reason: ReleaseReason) -> None:
         if session.is_live:
@@ -331,8 +333,9 @@ class SessionManager:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._no_launches.wait(), self._startup_timeout)
         released = await self.release_all()
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        # What is left are releases already under way and watchers of browsers now dead: let them finish.
+        if self._tasks:
+            _, stuck = await asyncio.wait(list(self._tasks), timeout=self._startup_timeout)
+            for task in stuck:
+                task.cancel()
         return released
