@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import psutil
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from pytest_steel._chromium import find_chromium
 
 from ._cdp import browser_pid, connected, first_page
-from .conftest import Server, StartServer
+from .conftest import Server, StartServer, wait_until_gone
 
 
 def test_several_live_sessions_are_driven_at_once(fresh: Server, pages: str) -> None:
@@ -85,9 +86,13 @@ def test_full_chromium_when_named_explicitly(start_server: StartServer, pages: s
 
     title, pid = asyncio.run(drive())
     assert title == "Steel test page"
-    assert psutil.Process(pid).exe() == str(full.path)
+    browser = psutil.Process(pid)
+    assert browser.exe() == str(full.path)
+    private_tmp = Path(browser.environ()["TMPDIR"])
+    assert any(p.name.startswith("org.chromium.Chromium.") for p in private_tmp.iterdir())
     server.release(session["id"])
-    assert server.browsers() == []
+    assert wait_until_gone([browser]) == []
+    assert not private_tmp.exists()  # where full Chromium left its files, wherever that was
 
 
 def test_released_session_accepts_no_connection(fresh: Server) -> None:
@@ -130,3 +135,25 @@ def test_viewer_and_debug_pages(fresh: Server, pages: str) -> None:
     debug = fresh.http.get(session["debugUrl"], follow_redirects=False)
     assert debug.status_code == 302
     assert fresh.http.get("/").status_code == 200
+
+
+def test_headed_session_runs_full_chromium_in_a_window(
+    start_server: StartServer, xvfb_display: str, pages: str
+) -> None:
+    full = find_chromium().full
+    if full is None:
+        pytest.skip("no full Chromium on this machine")
+    server = start_server(env={"DISPLAY": xvfb_display})
+    session = server.create(headless=False, dimensions={"width": 1000, "height": 700})
+    assert session["headless"] is False
+
+    async def drive() -> tuple[str, str, int]:
+        async with connected(session["websocketUrl"]) as (browser,):
+            page = first_page(browser)
+            await page.goto(f"{pages}/index.html")
+            return await page.title(), await page.evaluate("navigator.userAgent"), await browser_pid(browser)
+
+    title, user_agent, pid = asyncio.run(drive())
+    assert title == "Steel test page"
+    assert "HeadlessChrome" not in user_agent
+    assert psutil.Process(pid).exe() == str(full.path)
