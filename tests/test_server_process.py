@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import psutil
 import pytest
 
 from ._cdp import connected, first_page, wait_disconnected
-from .conftest import StartServer, wait_until_gone
+from .conftest import StartServer, live_processes_mentioning, wait_until_gone
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,3 +116,43 @@ def test_sigkill_of_the_server_leaves_no_browser(start_server: StartServer) -> N
     watchdog.wait(timeout=15)  # it cleans up, then exits
     assert wait_until_gone(browsers) == []
     assert server.leftovers() == []
+
+
+PARENT_SCRIPT = """
+import json, sys, time
+import httpx
+from pytest_steel.local import LocalServerProcess
+
+server = LocalServerProcess(["--port", "0"], log_path=sys.argv[1])
+url = server.start()
+httpx.post(url + "/v1/sessions").raise_for_status()
+print(json.dumps({"server": server.pid}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_server_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """The test runner that started the server may be SIGKILLed: the server must not live on."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    log = tmp_path / "steel-local.log"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_SCRIPT, str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
+    assert parent.stdout is not None
+    server = psutil.Process(json.loads(parent.stdout.readline())["server"])
+    browsers = [p for p in live_processes_mentioning(str(tmpdir)) if "chrom" in p.name()]
+    assert browsers
+
+    parent.kill()
+    parent.wait(10)
+    parent.stdout.close()
+    server.wait(timeout=15)
+    assert wait_until_gone(browsers) == []
+    assert list(tmpdir.iterdir()) == []
+    text = log.read_text()
+    assert "parent gone" in text
+    assert "released (user_requested" in text

@@ -1,8 +1,9 @@
 """``steel-local``: run the embedded Steel-compatible server on its own.
 
 It prints one line, ``steel-local listening on URL``, once it accepts requests,
-then logs to stderr. SIGINT, SIGTERM or SIGHUP release every session and exit 0;
-a second signal exits at once and leaves the cleanup to the watchdog.
+then logs to stderr. SIGINT, SIGTERM or SIGHUP (and, with ``--exit-with-parent``,
+the end of standard input) release every session and exit 0; a second signal
+exits at once and leaves the cleanup to the watchdog.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a browser may take to start (default: 30)",
     )
     parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop, releasing every session, when standard input closes: give it a pipe whose write "
+        "end the parent holds, and the server ends with the parent however the parent ends",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: info)"
     )
     return parser
@@ -160,6 +167,8 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, first_signal)
+    if args.exit_with_parent:
+        _stop_when_stdin_closes(loop, stop)
     try:
         await runner.setup()
         await web.SockSite(runner, sock, shutdown_timeout=5.0).start()
@@ -175,6 +184,25 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         shutil.rmtree(root, ignore_errors=True)
         watchdog.close()
     return 0
+
+
+def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            log.info("parent gone (standard input closed)")
+            stop.set()
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
 
 
 def main(argv: list[str] | None = None) -> int:

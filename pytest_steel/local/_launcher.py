@@ -1,7 +1,8 @@
 """Start and stop a ``steel-local`` server as a child process (stdlib only).
 
 The API key travels in the environment, never on the command line where other
-users could read it in the process list.
+users could read it in the process list. By default the child watches a pipe
+from this process and stops when it closes, so it never outlives its parent.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class LocalServerProcess:
         api_key: str | None = None,
         env: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
+        exit_with_parent: bool = True,
     ) -> None:
-        self.args = list(args)
+        self.args = [*args, "--exit-with-parent"] if exit_with_parent else list(args)
+        self._exit_with_parent = exit_with_parent
         self._api_key = api_key
         self._env = dict(env if env is not None else os.environ)
         self.log_path = Path(log_path) if log_path else None
@@ -58,7 +61,8 @@ class LocalServerProcess:
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pytest_steel.local", *self.args],
-            stdin=subprocess.DEVNULL,
+            # The server ends when this pipe closes, which the kernel does when this process dies.
+            stdin=subprocess.PIPE if self._exit_with_parent else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._log if self._log else subprocess.DEVNULL,
             env=env,
@@ -103,8 +107,9 @@ class LocalServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe:
+                pipe.close()
         if self._log:
             self._log.close()
             self._log = None
