@@ -103,7 +103,7 @@ async def retrieve_session(request: web.Request) -> web.Response:
 
 
 async def list_sessions(request: web.Request) -> web.Response:
-    page, next_cursor, total = request.app[MANAGER].list(parse_list_query(dict(request.query)))
+    page, next_cursor, total = request.app[MANAGER].list_page(parse_list_query(dict(request.query)))
     bases = _bases(request)
     body: dict[str, Any] = {"sessions": [s.to_wire(*bases) for s in page], "nextCursor": next_cursor}
     if total is not None:

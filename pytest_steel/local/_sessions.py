@@ -103,7 +103,7 @@ class LocalSession:
     def touch(self) -> None:
         self.last_activity = time.monotonic()
 
-    def _mark_ended(self, status: SessionStatus, reason: ReleaseReason) -> None:
+    def mark_ended(self, status: SessionStatus, reason: ReleaseReason) -> None:
         self.status = status
         self.release_reason = reason
         self._ended = time.monotonic()
@@ -188,7 +188,7 @@ class SessionManager:
     def live_sessions(self) -> list[LocalSession]:
         return [s for s in self._sessions.values() if s.is_live]
 
-    def list(self, query: ListQuery) -> tuple[list[LocalSession], str | None, int | None]:
+    def list_page(self, query: ListQuery) -> tuple[list[LocalSession], str | None, int | None]:
         """Newest first; ``cursorId`` is the last id of the previous page, as the SDKs send it."""
         newest_first: Iterable[LocalSession] = reversed(self._sessions.values())
         matching = [s for s in newest_first if query.status is None or s.status is query.status]
@@ -303,7 +303,7 @@ class SessionManager:
         return True
 
     async def _end(self, session: LocalSession, status: SessionStatus, reason: ReleaseReason) -> None:
-        session._mark_ended(status, reason)
+        session.mark_ended(status, reason)
         clients, session.clients = session.clients, set()
         browser, session.browser = session.browser, None
         closing = [c.close(code=1001, message=f"session {status.value}".encode()) for c in clients]
