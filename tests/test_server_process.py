@@ -13,6 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pytest_steel.local import LocalServerError, LocalServerProcess
+
 from ._cdp import connected, first_page, wait_disconnected
 from .conftest import StartServer, live_processes_mentioning, wait_until_gone
 
@@ -156,3 +158,13 @@ def test_server_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
     text = log.read_text()
     assert "parent gone" in text
     assert "released (user_requested" in text
+
+
+def test_launcher_reports_why_the_server_did_not_start(tmp_path: Path) -> None:
+    launcher = LocalServerProcess(["--max-sessions", "0"], log_path=tmp_path / "steel-local.log")
+    with pytest.raises(LocalServerError) as excinfo:
+        launcher.start(timeout=30)
+    message = str(excinfo.value)
+    assert "steel-local did not start (exit code 2)" in message
+    assert "--max-sessions: must be a whole number of at least 1" in message
+    assert launcher.process is not None and launcher.process.returncode == 2

@@ -53,7 +53,6 @@ class BrowserProcess:
         process: asyncio.subprocess.Process,
         chromium: Chromium,
         directories: list[Path],
-        ws_endpoint: str,
         stderr_tail: collections.deque[str],
         watchdog: Watchdog | None = None,
         owner_marker: str = "",
@@ -61,7 +60,7 @@ class BrowserProcess:
         self._process = process
         self.chromium = chromium
         self.directories = directories
-        self.ws_endpoint = ws_endpoint
+        self.ws_endpoint = ""  # known once Chromium announces it
         self._stderr_tail = stderr_tail
         self._watchdog = watchdog
         self._owner_marker = owner_marker
@@ -77,10 +76,6 @@ class BrowserProcess:
         """``http://127.0.0.1:PORT`` of Chromium's own DevTools HTTP server."""
         host_port = self.ws_endpoint.split("/")[2]
         return f"http://{host_port}"
-
-    @property
-    def returncode(self) -> int | None:
-        return self._process.returncode
 
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr_tail)
@@ -145,7 +140,7 @@ class BrowserProcess:
                 watchdog.track(process.pid, path)
 
         tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-        browser = cls(process, chromium, directories, "", tail, watchdog, env[OWNER_ENV])
+        browser = cls(process, chromium, directories, tail, watchdog, env[OWNER_ENV])
         started = time.monotonic()
         try:
             browser.ws_endpoint = await asyncio.wait_for(browser._read_endpoint(), startup_timeout)
