@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 
 from ._cdp import DISCONNECT_BOUND, browser_pid, connected, first_page, wait_disconnected
-from .conftest import Server, process_group, wait_until_gone
+from .conftest import Server, StartServer, process_group, wait_until_gone
 
 
 def test_timeout_releases_the_session_on_time(fresh: Server) -> None:
@@ -108,7 +108,7 @@ def test_many_concurrent_creates(fresh: Server) -> None:
     assert wait_until_gone(fresh.browsers()) == []
 
 
-def test_released_history_is_bounded(start_server) -> None:  # type: ignore[no-untyped-def]
+def test_released_history_is_bounded(start_server: StartServer) -> None:
     server = start_server("--history", "2")
     ids = [server.create()["id"] for _ in range(4)]
     for session_id in ids:

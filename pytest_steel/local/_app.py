@@ -88,8 +88,8 @@ def _bases(request: web.Request) -> tuple[str, str]:
     return http_base, f"{ws_scheme}://{request.host}"
 
 
-def _session_json(request: web.Request, session: LocalSession, status: int = 200) -> web.Response:
-    return web.json_response(session.to_wire(*_bases(request)), status=status)
+def _session_json(request: web.Request, session: LocalSession) -> web.Response:
+    return web.json_response(session.to_wire(*_bases(request)))
 
 
 async def create_session(request: web.Request) -> web.Response:

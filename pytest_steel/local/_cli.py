@@ -136,7 +136,6 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
     from aiohttp import web  # noqa: PLC0415 - keep `--help` and argument errors fast
 
     from ._app import make_app  # noqa: PLC0415
-    from ._browser import sweep_owned_processes  # noqa: PLC0415
     from ._sessions import SessionManager  # noqa: PLC0415
     from ._watchdog import Watchdog  # noqa: PLC0415
 
@@ -180,9 +179,8 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
     finally:
         with contextlib.suppress(Exception):
             await runner.cleanup()
-        sweep_owned_processes(owner)
         shutil.rmtree(root, ignore_errors=True)
-        watchdog.close()
+        watchdog.close()  # it sweeps for strays, the one cleanup path for every kind of exit
     return 0
 
 
