@@ -1,12 +1,48 @@
 """The pytest plugin (entry point ``steel``; disable with ``-p no:steel``).
 
-Thin for now: it declares the ``steel`` marker. The fixtures that create sessions
-on the embedded server or a Steel backend build on ``pytest_steel.local``.
+Wiring only: options live in ``_settings``, the run's sessions in ``_run``, the
+fixtures in ``_fixtures``, the hookspecs in ``hookspecs``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Generator
+from typing import Any
+
 import pytest
+
+from . import hookspecs
+from ._errors import SteelError
+from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
+    MODULE_SESSION_FIXTURES,
+    RUN_KEY,
+    _steel_module_tracked,
+    _steel_playwright,
+    _steel_tracked,
+    describe_end,
+    marker_params,
+    steel_browser,
+    steel_client,
+    steel_context,
+    steel_module_session,
+    steel_page,
+    steel_run,
+    steel_session,
+    steel_session_params,
+)
+from ._run import WORKER_BROKER_KEY, WORKER_SLOTS_KEY, SteelRun, TrackedSession
+from ._settings import Backend, Settings, add_options
+
+USED_STEEL_KEY = "steel_used"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -14,3 +50,133 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "steel(timeout=None, **create_fields): parameters for the Steel session of this test",
     )
+    settings = Settings.resolve(config, dict(os.environ))
+    config.stash[RUN_KEY] = SteelRun(config, settings)
+    if config.pluginmanager.has_plugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_XdistController(config), "steel-xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.finish()  # a no-op after pytest_sessionfinish; here for runs that never got that far
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return steel_run(config).settings.header_lines()
+
+
+class _XdistController:
+    """pytest-xdist hooks, registered only when xdist is present and this is the controller."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.run = steel_run(config)
+
+    def pytest_configure_node(self, node: Any) -> None:
+        settings = self.run.settings
+        if settings.backend.value is Backend.EMBEDDED:
+            node.workerinput[WORKER_BROKER_KEY] = self.run.broker_address()
+        node.workerinput[WORKER_SLOTS_KEY] = self.run.slots_dir()
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        if getattr(node, "workeroutput", {}).get(USED_STEEL_KEY):
+            self.run.workers_used_steel = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    run = steel_run(item.config)
+    run.current_item = item
+    yield
+    run.current_item = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = steel_run(item.config)
+    uses_module_session = run.settings.session_scope.value == "module" and any(
+        name in item.fixturenames for name in MODULE_SESSION_FIXTURES
+    )
+    uses_module_session = uses_module_session or "steel_module_session" in item.fixturenames
+    if not uses_module_session:
+        return
+    _reject_test_markers(item)
+    module = item.getparent(pytest.Module)
+    for tracked in list(run.live.values()):
+        if tracked.node is module and tracked.created_by_fixture and _is_dead(run, tracked):
+            _discard_module_session(item)
+
+
+def _reject_test_markers(item: pytest.Item) -> None:
+    for owner, _ in item.iter_markers_with_node("steel"):
+        if not isinstance(owner, (pytest.Module, pytest.Package, pytest.Session)):
+            pytest.fail(
+                f"@pytest.mark.steel on {owner.nodeid} cannot change a per-module session shared with other tests; "
+                "mark the module instead (pytestmark = pytest.mark.steel(...)), or use a per-test session",
+                pytrace=False,
+            )
+
+
+def _is_dead(run: SteelRun, tracked: TrackedSession) -> bool:
+    """Ended, or its browser connection dropped (Playwright cannot reconnect a ``Browser``): replace it."""
+    return tracked.ended is not None or tracked.disconnected
+
+
+def _discard_module_session(item: pytest.Item) -> None:
+    """Tear the module's fixtures down so the next request creates a fresh session (pytest has no public API)."""
+    manager = item.session._fixturemanager  # type: ignore[attr-defined]
+    where: Any = item if int(pytest.__version__.split(".")[0]) >= 8 else item.nodeid
+    for name in MODULE_SESSION_FIXTURES:
+        for fixturedef in manager.getfixturedefs(name, where) or ():
+            if fixturedef.scope == "module" and fixturedef.cached_result is not None:
+                try:
+                    fixturedef.finish(item._request)  # type: ignore[attr-defined]
+                except SteelError:
+                    pass  # the dead session's own error was reported with the test that saw it
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if call.when != "call" or not report.failed or call.excinfo is None:
+        return
+    run = steel_run(item.config)
+    module = item.getparent(pytest.Module)
+    for tracked in list(run.live.values()):
+        if tracked.node is not item and tracked.node is not module:
+            continue
+        if not (tracked.disconnected or _is_playwright_error(call.excinfo)):
+            continue
+        state = run.check(tracked)
+        if state is None or (state.is_live and not tracked.disconnected):
+            continue
+        tracked.reported = True
+        said = " ".join(call.excinfo.exconly().split())[:500]
+        report.longrepr = f"SteelSessionError: {describe_end(tracked)}\n\nPlaywright said: {run.redact(said)}"
+        return
+
+
+def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    from playwright.sync_api import Error as PlaywrightError
+
+    return excinfo.errisinstance(PlaywrightError)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = steel_run(session.config)
+    if run.is_worker and run.used_steel:
+        session.config.workeroutput[USED_STEEL_KEY] = True  # type: ignore[attr-defined]
+    run.finish()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    run = steel_run(config)
+    if run.summary_lines:
+        terminalreporter.section("pytest-steel")
+        for line in run.summary_lines:
+            terminalreporter.write_line(run.redact(line))
+
+
+__all__ = ["marker_params"]

@@ -1,0 +1,186 @@
+"""Reaching the backend: the embedded server (started once per run, on first use) and concurrency limits.
+
+Under pytest-xdist the controller owns the embedded server. Workers ask it for
+the URL over a loopback socket (``Broker``), so the server starts only when some
+worker first needs a session, is shared by all of them, and stops with the
+controller. A server that runs one session at a time (a self-hosted
+steel-browser silently replaces the live session on every create) gets
+``SessionSlots``: lock files that serialise sessions across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ._errors import SteelConnectionError, SteelError
+from .local import LocalServerError, LocalServerProcess
+
+SERVER_START_TIMEOUT = 60.0
+
+
+class EmbeddedServer:
+    """steel-local as a child of this process, started by the first caller of ``url()``."""
+
+    def __init__(self, *, chromium: str | None, max_sessions: int | None) -> None:
+        self._chromium = chromium
+        self._max_sessions = max_sessions
+        self._lock = threading.Lock()
+        self._process: LocalServerProcess | None = None
+        self._failure: SteelError | None = None
+        self._logdir: str | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None and self._process.url is not None
+
+    def url(self) -> str:
+        with self._lock:
+            if self._failure is not None:
+                raise self._failure
+            if self._process is None:
+                self._start()
+            assert self._process is not None and self._process.url
+            return self._process.url
+
+    def _start(self) -> None:
+        args = ["--port", "0", "--log-level", "warning"]
+        if self._chromium:
+            args += ["--chromium", self._chromium]
+        if self._max_sessions:
+            args += ["--max-sessions", str(self._max_sessions)]
+        self._logdir = tempfile.mkdtemp(prefix="pytest-steel-")
+        env = {k: v for k, v in os.environ.items() if k != "STEEL_API_KEY"}
+        process = LocalServerProcess(args, env=env, log_path=Path(self._logdir, "steel-local.log"))
+        try:
+            process.start(SERVER_START_TIMEOUT)
+        except LocalServerError as exc:
+            shutil.rmtree(self._logdir, ignore_errors=True)
+            self._failure = SteelConnectionError(f"the embedded Steel server did not start: {exc}")
+            raise self._failure from None
+        self._process = process
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                self._process.stop()
+            if self._logdir:
+                shutil.rmtree(self._logdir, ignore_errors=True)
+            self._process = None
+            self._failure = self._failure or SteelConnectionError("the embedded Steel server has stopped")
+
+
+class Broker:
+    """The controller's side: answers each worker's request with the embedded server's URL."""
+
+    def __init__(self, server: EmbeddedServer) -> None:
+        self._server = server
+        self._token = secrets.token_hex(16)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, name="pytest-steel-broker", daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self._listener.getsockname()[:2]
+        return f"{host}:{port}:{self._token}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with connection, contextlib.suppress(OSError):
+                connection.settimeout(SERVER_START_TIMEOUT)
+                request = connection.makefile("r").readline().strip()
+                if request != self._token:
+                    continue
+                try:
+                    answer = "url " + self._server.url()
+                except SteelError as exc:
+                    answer = "error " + " ".join(str(exc).split())
+                connection.sendall(answer.encode() + b"\n")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join(5)
+
+
+def ask_broker(address: str) -> str:
+    """A worker's side: the embedded server's URL, started by the controller if need be."""
+    host, port, token = address.rsplit(":", 2)
+    try:
+        with socket.create_connection((host, int(port)), timeout=SERVER_START_TIMEOUT + 5) as connection:
+            connection.sendall(token.encode() + b"\n")
+            answer = connection.makefile("r").readline().strip()
+    except OSError as exc:
+        raise SteelConnectionError(f"could not reach the pytest-steel controller for the server URL ({exc})") from None
+    kind, _, rest = answer.partition(" ")
+    if kind == "url":
+        return rest
+    raise SteelConnectionError(rest or "the pytest-steel controller gave no embedded server URL")
+
+
+class SlotUnavailable(SteelError):
+    """Every slot is held, by this process or until the wait ran out."""
+
+
+class SessionSlots:
+    """At most ``count`` live sessions at once on one server, across every process of the run.
+
+    Each slot is a lock file under ``directory`` held (``flock``) from create to
+    release; the kernel frees it if the process dies. A process that holds every
+    slot and asks for another would wait on itself, so it fails at once instead.
+    """
+
+    POLL_INTERVAL = 0.05
+
+    def __init__(self, directory: Path, server_url: str, count: int) -> None:
+        key = hashlib.sha256(server_url.encode()).hexdigest()[:16]
+        self.count = count
+        self._paths = [directory / f"slot-{key}-{n}.lock" for n in range(count)]
+        self._held: dict[str, int] = {}  # session-to-be key -> fd
+
+    def acquire(self, key: str, wait: float) -> None:
+        if len(self._held) >= self.count:
+            raise SlotUnavailable("every slot is held by this process")
+        deadline = time.monotonic() + wait
+        while True:
+            for path in self._paths:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                self._held[key] = fd
+                return
+            if time.monotonic() >= deadline:
+                raise SlotUnavailable(f"no slot came free in {wait:.0f} s")
+            time.sleep(self.POLL_INTERVAL)  # flock has no timed wait; other processes free slots
+
+    def rename(self, old: str, new: str) -> None:
+        if old in self._held:
+            self._held[new] = self._held.pop(old)
+
+    def release(self, key: str) -> None:
+        fd = self._held.pop(key, None)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @property
+    def holders(self) -> list[str]:
+        return list(self._held)

@@ -1,0 +1,206 @@
+"""The fixtures: a session per test or per module, a Playwright browser connected to it, its context and a page.
+
+``steel_session``, ``steel_browser`` and ``steel_context`` take their scope from
+``--steel-session-scope``; ``steel_page`` is always per test. Playwright is
+imported only when a test first asks for a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._client import Session, SteelClient
+from ._errors import SteelError, SteelSessionError
+from ._run import SteelRun, TrackedSession
+from ._settings import Backend, parse_timeout_ms, timeout_error
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+RUN_KEY = pytest.StashKey[SteelRun]()
+CONNECT_TIMEOUT_MS = 30_000
+# Fixtures holding a per-module session, in teardown order (dependents first).
+MODULE_SESSION_FIXTURES = (
+    "steel_context",
+    "steel_browser",
+    "steel_session",
+    "_steel_tracked",
+    "steel_module_session",
+    "_steel_module_tracked",
+)
+
+
+def steel_run(config: pytest.Config) -> SteelRun:
+    return config.stash[RUN_KEY]
+
+
+def _session_scope(fixture_name: str, config: pytest.Config) -> str:
+    return steel_run(config).settings.session_scope.value
+
+
+def marker_params(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
+    """Fields of every ``steel`` marker on the node and its parents; the closest marker wins each field."""
+    merged: dict[str, Any] = {}
+    for owner, mark in reversed(list(node.iter_markers_with_node("steel"))):
+        if mark.args:
+            raise SteelError(
+                f"@pytest.mark.steel on {owner.nodeid} takes keyword arguments only, "
+                "e.g. @pytest.mark.steel(timeout='2m', blockAds=True)"
+            )
+        merged.update(mark.kwargs)
+    if "timeout" in merged:
+        try:
+            merged["timeout"] = parse_timeout_ms(merged["timeout"])
+        except ValueError:
+            raise SteelError(timeout_error("@pytest.mark.steel(timeout=...)", merged["timeout"])) from None
+    return merged
+
+
+def _open(request: pytest.FixtureRequest, node: pytest.Item | pytest.Collector) -> Iterator[TrackedSession]:
+    run = steel_run(request.config)
+    params = {**request.getfixturevalue("steel_session_params"), **marker_params(node)}
+    tracked = run.create(params, node)
+    try:
+        yield tracked
+    finally:
+        run.release(tracked)
+    if tracked.ended is not None and tracked.ended_on_its_own and not tracked.reported:
+        tracked.reported = True
+        raise SteelSessionError(
+            describe_end(tracked),
+            session_id=tracked.id,
+            status=str(tracked.ended.status),
+            release_reason=tracked.ended.release_reason,
+        )
+
+
+def describe_end(tracked: TrackedSession) -> str:
+    """One line naming the session, its state and what that means."""
+    final = tracked.ended
+    if final is None or final.is_live:
+        return f"Steel session {tracked.id} lost its CDP connection during the test (the session is still live)"
+    reasons = {
+        "browser_crashed": "its browser crashed",
+        "browser_closed": "its browser closed",
+        "timeout": f"its timeout ({tracked.session.timeout} ms) passed; raise it with --steel-timeout "
+        "or @pytest.mark.steel(timeout=...)",
+        "inactivity_timeout": "it was idle for longer than its inactivityTimeout",
+        "user_requested": "something other than its fixture released it",
+    }
+    why = reasons.get(final.release_reason or "", "the backend ended it")
+    return f"Steel session {tracked.id} is {final.describe_state()} during the test: {why}"
+
+
+@pytest.fixture(scope="session")
+def steel_client(request: pytest.FixtureRequest) -> SteelClient:
+    """The API client for the configured backend (starts the embedded server on first use)."""
+    return steel_run(request.config).client()
+
+
+@pytest.fixture(scope="session")
+def steel_session_params(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Create parameters for every session: ``timeout`` (ms) and any Steel create field. Override to change them."""
+    settings = steel_run(request.config).settings
+    params: dict[str, Any] = {"timeout": settings.timeout_ms.value}
+    if settings.backend.value is Backend.EMBEDDED and settings.headed.value:
+        params["headless"] = False
+    return params
+
+
+@pytest.fixture(scope="module")
+def _steel_module_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
+    yield from _open(request, request.node)
+
+
+@pytest.fixture(scope="module")
+def steel_module_session(_steel_module_tracked: TrackedSession) -> Session:
+    """A live session shared by this module's tests, released after the module."""
+    return _steel_module_tracked.session
+
+
+@pytest.fixture(scope=_session_scope)
+def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
+    if request.scope == "module":
+        yield request.getfixturevalue("_steel_module_tracked")
+    else:
+        yield from _open(request, request.node)
+
+
+@pytest.fixture(scope=_session_scope)
+def steel_session(_steel_tracked: TrackedSession) -> Session:
+    """A live session for this test (or module, with --steel-session-scope module), released at teardown."""
+    return _steel_tracked.session
+
+
+@pytest.fixture(scope="session")
+def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
+    """One Playwright per process: pytest-playwright's when it is installed, else our own."""
+    if request.config.pluginmanager.has_plugin("playwright"):
+        yield request.getfixturevalue("playwright")
+        return
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    yield playwright
+    playwright.stop()
+
+
+@pytest.fixture(scope=_session_scope)
+def steel_browser(request: pytest.FixtureRequest, _steel_tracked: TrackedSession) -> Iterator[Browser]:
+    """A Playwright ``Browser`` connected over CDP to ``steel_session``."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    run = steel_run(request.config)
+    playwright = request.getfixturevalue("_steel_playwright")
+    client = run.client()
+    url = client.cdp_url(_steel_tracked.session)
+    failure: str | None = None
+    try:
+        browser = playwright.chromium.connect_over_cdp(url, timeout=CONNECT_TIMEOUT_MS)
+    except PlaywrightError as exc:
+        failure = client.redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    if failure is not None:  # raised outside the except block, so no local holds the unredacted error
+        raise SteelSessionError(
+            f"could not connect Playwright to Steel session {_steel_tracked.id}: {failure}",
+            session_id=_steel_tracked.id,
+            status=str(_steel_tracked.session.status),
+        )
+
+    def on_disconnected(_: object) -> None:
+        if not _steel_tracked.closing:
+            _steel_tracked.disconnected = True
+
+    browser.on("disconnected", on_disconnected)
+    yield browser
+    _steel_tracked.closing = True
+    if browser.is_connected():
+        try:
+            browser.close()
+        except PlaywrightError:
+            pass  # the connection went down under us: the session's release is what matters
+
+
+@pytest.fixture(scope=_session_scope)
+def steel_context(steel_browser: Browser) -> BrowserContext:
+    """The session's default context: Steel opens one, with a page, for every session."""
+    if steel_browser.contexts:
+        return steel_browser.contexts[0]
+    return steel_browser.new_context()
+
+
+@pytest.fixture
+def steel_page(request: pytest.FixtureRequest, steel_context: BrowserContext) -> Iterator[Page]:
+    """A page for this test: the session's own page, or a new one closed at teardown when the session is shared."""
+    if request.config.stash[RUN_KEY].settings.session_scope.value == "module":
+        page = steel_context.new_page()
+        yield page
+        if not page.is_closed():
+            try:
+                page.close()
+            except Exception:  # noqa: BLE001 - a dead session cannot close pages; its replacement is set up
+                pass
+        return
+    yield steel_context.pages[0] if steel_context.pages else steel_context.new_page()

@@ -1,0 +1,42 @@
+"""Hooks other plugins and conftest files implement to adjust and observe Steel sessions.
+
+Registered through ``pytest_addhooks``. ``node`` is the test item (per-test
+sessions) or the module (per-module sessions); it is None for sessions the
+plugin finds at the end of the run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ._client import Session
+
+
+@pytest.hookspec
+def pytest_steel_session_params(
+    params: dict[str, Any], node: pytest.Item | pytest.Collector, config: pytest.Config
+) -> None:
+    """Adjust the create parameters of a session in place, just before it is created.
+
+    ``params`` holds ``timeout`` (ms) and any Steel create field, after
+    ``steel_session_params`` and the ``steel`` marker have been applied.
+    """
+
+
+@pytest.hookspec
+def pytest_steel_session_created(session: Session, node: pytest.Item | pytest.Collector, config: pytest.Config) -> None:
+    """A session is live and about to be handed to ``node``."""
+
+
+@pytest.hookspec
+def pytest_steel_session_ended(
+    session: Session, node: pytest.Item | pytest.Collector | None, config: pytest.Config
+) -> None:
+    """A session the plugin tracked is over: released (``session.status == "released"``) or found failed.
+
+    ``session.release_reason`` says why when the backend reports it (``timeout``,
+    ``browser_crashed``, ...).
+    """
