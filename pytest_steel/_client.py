@@ -27,7 +27,6 @@ from ._errors import (
     SteelAuthenticationError,
     SteelConnectionError,
     SteelError,
-    SteelNotFoundError,
     SteelTimeoutError,
     error_class_for_status,
 )
@@ -296,44 +295,57 @@ class SteelClient:
     # -- retries --------------------------------------------------------------
 
     def _create_with_retries(self, body: dict[str, Any]) -> Session:
-        """POST a create, and after an ambiguous failure look the chosen id up before trying again."""
+        """POST a create; after an ambiguous failure, look the chosen id up before trying again.
+
+        An attempt is ambiguous when the server may have acted on it (no answer,
+        a 5xx, a 408, a 409 for our own id). Before the next POST, and before
+        giving up, the client asks for that id: a live session is returned, a
+        spent id is replaced, and an id it cannot account for is released.
+        """
         ambiguous = False
+        error: SteelError | None = None
         for attempt in self._attempts():
             if ambiguous:
-                found = self._find_own(body["sessionId"])
+                found = self._lookup(body["sessionId"])
                 if found is not None and found.is_live:
                     return found
                 if found is not None:  # it existed and already ended: never reuse a spent id
                     body["sessionId"] = str(uuid.uuid4())
+                    ambiguous = False
             try:
                 response = self._send("POST", "/v1/sessions", json=body)
-            except SteelConnectionError:
+            except SteelConnectionError as exc:
+                ambiguous, error = True, exc
                 if attempt.last or not attempt.wait():
-                    self._abandon(body["sessionId"])
-                    raise
-                ambiguous = True
-                continue
-            if response.status_code == 409:  # the id exists: an earlier attempt got through after all
-                if attempt.last:
-                    raise self._status_error(response, "POST", "/v1/sessions")
-                ambiguous = True
+                    break
                 continue
             if response.status_code < 400:
                 return Session.from_wire(response.json())
-            maybe_created = response.status_code >= 500 or response.status_code == 408
-            if not attempt.last and self._should_retry(response) and attempt.wait(self._retry_after(response)):
-                ambiguous = ambiguous or maybe_created
+            error = self._status_error(response, "POST", "/v1/sessions")
+            if response.status_code == 409:  # the id exists: an earlier attempt got through after all
+                ambiguous = True
+                if attempt.last:
+                    break
                 continue
-            if maybe_created:
+            ambiguous = ambiguous or response.status_code >= 500 or response.status_code == 408
+            if attempt.last or not self._should_retry(response) or not attempt.wait(self._retry_after(response)):
+                break
+        if ambiguous:
+            found = self._lookup(body["sessionId"])
+            if found is not None and found.is_live:
+                return found
+            if found is None:
                 self._abandon(body["sessionId"])
-            raise self._status_error(response, "POST", "/v1/sessions")
-        raise AssertionError("unreachable")  # pragma: no cover
+        assert error is not None
+        raise error
 
-    def _find_own(self, session_id: str) -> Session | None:
+    def _lookup(self, session_id: str) -> Session | None:
+        """One GET for an id this client chose; None when it does not exist or the server cannot say."""
         try:
-            return self.retrieve(session_id)
-        except SteelNotFoundError:
+            response = self._send("GET", f"/v1/sessions/{session_id}")
+        except SteelConnectionError:
             return None
+        return Session.from_wire(response.json()) if response.status_code == 200 else None
 
     def _abandon(self, session_id: str) -> None:
         """Best effort: release an id a failed create may have brought to life, so it does not meter on."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -202,3 +204,99 @@ def xvfb_display() -> Iterator[str]:
     finally:
         xvfb.terminate()
         xvfb.wait(10)
+
+
+class FaultProxy:
+    """A loopback HTTP server that plays a script of faults, then forwards to a real server.
+
+    Each request takes the next action from ``script`` (default ``forward``):
+    a status code to answer with (``"500"``, ``"429"``), ``"drop"`` (forward,
+    then close the connection unanswered: the server acted, the client never
+    hears), ``"hang"`` (never answer) or ``"forward"``. ``requests`` records
+    what arrived, and ``headers`` what every answer should carry.
+    """
+
+    def __init__(self, upstream: str | None) -> None:
+        self.upstream = upstream
+        self.script: list[str] = []
+        self.requests: list[tuple[str, str, dict]] = []
+        self.answer_headers: dict[str, str] = {}
+        self.answer_body: dict = {"message": "injected fault"}
+        self.release = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else {}
+                proxy.requests.append((self.command, self.path, body))
+                action = proxy.script.pop(0) if proxy.script else "forward"
+                if action == "hang":
+                    proxy.release.wait(30)
+                    self.close_connection = True
+                    return
+                if action.isdigit():
+                    payload = json.dumps(proxy.answer_body).encode()
+                    self.send_response(int(action))
+                    for name, value in proxy.answer_headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                assert proxy.upstream, "nothing to forward to"
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "steel-api-key")}
+                answer = httpx.request(self.command, proxy.upstream + self.path, content=raw, headers=headers)
+                if action == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.send_response(answer.status_code)
+                self.send_header("content-type", answer.headers.get("content-type", "application/json"))
+                self.send_header("content-length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = _handle
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def paths(self) -> list[str]:
+        return [f"{method} {path.split('?')[0]}" for method, path, _ in self.requests]
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[[str | None], FaultProxy]]:
+    """Start FaultProxy servers (forwarding to a URL, or to nothing) for one test."""
+    started: list[FaultProxy] = []
+
+    def start(upstream: str | None = None) -> FaultProxy:
+        proxy = FaultProxy(upstream)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.close()
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
