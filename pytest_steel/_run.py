@@ -102,7 +102,7 @@ class SteelRun:
         """The run's client; the embedded server starts here, on first need."""
         if self._unavailable is not None:
             raise SteelBackendUnavailable(
-                f"the Steel backend is unavailable (see the first error of this run: {_first_line(self._unavailable)})"
+                "the Steel backend is unavailable; see the first error of this run, and the pytest-steel summary"
             )
         if self._client is None:
             try:
@@ -305,6 +305,8 @@ class SteelRun:
     def _release_all(self) -> None:
         if self._client is None and not self.workers_used_steel:
             return  # nothing in this run touched Steel: leave the backend alone
+        if self._unavailable is not None:
+            return  # said once already
         try:
             client = self.client()
             leaked = [s.id for s in client.list(status=SessionStatus.LIVE)]
@@ -330,7 +332,3 @@ def _runs_one_session(client: SteelClient) -> bool:
 
 def _new_id() -> str:
     return str(uuid.uuid4())
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

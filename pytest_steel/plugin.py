@@ -139,9 +139,13 @@ def _discard_module_session(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    if call.when != "call" or not report.failed or call.excinfo is None:
+    if not report.failed or call.excinfo is None:
         return
     run = steel_run(item.config)
+    if call.when != "call":
+        if call.excinfo.errisinstance(SteelError):  # our fixtures' internals would only bury the message
+            report.longrepr = f"{type(call.excinfo.value).__name__}: {run.redact(str(call.excinfo.value))}"
+        return
     module = item.getparent(pytest.Module)
     for tracked in list(run.live.values()):
         if tracked.node is not item and tracked.node is not module:
