@@ -64,17 +64,17 @@ class EmbeddedServer:
         try:
             process.start(SERVER_START_TIMEOUT)
         except LocalServerError as exc:
-            shutil.rmtree(self._logdir, ignore_errors=True)
             self._failure = SteelConnectionError(f"the embedded Steel server did not start: {exc}")
             raise self._failure from None
+        finally:
+            # The server keeps writing to its open log; unlinked now, it leaves nothing even if we are killed.
+            shutil.rmtree(self._logdir, ignore_errors=True)
         self._process = process
 
     def stop(self) -> None:
         with self._lock:
             if self._process is not None:
                 self._process.stop()
-            if self._logdir:
-                shutil.rmtree(self._logdir, ignore_errors=True)
             self._process = None
             self._failure = self._failure or SteelConnectionError("the embedded Steel server has stopped")
 

@@ -50,6 +50,16 @@ class Redacted(str):
         return "'***'"
 
 
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with ``secret``, plain or URL-encoded, replaced by ``***``."""
+    if not secret:
+        return text
+    secret = str(secret)
+    for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
+        text = text.replace(form, "***")
+    return text
+
+
 def normalize_base_url(url: str) -> str:
     """``http://host:3000/``, ``http://host:3000/v1`` and ``http://host:3000`` all mean the same server.
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ._backend import Broker, EmbeddedServer, SessionSlots, SlotUnavailable, ask_broker
-from ._client import Session, SteelClient
+from ._client import Redacted, Session, SteelClient, redact
 from ._errors import (
     SteelAuthenticationError,
     SteelBackendUnavailable,
@@ -93,8 +93,11 @@ class SteelRun:
 
     def redact(self, text: str) -> str:
         """``text`` without the API key, for anything shown that came from elsewhere."""
+        return redact(text, self.settings.api_key.value)
+
+    def shows_secret(self, value: object) -> bool:
         key = self.settings.api_key.value
-        return text.replace(key, "***") if key else text
+        return isinstance(value, Redacted) or bool(key) and isinstance(value, str) and redact(value, key) != value
 
     # -- the client -----------------------------------------------------------
 

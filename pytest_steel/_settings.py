@@ -138,6 +138,8 @@ def _raw(config: pytest.Config, name: str, env: str | None, environ: dict[str, s
     option = _SPECS[name].option if name in _SPECS else "--" + name.replace("_", "-")
     value = config.getoption(name, None)
     if value is not None:
+        if name == "steel_release_all" and value == "false":
+            option = "--no-steel-release-all"
         return str(value), option
     if env and environ.get(env):
         return environ[env], env

@@ -35,6 +35,7 @@ from ._run import WORKER_BROKER_KEY, WORKER_SLOTS_KEY, SteelRun, TrackedSession
 from ._settings import Backend, Settings, add_options
 
 USED_STEEL_KEY = "steel_used"
+SUMMARY_KEY = "steel_summary"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -79,8 +80,10 @@ class _XdistController:
         node.workerinput[WORKER_SLOTS_KEY] = self.run.slots_dir()
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        if getattr(node, "workeroutput", {}).get(USED_STEEL_KEY):
+        output = getattr(node, "workeroutput", {})
+        if output.get(USED_STEEL_KEY):
             self.run.workers_used_steel = True
+        self.run.summary_lines.extend(output.get(SUMMARY_KEY, ()))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -139,9 +142,10 @@ def _discard_module_session(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    run = steel_run(item.config)
+    _scrub(run, report)
     if not report.failed or call.excinfo is None:
         return
-    run = steel_run(item.config)
     if call.when != "call":
         if call.excinfo.errisinstance(SteelError):  # our fixtures' internals would only bury the message
             report.longrepr = f"{type(call.excinfo.value).__name__}: {run.redact(str(call.excinfo.value))}"
@@ -161,6 +165,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
 
 
+def _scrub(run: SteelRun, report: pytest.TestReport) -> None:
+    """Last line of defence: no API key in a report (terminal, JUnit XML, HTML all read it from here)."""
+    if not run.settings.api_key.value:
+        return
+    if report.longrepr is not None and run.shows_secret(text := str(report.longrepr)):
+        report.longrepr = run.redact(text)
+    report.sections = [(title, run.redact(content)) for title, content in report.sections]
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:
+    """Assertion diffs print strings whole, a CDP URL with its ``apiKey`` included; not ours."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None or not (run.shows_secret(left) or run.shows_secret(right)):
+        return None
+    return [
+        f"{run.redact(repr(left))} {op} {run.redact(repr(right))}",
+        "(values that hold the Steel API key are not shown)",
+    ]
+
+
 def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
     from playwright.sync_api import Error as PlaywrightError
 
@@ -170,16 +194,18 @@ def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     run = steel_run(session.config)
-    if run.is_worker and run.used_steel:
-        session.config.workeroutput[USED_STEEL_KEY] = True  # type: ignore[attr-defined]
     run.finish()
+    if run.is_worker:  # the controller reports for the whole run
+        output = session.config.workeroutput  # type: ignore[attr-defined]
+        output[USED_STEEL_KEY] = run.used_steel
+        output[SUMMARY_KEY] = list(run.summary_lines)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     run = steel_run(config)
     if run.summary_lines:
         terminalreporter.section("pytest-steel")
-        for line in run.summary_lines:
+        for line in dict.fromkeys(run.summary_lines):  # workers may each say the same
             terminalreporter.write_line(run.redact(line))
 
 

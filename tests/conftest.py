@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -222,6 +223,7 @@ class FaultProxy:
         self.requests: list[tuple[str, str, dict]] = []
         self.answer_headers: dict[str, str] = {}
         self.answer_body: dict = {"message": "injected fault"}
+        self.fail_paths: dict[str, str] = {}  # path fragment -> status, for every matching request
         self.release = threading.Event()
         proxy = self
 
@@ -237,6 +239,7 @@ class FaultProxy:
                 body = json.loads(raw) if raw else {}
                 proxy.requests.append((self.command, self.path, body))
                 action = proxy.script.pop(0) if proxy.script else "forward"
+                action = next((v for k, v in proxy.fail_paths.items() if k in self.path), action)
                 if action == "hang":
                     proxy.release.wait(30)
                     self.close_connection = True
@@ -300,3 +303,52 @@ def closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@dataclass
+class Backend:
+    name: str
+    args: list[str]
+    server: Server | None
+    tmpdir: Path
+
+    def run(self, pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+        return pytester.runpytest_subprocess(*self.args, *args, timeout=180)
+
+    def live_sessions(self) -> list[str]:
+        if self.server is None:
+            return []
+        response = self.server.http.get("/v1/sessions", params={"status": "live"})
+        return [s["id"] for s in response.json()["sessions"]]
+
+
+def _backend(
+    kind: str, start_server: StartServer, monkeypatch: pytest.MonkeyPatch, tmp_path_factory
+) -> Iterator[Backend]:
+    for name in ("STEEL_BASE_URL", "STEEL_API_KEY", "STEEL_CHROMIUM"):
+        monkeypatch.delenv(name, raising=False)
+    tmpdir = tmp_path_factory.mktemp("run-tmp")
+    monkeypatch.setenv("TMPDIR", str(tmpdir))  # the embedded server's browsers live under it
+    if kind == "embedded":
+        chosen = Backend("embedded", [], None, tmpdir)
+    else:
+        server = start_server()
+        chosen = Backend("base-url", ["--steel-base-url", server.url], server, tmpdir)
+    yield chosen
+    assert chosen.live_sessions() == []
+    assert wait_until_gone(live_processes_mentioning(str(tmpdir))) == []
+    assert [p.name for p in tmpdir.iterdir() if not p.name.startswith("pytest-of-")] == []
+
+
+@pytest.fixture(params=["embedded", "base-url"])
+def backend(
+    request: pytest.FixtureRequest, start_server: StartServer, monkeypatch, tmp_path_factory
+) -> Iterator[Backend]:
+    """Where the inline project's sessions run; after the test, nothing of it may be left running."""
+    yield from _backend(request.param, start_server, monkeypatch, tmp_path_factory)
+
+
+@pytest.fixture
+def embedded_backend(start_server: StartServer, monkeypatch, tmp_path_factory) -> Iterator[Backend]:
+    """The embedded server only, with the same checks as ``backend``."""
+    yield from _backend("embedded", start_server, monkeypatch, tmp_path_factory)

@@ -8,51 +8,10 @@ session once the run is over.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from .conftest import Server, StartServer, live_processes_mentioning, wait_until_gone
-
-
-@dataclass
-class Backend:
-    name: str
-    args: list[str]
-    server: Server | None
-    tmpdir: Path
-
-    def run(self, pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess(*self.args, *args, timeout=180)
-
-    def live_sessions(self) -> list[str]:
-        if self.server is None:
-            return []
-        response = self.server.http.get("/v1/sessions", params={"status": "live"})
-        return [s["id"] for s in response.json()["sessions"]]
-
-
-@pytest.fixture(params=["embedded", "base-url"])
-def backend(
-    request: pytest.FixtureRequest, start_server: StartServer, monkeypatch: pytest.MonkeyPatch, tmp_path_factory
-) -> Iterator[Backend]:
-    """Where the inline project's sessions run; after the test, nothing of it may be left running."""
-    for name in ("STEEL_BASE_URL", "STEEL_API_KEY", "STEEL_CHROMIUM"):
-        monkeypatch.delenv(name, raising=False)
-    tmpdir = tmp_path_factory.mktemp("run-tmp")
-    monkeypatch.setenv("TMPDIR", str(tmpdir))  # the embedded server's browsers live under it
-    if request.param == "embedded":
-        chosen = Backend("embedded", [], None, tmpdir)
-    else:
-        server = start_server()
-        chosen = Backend("base-url", ["--steel-base-url", server.url], server, tmpdir)
-    yield chosen
-    assert chosen.live_sessions() == []
-    assert wait_until_gone(live_processes_mentioning(str(tmpdir))) == []
-    assert [p.name for p in tmpdir.iterdir() if not p.name.startswith("pytest-of-")] == []
-
+from .conftest import Backend
 
 PAGE = "data:text/html,<title>Hello Steel</title><h1>hi</h1>"
 

@@ -1,0 +1,215 @@
+"""Whole runs: xdist, Ctrl-C and SIGKILL, the release-all switch, failed releases, secrets, one-session servers."""
+
+from __future__ import annotations
+
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from ._steel_browser import SteelBrowserStandIn
+from .conftest import Backend, FaultProxy, StartServer, live_processes_mentioning, wait_until_gone
+
+RUN_BOUND = 120  # seconds any pytest subprocess here may take
+
+
+def test_xdist_workers_share_one_embedded_server_and_leave_nothing(pytester: pytest.Pytester, backend: Backend) -> None:
+    urls = pytester.path / "urls.txt"
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_page(steel_page, steel_client, n):
+            steel_page.goto("data:text/html,<title>page %d</title>" % n)
+            assert steel_page.title() == "page %d" % n
+            with open({str(urls)!r}, "a") as f:
+                f.write(steel_client.base_url + "\\n")
+
+        def test_leaks(steel_client):
+            steel_client.create(timeout=60_000)
+        """
+    )
+    result = backend.run(pytester, "-n", "2")
+    result.assert_outcomes(passed=7)
+    assert len(set(urls.read_text().split())) == 1
+    result.stdout.fnmatch_lines(["*= pytest-steel =*", "released session *, which *::test_leaks created and left live"])
+
+
+def test_release_all_can_be_turned_off(pytester: pytest.Pytester, start_server: StartServer) -> None:
+    server = start_server()
+    pytester.makepyfile(
+        """
+        from pytest_steel import SteelClient
+
+        def test_leaks_past_the_plugin(steel_client):
+            SteelClient(steel_client.base_url).create(timeout=60_000)
+        """
+    )
+    result = pytester.runpytest_subprocess("--steel-base-url", server.url, "--no-steel-release-all")
+    result.assert_outcomes(passed=1)
+    assert "release-all released" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["steel: *release-all off (--no-steel-release-all)*"])
+    live = server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"]
+    assert len(live) == 1
+    pytester.makeini("[pytest]\nsteel_release_all = false\n")
+    result = pytester.runpytest_subprocess("--steel-base-url", server.url)
+    assert len(server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"]) == 2
+    result = pytester.runpytest_subprocess("--steel-base-url", server.url, "--steel-release-all")
+    result.stdout.fnmatch_lines(["release-all released 3 live sessions: *"])
+    assert server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []
+
+
+@pytest.fixture
+def interruptible(pytester: pytest.Pytester) -> Iterator[None]:
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_waits(steel_page, steel_session):
+            steel_page.goto("data:text/html,<title>busy</title>")
+            print("READY", steel_session.id, flush=True)
+            time.sleep(RUN_BOUND)
+        """.replace("RUN_BOUND", str(RUN_BOUND))
+    )
+    yield
+
+
+def run_until_ready_then_signal(
+    pytester: pytest.Pytester, backend: Backend, sig: signal.Signals
+) -> tuple[int, str, str]:
+    """Start pytest, wait for the test to say READY, send ``sig``; return exit code, session id, output."""
+    process = pytester.popen(
+        [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", *backend.args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    output = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"READY" not in output and selector.select(RUN_BOUND):
+            chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
+            if not chunk:
+                break
+            output += chunk
+    assert b"READY" in output, output.decode()
+    session_id = output.split(b"READY ")[1].split()[0].decode()
+    process.send_signal(sig)
+    rest, _ = process.communicate(timeout=RUN_BOUND)
+    return process.returncode, session_id, (output + rest).decode()
+
+
+def test_ctrl_c_during_a_test_leaves_no_browser_and_no_live_session(
+    pytester: pytest.Pytester, backend: Backend, interruptible: None
+) -> None:
+    code, session_id, output = run_until_ready_then_signal(pytester, backend, signal.SIGINT)
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    if backend.server is not None:
+        assert backend.server.get(session_id)["status"] == "released"
+    # the backend fixture checks that no browser process, temp directory or live session is left
+
+
+def test_sigkill_of_pytest_leaves_no_browser_on_the_embedded_server(
+    pytester: pytest.Pytester, embedded_backend: Backend, interruptible: None
+) -> None:
+    """(A killed run cannot release a remote server's sessions: their timeout does.)"""
+    backend = embedded_backend
+    code, _, output = run_until_ready_then_signal(pytester, backend, signal.SIGKILL)
+    assert code == -signal.SIGKILL, output
+    assert wait_until_gone(live_processes_mentioning(str(backend.tmpdir)), timeout=30) == []
+    # Playwright's own driver, killed with pytest, leaves its (empty) artifacts folder; not ours to remove
+    for leftover in backend.tmpdir.glob("playwright-artifacts-*"):
+        leftover.rmdir()
+
+
+def test_a_failed_release_of_a_live_session_is_a_teardown_error(
+    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+) -> None:
+    server = start_server()
+    proxy: FaultProxy = fault_proxy(server.url)
+    proxy.fail_paths = {"/release": "500"}
+    pytester.makepyfile(
+        """
+        def test_fails_on_its_own(steel_session):
+            assert 1 == 2
+        """
+    )
+    result = pytester.runpytest_subprocess("--steel-base-url", proxy.url, "--no-steel-release-all")
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "SteelError: could not release Steel session *; it may still be live, and metering, until its timeout: "
+            f"POST /v1/sessions/*/release on {proxy.url} failed (500). The server said: injected fault",
+            "*assert 1 == 2*",
+            "*= pytest-steel =*",
+            "session * created by *::test_fails_on_its_own could not be released: *",
+        ]
+    )
+    assert len(server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"]) == 1
+    server.http.post("/v1/sessions/release")
+
+
+def test_the_api_key_appears_nowhere(pytester: pytest.Pytester, start_server: StartServer) -> None:
+    secret = "sk-steel-SECRET-4242-do-not-print"
+    server = start_server(api_key=secret)
+    pytester.makepyfile(
+        """
+        def test_fails_with_locals_in_view(steel_page, steel_client, steel_session):
+            url = steel_client.cdp_url(steel_session)
+            key = steel_client._api_key
+            print(repr(steel_client), repr(url), repr(key))
+            steel_page.goto("data:text/html,<title>t</title>")
+            assert url == "something else"
+        """
+    )
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", server.url, "--steel-api-key", secret, "-l", "-rA", "-vv", f"--junitxml={junit}"
+    )
+    result.assert_outcomes(failed=1)
+    shown = result.stdout.str() + result.stderr.str() + junit.read_text()
+    assert "SteelClient(base_url=" in shown and "api_key=***" in shown
+    assert secret not in shown
+    result.stdout.fnmatch_lines(["steel: *api key set (--steel-api-key)*"])
+
+
+def test_a_one_session_server_is_detected_and_sessions_are_serialised(pytester: pytest.Pytester) -> None:
+    stand_in = SteelBrowserStandIn()
+    try:
+        pytester.makepyfile(
+            """
+            import pytest
+
+            @pytest.mark.parametrize("n", range(6))
+            def test_holds_its_session(steel_session, steel_client, n):
+                assert steel_client.retrieve(steel_session.id).status.value == "live"
+            """
+        )
+        result = pytester.runpytest_subprocess("--steel-base-url", stand_in.url, "-n", "2")
+        result.assert_outcomes(passed=6)
+        assert (stand_in.creates, stand_in.replaced) == (6, [])
+
+        pytester.makepyfile(
+            test_two_at_once="""
+            def test_needs_two(steel_module_session, steel_session):
+                pass
+            """
+        )
+        result = pytester.runpytest_subprocess("--steel-base-url", stand_in.url, "test_two_at_once.py")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(
+            [
+                "SteelError: test_two_at_once.py::test_needs_two needs a session, but the server runs at most 1 at "
+                "once (detected: a steel-browser server runs one session at a time) and every slot is held by this "
+                "process (live: *). Use one session per test, or raise --steel-max-sessions if the server allows more."
+            ]
+        )
+        assert stand_in.replaced == []
+    finally:
+        stand_in.close()
