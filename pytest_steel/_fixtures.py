@@ -175,6 +175,8 @@ def steel_browser(request: pytest.FixtureRequest, _steel_tracked: TrackedSession
 
     browser.on("disconnected", on_disconnected)
     yield browser
+    if not browser.is_connected() and not _steel_tracked.closing:
+        _steel_tracked.disconnected = True  # the event may not have been dispatched yet
     _steel_tracked.closing = True
     if browser.is_connected():
         try:

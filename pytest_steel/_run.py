@@ -168,6 +168,10 @@ class SteelRun:
                 self._concurrency = _Concurrency(configured.value, configured.source)
             elif self.settings.backend.value is Backend.SERVER and _runs_one_session(client):
                 self._concurrency = _Concurrency(1, "detected: a steel-browser server runs one session at a time")
+                self.summary_lines.append(
+                    "the server runs one session at a time (detected), so sessions were serialised across "
+                    "workers; set --steel-max-sessions to override"
+                )
             else:
                 self._concurrency = _Concurrency(None, "the server enforces its own limit")
             if self._concurrency.limit is not None:
@@ -243,7 +247,9 @@ class SteelRun:
         """Release a fixture's session; raise only if it may still be live (and metering)."""
         if tracked.id not in self.live:
             return
-        final = self.check(tracked) if tracked.disconnected else None
+        # One GET first: a session that ended on its own (crash, timeout) needs no release, and its test
+        # must hear why. Cheaper than guessing from Playwright's events, which may not have arrived yet.
+        final = self.check(tracked)
         if final is not None and not final.is_live:
             self._forget(tracked, final)  # it ended on its own (crash, timeout): nothing to release
             return

@@ -288,4 +288,10 @@ class Settings:
             if self.chromium.value:
                 shown.append(("chromium", str(Path(self.chromium.value)), self.chromium))
         details = ", ".join(f"{name} {value} ({setting.source})" for name, value, setting in shown)
-        return [f"steel: {where} ({self.backend.source})", f"steel: {details}"]
+        lines = [f"steel: {where} ({self.backend.source})", f"steel: {details}"]
+        if backend is Backend.CLOUD and self.release_all.value:
+            lines.append(
+                "steel: release-all at the end of the run reaches every live session of the organisation "
+                "(turn it off with --no-steel-release-all)"
+            )
+        return lines

@@ -184,3 +184,24 @@ def test_a_rejected_key_is_reported_once(pytester: pytest.Pytester, fault_proxy)
     )
     assert proxy.paths() == ["GET /v1/health", "POST /v1/sessions"]  # the other tests never asked
     assert "not-the-key-42" not in result.stdout.str() + result.stderr.str()
+
+
+def test_an_api_key_alone_selects_steel_cloud_and_is_never_shown(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steel Cloud itself is out of reach here: only the choice and the header are checked."""
+    secret = "ste-CLOUD-KEY-0000-never-shown"
+    monkeypatch.setenv("STEEL_API_KEY", secret)
+    pytester.makepyfile("def test_plain(): pass")
+    result = pytester.runpytest_subprocess("-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "steel: Steel Cloud at https://api.steel.dev (STEEL_API_KEY)",
+            "steel: timeout 300000 ms (default), scope function (default), release-all on (default), "
+            "api key set (STEEL_API_KEY)",
+            "steel: release-all at the end of the run reaches every live session of the organisation "
+            "(turn it off with --no-steel-release-all)",
+        ]
+    )
+    assert secret not in result.stdout.str() + result.stderr.str()
