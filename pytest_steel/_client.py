@@ -16,8 +16,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -30,60 +29,22 @@ from ._errors import (
     SteelTimeoutError,
     error_class_for_status,
 )
-from ._wire import API_KEY_HEADER, API_KEY_QUERY, MAX_LIST_LIMIT, SHOULD_RETRY_HEADER, SessionStatus
+from ._models import ReleaseResult, Session
+from ._redaction import Redacted, display_url, redact
+from ._wire import (
+    API_KEY_HEADER,
+    API_KEY_QUERY,
+    MAX_LIST_LIMIT,
+    SHOULD_RETRY_HEADER,
+    STEEL_CLOUD_URL,
+    SessionStatus,
+    normalize_base_url,
+)
 
-STEEL_CLOUD_URL = "https://api.steel.dev"
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
-
-
-class Redacted(str):
-    """A string that holds a secret (an API key, a CDP URL carrying one) and never shows it in a repr.
-
-    pytest's ``--showlocals`` and assertion rewriting print locals with ``repr``;
-    this keeps a key that sits in a local variable out of the report.
-    """
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with ``secret``, plain or URL-encoded, replaced by ``***``."""
-    if not secret:
-        return text
-    secret = str(secret)
-    for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
-        text = text.replace(form, "***")
-    return text
-
-
-def normalize_base_url(url: str) -> str:
-    """``http://host:3000/``, ``http://host:3000/v1`` and ``http://host:3000`` all mean the same server.
-
-    Paths carry ``/v1``, so a base URL that ends in it would produce ``/v1/v1``.
-    """
-    url = url.strip()
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL (for example http://localhost:3000)")
-    path = parsed.path.rstrip("/")
-    if path.endswith("/v1"):
-        path = path[: -len("/v1")]
-    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
-
-
-def display_url(url: str) -> str:
-    """The URL without any user:password part, for messages."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.username is None and parsed.password is None:
-        return url
-    netloc = parsed.hostname or ""
-    if parsed.port:
-        netloc += f":{parsed.port}"
-    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, "", ""))
 
 
 def _camel(name: str) -> str:
@@ -94,69 +55,6 @@ def _camel(name: str) -> str:
 def wire_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Create fields as the wire spells them: ``block_ads`` and ``blockAds`` are both accepted."""
     return {_camel(key) if "_" in key else key: value for key, value in fields.items()}
-
-
-def _parse_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class Session:
-    """A Steel session as the API last described it (a snapshot: call ``retrieve`` for news)."""
-
-    id: str
-    status: SessionStatus | str
-    timeout: int | None = None
-    created_at: datetime | None = None
-    duration: int | None = None
-    websocket_url: str | None = None
-    debug_url: str | None = None
-    session_viewer_url: str | None = None
-    release_reason: str | None = None
-    headless: bool | None = None
-    dimensions: Mapping[str, int] | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, body: Mapping[str, Any]) -> Session:
-        status = body.get("status")
-        try:
-            status = SessionStatus(status)
-        except ValueError:
-            status = str(status)  # steel-browser also says "idle"
-        return cls(
-            id=str(body.get("id")),
-            status=status,
-            timeout=body.get("timeout"),
-            created_at=_parse_datetime(body.get("createdAt")),
-            duration=body.get("duration"),
-            websocket_url=body.get("websocketUrl"),
-            debug_url=body.get("debugUrl"),
-            session_viewer_url=body.get("sessionViewerUrl"),
-            release_reason=body.get("releaseReason"),
-            headless=body.get("headless"),
-            dimensions=body.get("dimensions"),
-            raw=dict(body),
-        )
-
-    @property
-    def is_live(self) -> bool:
-        return self.status == SessionStatus.LIVE
-
-    def describe_state(self) -> str:
-        """``live``, ``released (timeout)``, ``failed (browser_crashed)``."""
-        return f"{self.status} ({self.release_reason})" if self.release_reason else str(self.status)
-
-
-@dataclass(frozen=True)
-class ReleaseResult:
-    success: bool
-    message: str | None
 
 
 SessionListener = Callable[[Session], None]
@@ -283,15 +181,7 @@ class SteelClient:
 
     def redact(self, text: str) -> str:
         """``text`` with the API key (and its URL-encoded form) replaced, for messages from other libraries."""
-        if not self._api_key:
-            return text
-        for form in {
-            str(self._api_key),
-            urllib.parse.quote(self._api_key, safe=""),
-            urllib.parse.quote_plus(self._api_key),
-        }:
-            text = text.replace(form, "***")
-        return text
+        return redact(text, self._api_key)
 
     def close(self) -> None:
         self._http.close()

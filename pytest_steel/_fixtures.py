@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._client import Session, SteelClient
 from ._errors import SteelError, SteelSessionError
+from ._models import Session
 from ._run import SteelRun, TrackedSession
 from ._settings import Backend, parse_timeout_ms, timeout_error
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+    from ._client import SteelClient
 
 RUN_KEY = pytest.StashKey[SteelRun]()
 CONNECT_TIMEOUT_MS = 30_000

@@ -15,12 +15,11 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._backend import Broker, EmbeddedServer, SessionSlots, SlotUnavailable, ask_broker
-from ._client import Redacted, Session, SteelClient, redact
 from ._errors import (
     SteelAuthenticationError,
     SteelBackendUnavailable,
@@ -28,8 +27,13 @@ from ._errors import (
     SteelError,
     SteelNotFoundError,
 )
+from ._models import Session
+from ._redaction import Redacted, redact
 from ._settings import Backend, Settings
 from ._wire import SessionStatus
+
+if TYPE_CHECKING:
+    from ._client import SteelClient
 
 WORKER_BROKER_KEY = "steel_broker"
 WORKER_SLOTS_KEY = "steel_slots_dir"
@@ -113,6 +117,8 @@ class SteelRun:
             except SteelError as exc:
                 self._mark_unavailable(exc)
                 raise
+            from ._client import SteelClient  # httpx loads only when a test needs Steel
+
             settings = self.settings
             self._client = SteelClient(
                 base_url,

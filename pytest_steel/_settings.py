@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 import pytest
 
 from ._chromium import CHROMIUM_ENV, ChromiumNotFoundError, find_chromium
-from ._client import STEEL_CLOUD_URL, Redacted, display_url, normalize_base_url
-from ._wire import DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
+from ._redaction import Redacted, display_url
+from ._wire import DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_url
 
 T = TypeVar("T")
 

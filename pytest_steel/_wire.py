@@ -7,7 +7,9 @@ can never disagree about, say, the longest timeout Steel accepts.
 from __future__ import annotations
 
 import enum
+import urllib.parse
 
+STEEL_CLOUD_URL = "https://api.steel.dev"
 API_KEY_HEADER = "steel-api-key"
 API_KEY_QUERY = "apiKey"
 SHOULD_RETRY_HEADER = "x-should-retry"
@@ -47,3 +49,18 @@ class ReleaseReason(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def normalize_base_url(url: str) -> str:
+    """``http://host:3000/``, ``http://host:3000/v1`` and ``http://host:3000`` all mean the same server.
+
+    Paths carry ``/v1``, so a base URL that ends in it would produce ``/v1/v1``.
+    """
+    url = url.strip()
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL (for example http://localhost:3000)")
+    path = parsed.path.rstrip("/")
+    if path.endswith("/v1"):
+        path = path[: -len("/v1")]
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ._client import Session
+    from ._models import Session
 
 
 @pytest.hookspec

@@ -1,0 +1,73 @@
+"""What the Steel API returns, as typed snapshots (no third-party imports)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ._wire import SessionStatus
+
+
+def _parse_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A Steel session as the API last described it (a snapshot: call ``retrieve`` for news)."""
+
+    id: str
+    status: SessionStatus | str
+    timeout: int | None = None
+    created_at: datetime | None = None
+    duration: int | None = None
+    websocket_url: str | None = None
+    debug_url: str | None = None
+    session_viewer_url: str | None = None
+    release_reason: str | None = None
+    headless: bool | None = None
+    dimensions: Mapping[str, int] | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> Session:
+        status = body.get("status")
+        try:
+            status = SessionStatus(status)
+        except ValueError:
+            status = str(status)  # steel-browser also says "idle"
+        return cls(
+            id=str(body.get("id")),
+            status=status,
+            timeout=body.get("timeout"),
+            created_at=_parse_datetime(body.get("createdAt")),
+            duration=body.get("duration"),
+            websocket_url=body.get("websocketUrl"),
+            debug_url=body.get("debugUrl"),
+            session_viewer_url=body.get("sessionViewerUrl"),
+            release_reason=body.get("releaseReason"),
+            headless=body.get("headless"),
+            dimensions=body.get("dimensions"),
+            raw=dict(body),
+        )
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == SessionStatus.LIVE
+
+    def describe_state(self) -> str:
+        """``live``, ``released (timeout)``, ``failed (browser_crashed)``."""
+        return f"{self.status} ({self.release_reason})" if self.release_reason else str(self.status)
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    success: bool
+    message: str | None
