@@ -70,8 +70,12 @@ class SteelBackendUnavailable(SteelError):
     """An earlier request showed the backend unreachable or the key rejected; later tests fail fast."""
 
 
+class SteelReleaseWarning(UserWarning):
+    """A session's release failed, but the session has ended anyway (so nothing is left metering)."""
+
+
 for _class in list(globals().values()):
-    if isinstance(_class, type) and issubclass(_class, SteelError):
+    if isinstance(_class, type) and issubclass(_class, (SteelError, SteelReleaseWarning)):
         _class.__module__ = "pytest_steel"  # tracebacks say pytest_steel.SteelSessionError, the public name
 
 

@@ -26,6 +26,7 @@ from ._errors import (
     SteelConnectionError,
     SteelError,
     SteelNotFoundError,
+    SteelReleaseWarning,
 )
 from ._models import Session
 from ._redaction import Redacted, redact
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
 
 WORKER_BROKER_KEY = "steel_broker"
 WORKER_SLOTS_KEY = "steel_slots_dir"
-
-
-class SteelReleaseWarning(UserWarning):
-    """A session could not be released, or had to be released by the plugin rather than its owner."""
 
 
 @dataclass
@@ -322,6 +319,8 @@ class SteelRun:
             return  # nothing in this run touched Steel: leave the backend alone
         if self._unavailable is not None:
             return  # said once already
+        if self.settings.backend.value is Backend.EMBEDDED and not (self._embedded and self._embedded.started):
+            return  # an embedded server that never started has nothing to release
         try:
             client = self.client()
             leaked = [s.id for s in client.list(status=SessionStatus.LIVE)]

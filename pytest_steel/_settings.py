@@ -226,6 +226,11 @@ class Settings:
 
         backend = cls._backend(local, base_url, api_key)
 
+        if headed.value and headed.source.startswith("--") and backend.value is not Backend.EMBEDDED:
+            raise pytest.UsageError(
+                f"{headed.source} applies to the embedded server only, and the backend is chosen by {backend.source}"
+            )
+
         value, source = raw("steel_chromium")
         chromium: Setting[str | None] = Setting(value, source)
         if value and backend.value is Backend.EMBEDDED:

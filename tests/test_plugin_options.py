@@ -205,3 +205,42 @@ def test_an_api_key_alone_selects_steel_cloud_and_is_never_shown(
         ]
     )
     assert secret not in result.stdout.str() + result.stderr.str()
+
+
+def test_headed_is_for_the_embedded_server_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_never_runs(steel_page): pass")
+    result = pytester.runpytest_subprocess("--steel-headed", "--steel-base-url", "http://127.0.0.1:3000")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --steel-headed applies to the embedded server only, and the backend is chosen by --steel-base-url"]
+    )
+
+
+def test_runs_beside_pytest_playwright(pytester: pytest.Pytester) -> None:
+    """Both plugins load, their options do not clash, and both kinds of page work in one run."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def browser_type_launch_args(browser_type_launch_args):
+            from pytest_steel._chromium import find_chromium
+            binary = find_chromium().for_session(headless=True).path
+            return {**browser_type_launch_args, "executable_path": str(binary), "args": ["--no-sandbox"]}
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_steel(steel_page):
+            steel_page.goto("data:text/html,<title>steel</title>")
+            assert steel_page.title() == "steel"
+
+        def test_playwright(page):
+            page.goto("data:text/html,<title>playwright</title>")
+            assert page.title() == "playwright"
+        """
+    )
+    result = pytester.runpytest_subprocess("--browser", "chromium")
+    result.assert_outcomes(passed=2)
+    plugins = next(line for line in result.stdout.lines if line.startswith("plugins: "))
+    assert "playwright-" in plugins and "steel-" in plugins
