@@ -135,7 +135,7 @@ def test_a_suite_without_steel_fixtures_starts_nothing(pytester: pytest.Pytester
         """
     )
     pytester.makepyfile("def test_plain(): assert 1 + 1 == 2")
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest_subprocess("-p", "no:playwright")  # pytest-playwright imports it by itself
     result.assert_outcomes(passed=1)
     assert list(clean_env.iterdir()) == []
 
