@@ -262,6 +262,7 @@ class SteelRun:
             self._forget(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED))
         except SteelError as exc:
             current = self.check(tracked)
+            tracked.ended_on_its_own = False  # our release may well have ended it: not the test's concern
             if current is not None and not current.is_live:
                 self._forget(tracked, current)
                 warnings.warn(

@@ -31,12 +31,23 @@ def test_xdist_workers_share_one_embedded_server_and_leave_nothing(pytester: pyt
 
         def test_leaks(steel_client):
             steel_client.create(timeout=60_000)
+
+        def test_leaks_past_the_plugin(steel_client):
+            from pytest_steel import SteelClient
+            SteelClient(steel_client.base_url).create(timeout=60_000)
         """
     )
     result = backend.run(pytester, "-n", "2")
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
     assert len(set(urls.read_text().split())) == 1
-    result.stdout.fnmatch_lines(["*= pytest-steel =*", "released session *, which *::test_leaks created and left live"])
+    result.stdout.fnmatch_lines(
+        [
+            "*= pytest-steel =*",
+            "released session *, which *::test_leaks created and left live",
+            "release-all released 1 live session: *",  # on the controller, once the workers are done
+        ]
+    )
+    assert result.stdout.str().count("release-all released") == 1
 
 
 def test_release_all_can_be_turned_off(pytester: pytest.Pytester, start_server: StartServer) -> None:
@@ -213,3 +224,22 @@ def test_a_one_session_server_is_detected_and_sessions_are_serialised(pytester: 
         assert stand_in.replaced == []
     finally:
         stand_in.close()
+
+
+def test_a_failed_release_of_an_ended_session_is_a_warning(
+    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+) -> None:
+    """The release reaches the server but its answer is lost: the session is over, so a warning is enough."""
+    server = start_server()
+    proxy: FaultProxy = fault_proxy(server.url)
+    proxy.fail_paths = {"/release": "drop"}
+    pytester.makepyfile("def test_passes(steel_session): pass")
+    result = pytester.runpytest_subprocess("--steel-base-url", proxy.url, "--no-steel-release-all", "-W", "default")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*SteelReleaseWarning: releasing Steel session * failed, but it is released (user_requested): "
+            f"could not reach the Steel API at {proxy.url}*"
+        ]
+    )
+    assert server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []
