@@ -15,7 +15,7 @@ import random
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from ._errors import (
     SteelTimeoutError,
     error_class_for_status,
 )
-from ._models import ReleaseResult, Session
+from ._models import ReleaseResult, Session, wire_fields
 from ._redaction import Redacted, display_url, redact
 from ._wire import (
     API_KEY_HEADER,
@@ -45,16 +45,6 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def wire_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Create fields as the wire spells them: ``block_ads`` and ``blockAds`` are both accepted."""
-    return {_camel(key) if "_" in key else key: value for key, value in fields.items()}
 
 
 SessionListener = Callable[[Session], None]

@@ -1,4 +1,4 @@
-"""What the Steel API returns, as typed snapshots (no third-party imports)."""
+"""The Steel API's data: typed session snapshots, and create fields as the wire spells them (stdlib only)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from ._wire import SessionStatus
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def wire_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Create fields as the wire spells them: ``block_ads`` and ``blockAds`` are both accepted."""
+    return {_camel(key) if "_" in key else key: value for key, value in fields.items()}
 
 
 def _parse_datetime(value: Any) -> datetime | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from ._errors import (
     SteelNotFoundError,
     SteelReleaseWarning,
 )
-from ._models import Session
+from ._models import Session, wire_fields
 from ._redaction import Redacted, redact
 from ._settings import Backend, Settings
 from ._wire import SessionStatus
@@ -77,7 +76,6 @@ class SteelRun:
     _concurrency: _Concurrency | None = None
     _unavailable: SteelError | None = None
     _creating_for: list[Any] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     live: dict[str, TrackedSession] = field(default_factory=dict)
     workers_used_steel: bool = False  # reported by xdist workers as they finish
     current_item: pytest.Item | None = None
@@ -186,8 +184,9 @@ class SteelRun:
     def create(self, params: dict[str, Any], node: pytest.Item | pytest.Collector) -> TrackedSession:
         """Create a session for a fixture, within the server's concurrency, and tell the hooks."""
         client = self.client()
-        params = dict(params)
+        params = wire_fields(params)
         self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
+        params = wire_fields(params)
         timeout = params.pop("timeout", None)
         session_id = str(params.setdefault("sessionId", _new_id()))
         limit = self._limit(client)
@@ -324,7 +323,7 @@ class SteelRun:
             return  # an embedded server that never started has nothing to release
         try:
             client = self.client()
-            leaked = [s.id for s in client.list(status=SessionStatus.LIVE)]
+            leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
             if leaked:
                 client.release_all()
                 noun = "session" if len(leaked) == 1 else "sessions"

@@ -31,7 +31,7 @@ from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
     steel_session,
     steel_session_params,
 )
-from ._run import WORKER_BROKER_KEY, WORKER_SLOTS_KEY, SteelRun, TrackedSession
+from ._run import WORKER_BROKER_KEY, WORKER_SLOTS_KEY, SteelRun
 from ._settings import Backend, Settings, add_options
 
 USED_STEEL_KEY = "steel_used"
@@ -94,19 +94,23 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     run.current_item = None
 
 
+PER_TEST_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = steel_run(item.config)
-    uses_module_session = run.settings.session_scope.value == "module" and any(
-        name in item.fixturenames for name in MODULE_SESSION_FIXTURES
-    )
-    uses_module_session = uses_module_session or "steel_module_session" in item.fixturenames
+    names = item.fixturenames
+    module_mode = run.settings.session_scope.value == "module"
+    uses_module_session = "steel_module_session" in names or module_mode and any(n in names for n in PER_TEST_FIXTURES)
     if not uses_module_session:
         return
-    _reject_test_markers(item)
+    if module_mode or not any(n in names for n in PER_TEST_FIXTURES):
+        _reject_test_markers(item)  # its marker would change nothing
     module = item.getparent(pytest.Module)
     for tracked in list(run.live.values()):
-        if tracked.node is module and tracked.created_by_fixture and _is_dead(run, tracked):
+        if tracked.node is module and tracked.created_by_fixture and (tracked.ended or tracked.disconnected):
+            # ended, or its browser connection dropped (a Playwright Browser cannot reconnect): replace it
             _discard_module_session(item)
 
 
@@ -118,11 +122,6 @@ def _reject_test_markers(item: pytest.Item) -> None:
                 "mark the module instead (pytestmark = pytest.mark.steel(...)), or use a per-test session",
                 pytrace=False,
             )
-
-
-def _is_dead(run: SteelRun, tracked: TrackedSession) -> bool:
-    """Ended, or its browser connection dropped (Playwright cannot reconnect a ``Browser``): replace it."""
-    return tracked.ended is not None or tracked.disconnected
 
 
 def _discard_module_session(item: pytest.Item) -> None:

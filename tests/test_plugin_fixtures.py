@@ -292,3 +292,35 @@ def test_a_session_whose_timeout_passes_during_the_test_is_a_clear_error(
             "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (1000 ms) passed*",
         ]
     )
+
+
+def test_a_test_marker_cannot_change_a_shared_module_session(pytester: pytest.Pytester, backend: Backend) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.steel(timeout="3m")
+
+        def test_module_marker_applies(steel_session):
+            assert steel_session.timeout == 180_000
+
+        @pytest.mark.steel(timeout="1m")
+        def test_own_marker(steel_session):
+            pass
+
+        @pytest.mark.steel(timeout="1m")
+        def test_own_marker_on_a_module_session(steel_module_session):
+            pass
+        """
+    )
+    result = backend.run(pytester, "--steel-session-scope", "module", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.steel on test_a_test_marker_cannot_change_a_shared_module_session.py::test_own_marker "
+            "cannot change a per-module session shared with other tests; mark the module instead "
+            "(pytestmark = pytest.mark.steel(...)), or use a per-test session"
+        ]
+    )
+    result = backend.run(pytester, "-p", "no:randomly", "-k", "not module_marker_applies")
+    result.assert_outcomes(passed=1, errors=1)  # per-test scope: the marker still configures steel_session
