@@ -271,12 +271,12 @@ def test_a_session_whose_timeout_passes_during_the_test_is_a_clear_error(
         """
         import pytest
 
-        @pytest.mark.steel(timeout="1s")
+        @pytest.mark.steel(timeout="3s")
         def test_outlives_its_session(steel_page):
-            steel_page.wait_for_event("close", timeout=15_000)  # the server ends the session after 1 s
+            steel_page.wait_for_event("close", timeout=15_000)  # the server ends the session after 3 s
             steel_page.goto("data:text/html,<title>too late</title>")
 
-        @pytest.mark.steel(timeout="1s")
+        @pytest.mark.steel(timeout="3s")
         def test_passes_but_its_session_timed_out(steel_page):
             steel_page.wait_for_event("close", timeout=15_000)
         """
@@ -286,10 +286,10 @@ def test_a_session_whose_timeout_passes_during_the_test_is_a_clear_error(
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_passes_but_its_session_timed_out*",
-            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (1000 ms) passed; "
+            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (3000 ms) passed; "
             "raise it with --steel-timeout or @pytest.mark.steel(timeout=...)",
             "*_ test_outlives_its_session _*",
-            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (1000 ms) passed*",
+            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (3000 ms) passed*",
         ]
     )
 
