@@ -171,10 +171,6 @@ class SessionSlots:
                 raise SlotUnavailable(f"no slot came free in {wait:.0f} s")
             time.sleep(self.POLL_INTERVAL)  # flock has no timed wait; other processes free slots
 
-    def rename(self, old: str, new: str) -> None:
-        if old in self._held:
-            self._held[new] = self._held.pop(old)
-
     def release(self, key: str) -> None:
         fd = self._held.pop(key, None)
         if fd is not None:

@@ -135,7 +135,9 @@ class SteelRun:
 
     def embedded_server(self) -> EmbeddedServer:
         if self._embedded is None:
-            self._embedded = EmbeddedServer(chromium=self.settings.chromium.value, max_sessions=None)
+            self._embedded = EmbeddedServer(
+                chromium=self.settings.chromium.value, max_sessions=self.settings.max_sessions.value
+            )
         return self._embedded
 
     def broker_address(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import selectors
 import signal
 import subprocess
@@ -101,15 +102,22 @@ def run_until_ready_then_signal(
     )
     assert process.stdout is not None
     output = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"READY" not in output and selector.select(RUN_BOUND):
-            chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
-            if not chunk:
-                break
-            output += chunk
-    assert b"READY" in output, output.decode()
-    session_id = output.split(b"READY ")[1].split()[0].decode()
+    ready = re.compile(rb"READY (\S+)\n")
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while not ready.search(output) and selector.select(RUN_BOUND):
+                chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
+                if not chunk:
+                    break
+                output += chunk
+        found = ready.search(output)
+        assert found, output.decode()
+    except BaseException:
+        process.kill()
+        process.communicate(timeout=RUN_BOUND)
+        raise
+    session_id = found.group(1).decode()
     process.send_signal(sig)
     rest, _ = process.communicate(timeout=RUN_BOUND)
     return process.returncode, session_id, (output + rest).decode()
