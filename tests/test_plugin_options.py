@@ -244,3 +244,19 @@ def test_runs_beside_pytest_playwright(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
     plugins = next(line for line in result.stdout.lines if line.startswith("plugins: "))
     assert "playwright-" in plugins and "steel-" in plugins
+
+
+def test_headed_sessions_on_the_embedded_server(
+    pytester: pytest.Pytester, xvfb_display: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    pytester.makepyfile(
+        """
+        def test_headed(steel_session, steel_page):
+            assert steel_session.headless is False
+            assert "HeadlessChrome" not in steel_page.evaluate("navigator.userAgent")
+        """
+    )
+    result = pytester.runpytest_subprocess("--steel-headed")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["steel: *headed yes (--steel-headed)"])
