@@ -179,3 +179,17 @@ def test_a_refused_connection_is_a_connection_error() -> None:
     with SteelClient(url, max_retries=1) as client, pytest.raises(SteelConnectionError) as error:
         client.create()
     assert str(error.value).startswith(f"could not reach the Steel API at {url} (")
+
+
+def test_defaults_come_from_the_environment_then_steel_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEEL_BASE_URL", "http://127.0.0.1:3000/v1/")
+    monkeypatch.setenv("STEEL_API_KEY", "env-key-123456")
+    with SteelClient() as client:
+        assert (client.base_url, client.has_api_key) == ("http://127.0.0.1:3000", True)
+        assert "env-key-123456" not in repr(client)
+    monkeypatch.delenv("STEEL_BASE_URL")
+    monkeypatch.delenv("STEEL_API_KEY")
+    with SteelClient() as client:
+        assert (client.base_url, client.has_api_key) == ("https://api.steel.dev", False)
+    with pytest.raises(ValueError, match="'localhost:3000' is not an http:// or https:// URL"):
+        SteelClient("localhost:3000")
