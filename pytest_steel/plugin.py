@@ -161,7 +161,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         tracked.reported = True
         said = " ".join(call.excinfo.exconly().split())[:500]
         report.longrepr = f"SteelSessionError: {describe_end(tracked)}\n\nPlaywright said: {run.redact(said)}"
+        report.steel_session_ended = True  # type: ignore[attr-defined]  # travels with the report under xdist
         return
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """A test whose session died under it did not fail on its own: count it as an error, like a broken fixture."""
+    if report.when == "call" and report.failed and getattr(report, "steel_session_ended", False):
+        return "error", "E", "ERROR"
+    return None
 
 
 def _scrub(run: SteelRun, report: pytest.TestReport) -> None:
