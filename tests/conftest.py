@@ -111,6 +111,20 @@ def wait_until_gone(processes: list[psutil.Process], timeout: float = 10.0) -> l
 StartServer = Callable[..., Server]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def playwright_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """In-process Playwright drivers get their own TMPDIR: a driver whose browser connection is dropped
+    under it (as these tests do on purpose) leaves its empty artifacts folder behind, and /tmp is not ours."""
+    path = tmp_path_factory.mktemp("playwright-tmp")
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(path)
+    yield
+    if before is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before
+
+
 @pytest.fixture
 def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServer]:
     """Start steel-local processes for one test; each is stopped, and checked for leaks, at teardown."""
