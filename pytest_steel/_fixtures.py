@@ -64,6 +64,11 @@ def marker_params(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
 def _open(request: pytest.FixtureRequest, node: pytest.Item | pytest.Collector) -> Iterator[TrackedSession]:
     run = steel_run(request.config)
     params = {**request.getfixturevalue("steel_session_params"), **marker_params(node)}
+    if isinstance(params.get("timeout"), str):  # an overridden steel_session_params may say "2m" too
+        try:
+            params["timeout"] = parse_timeout_ms(params["timeout"])
+        except ValueError:
+            raise SteelError(timeout_error("steel_session_params['timeout']", params["timeout"])) from None
     tracked = run.create(params, node)
     try:
         yield tracked

@@ -139,7 +139,7 @@ def test_marker_params_and_hooks(pytester: pytest.Pytester, backend: Backend) ->
 
         @pytest.fixture(scope="session")
         def steel_session_params(steel_session_params):
-            return {{**steel_session_params, "dimensions": {{"width": 800, "height": 600}}}}
+            return {{**steel_session_params, "timeout": "90s", "dimensions": {{"width": 800, "height": 600}}}}
 
         def pytest_steel_session_params(params, node, config):
             write("params", node.name, params["timeout"], params["dimensions"]["width"])
@@ -153,6 +153,7 @@ def test_marker_params_and_hooks(pytester: pytest.Pytester, backend: Backend) ->
             write("ended", node.name, session.id, session.status.value)
         """
     )
+    pytester.makepyfile(test_params_only="def test_params(steel_session): assert steel_session.timeout == 90_000")
     pytester.makepyfile(
         """
         import pytest
@@ -176,25 +177,18 @@ def test_marker_params_and_hooks(pytester: pytest.Pytester, backend: Backend) ->
             pass
         """
     )
-    result = backend.run(pytester, "-p", "no:randomly")
-    result.assert_outcomes(passed=3, errors=1)
+    result = backend.run(pytester, "-p", "no:randomly", "test_marker_params_and_hooks.py", "test_params_only.py")
+    result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(
         ["*SteelError: @pytest.mark.steel(timeout=...): 'forever' is not a valid session timeout; give a positive*"]
     )
     rows = [json.loads(line) for line in events.read_text().splitlines()]
-    assert [r[:2] for r in rows if r[0] == "params"] == [
-        ["params", "test_module_marker"],
-        ["params", "test_closest_marker_wins"],
-        ["params", "test_hook_adjusts"],
-    ]
-    assert [r[2] for r in rows if r[0] == "params"] == [120_000, 45_000, 120_000]
+    tests = ["test_module_marker", "test_closest_marker_wins", "test_hook_adjusts", "test_params"]
+    assert [r[1] for r in rows if r[0] == "params"] == tests
+    assert [r[2] for r in rows if r[0] == "params"] == [120_000, 45_000, 120_000, 90_000]
     created = [r for r in rows if r[0] == "created"]
     ended = [r for r in rows if r[0] == "ended"]
-    assert (
-        [r[1] for r in created]
-        == [r[1] for r in ended]
-        == ["test_module_marker", "test_closest_marker_wins", "test_hook_adjusts"]
-    )
+    assert [r[1] for r in created] == [r[1] for r in ended] == tests
     assert [r[2] for r in created] == [r[2] for r in ended]
     assert {r[3] for r in created} == {"live"} and {r[3] for r in ended} == {"released"}
 
