@@ -11,7 +11,6 @@ steel-browser silently replaces the live session on every create) gets
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import secrets
@@ -154,6 +153,8 @@ class SessionSlots:
         self._held: dict[str, int] = {}  # session-to-be key -> fd
 
     def acquire(self, key: str, wait: float) -> None:
+        import fcntl  # POSIX only, and only needed for servers that limit sessions
+
         if len(self._held) >= self.count:
             raise SlotUnavailable("every slot is held by this process")
         deadline = time.monotonic() + wait
@@ -174,8 +175,7 @@ class SessionSlots:
     def release(self, key: str) -> None:
         fd = self._held.pop(key, None)
         if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            os.close(fd)  # closing the descriptor drops its lock
 
     @property
     def holders(self) -> list[str]:
