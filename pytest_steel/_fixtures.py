@@ -54,21 +54,22 @@ def marker_params(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
             )
         merged.update(mark.kwargs)
     if "timeout" in merged:
-        try:
-            merged["timeout"] = parse_timeout_ms(merged["timeout"])
-        except ValueError:
-            raise SteelError(timeout_error("@pytest.mark.steel(timeout=...)", merged["timeout"])) from None
+        merged["timeout"] = _timeout_ms(merged["timeout"], "@pytest.mark.steel(timeout=...)")
     return merged
+
+
+def _timeout_ms(value: object, where: str) -> int:
+    try:
+        return parse_timeout_ms(value)
+    except ValueError:
+        raise SteelError(timeout_error(where, value)) from None
 
 
 def _open(request: pytest.FixtureRequest, node: pytest.Item | pytest.Collector) -> Iterator[TrackedSession]:
     run = steel_run(request.config)
     params = {**request.getfixturevalue("steel_session_params"), **marker_params(node)}
     if isinstance(params.get("timeout"), str):  # an overridden steel_session_params may say "2m" too
-        try:
-            params["timeout"] = parse_timeout_ms(params["timeout"])
-        except ValueError:
-            raise SteelError(timeout_error("steel_session_params['timeout']", params["timeout"])) from None
+        params["timeout"] = _timeout_ms(params["timeout"], "steel_session_params['timeout']")
     tracked = run.create(params, node)
     try:
         yield tracked

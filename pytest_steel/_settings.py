@@ -80,10 +80,6 @@ class _Spec:
     def option(self) -> str:
         return "--" + self.name.replace("_", "-")
 
-    @property
-    def dest(self) -> str:
-        return self.name
-
 
 _SPECS = {
     spec.name: spec
@@ -106,10 +102,10 @@ def add_options(parser: pytest.Parser) -> None:
         env = f" [env {spec.env}]" if spec.env else ""
         if spec.flag:
             group.addoption(
-                spec.option, action="store_const", const="true", dest=spec.dest, default=None, help=spec.help
+                spec.option, action="store_const", const="true", dest=spec.name, default=None, help=spec.help
             )
         else:
-            group.addoption(spec.option, dest=spec.dest, default=None, metavar="VALUE", help=spec.help + env)
+            group.addoption(spec.option, dest=spec.name, default=None, metavar="VALUE", help=spec.help + env)
         parser.addini(spec.name, spec.help + env, default="")
     help_release_all = (
         "at the end of the run, release every live session the backend lists (default on; on Steel Cloud "
