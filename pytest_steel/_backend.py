@@ -36,7 +36,6 @@ class EmbeddedServer:
         self._lock = threading.Lock()
         self._process: LocalServerProcess | None = None
         self._failure: SteelError | None = None
-        self._logdir: str | None = None
 
     @property
     def started(self) -> bool:
@@ -57,9 +56,9 @@ class EmbeddedServer:
             args += ["--chromium", self._chromium]
         if self._max_sessions:
             args += ["--max-sessions", str(self._max_sessions)]
-        self._logdir = tempfile.mkdtemp(prefix="pytest-steel-")
+        logdir = tempfile.mkdtemp(prefix="pytest-steel-")
         env = {k: v for k, v in os.environ.items() if k != "STEEL_API_KEY"}
-        process = LocalServerProcess(args, env=env, log_path=Path(self._logdir, "steel-local.log"))
+        process = LocalServerProcess(args, env=env, log_path=Path(logdir, "steel-local.log"))
         try:
             process.start(SERVER_START_TIMEOUT)
         except LocalServerError as exc:
@@ -67,7 +66,7 @@ class EmbeddedServer:
             raise self._failure from None
         finally:
             # The server keeps writing to its open log; unlinked now, it leaves nothing even if we are killed.
-            shutil.rmtree(self._logdir, ignore_errors=True)
+            shutil.rmtree(logdir, ignore_errors=True)
         self._process = process
 
     def stop(self) -> None:

@@ -204,7 +204,7 @@ def steel_context(steel_browser: Browser) -> BrowserContext:
 @pytest.fixture
 def steel_page(request: pytest.FixtureRequest, steel_context: BrowserContext) -> Iterator[Page]:
     """A page for this test: the session's own page, or a new one closed at teardown when the session is shared."""
-    if request.config.stash[RUN_KEY].settings.session_scope.value == "module":
+    if steel_run(request.config).settings.session_scope.value == "module":
         page = steel_context.new_page()
         yield page
         if not page.is_closed():

@@ -224,11 +224,11 @@ class SteelRun:
         self.config.hook.pytest_steel_session_created(session=session, node=node, config=self.config)
 
     def _track_released(self, snapshot: Session) -> None:
-        tracked = self.live.pop(snapshot.id, None)
-        if self._slots is not None:
-            self._slots.release(snapshot.id)
+        tracked = self.live.get(snapshot.id)
         if tracked is not None:
-            self._ended(tracked, tracked.ended or snapshot)
+            self._forget(tracked, tracked.ended or snapshot)
+        elif self._slots is not None:
+            self._slots.release(snapshot.id)
 
     def _ended(self, tracked: TrackedSession, final: Session) -> None:
         tracked.ended = final

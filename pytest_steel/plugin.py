@@ -21,7 +21,6 @@ from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
     _steel_playwright,
     _steel_tracked,
     describe_end,
-    marker_params,
     steel_browser,
     steel_client,
     steel_context,
@@ -112,6 +111,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if tracked.node is module and tracked.created_by_fixture and (tracked.ended or tracked.disconnected):
             # ended, or its browser connection dropped (a Playwright Browser cannot reconnect): replace it
             _discard_module_session(item)
+            return
 
 
 def _reject_test_markers(item: pytest.Item) -> None:
@@ -214,6 +214,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("pytest-steel")
         for line in dict.fromkeys(run.summary_lines):  # workers may each say the same
             terminalreporter.write_line(run.redact(line))
-
-
-__all__ = ["marker_params"]
