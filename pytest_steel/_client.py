@@ -48,6 +48,7 @@ MAX_RETRY_AFTER = 60.0
 
 
 SessionListener = Callable[[Session], None]
+CreatedListener = Callable[[Session, float], None]  # the session, and how long creating it took (s)
 
 
 class SteelClient:
@@ -88,7 +89,7 @@ class SteelClient:
             timeout=httpx.Timeout(http_timeout, connect=connect_timeout),
             transport=transport,
         )
-        self._on_created: list[SessionListener] = []
+        self._on_created: list[CreatedListener] = []
         self._on_released: list[SessionListener] = []
 
     def __repr__(self) -> str:
@@ -111,9 +112,11 @@ class SteelClient:
         if timeout is not None:
             body["timeout"] = timeout
         body.setdefault("sessionId", str(uuid.uuid4()))
+        started = time.monotonic()
         session = self._create_with_retries(body)
+        elapsed = time.monotonic() - started
         for listener in self._on_created:
-            listener(session)
+            listener(session, elapsed)
         return session
 
     def retrieve(self, session_id: str) -> Session:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._artifacts import ARTIFACT_FIELDS, TestRecorder, artifact_modes, folder_for
 from ._errors import SteelError, SteelSessionError
 from ._models import Session
-from ._run import SteelRun, TrackedSession
+from ._run import SteelRun, TrackedSession, note_session
 from ._settings import Backend, parse_timeout_ms, timeout_error
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from ._client import SteelClient
 
 RUN_KEY = pytest.StashKey[SteelRun]()
+RECORDER_KEY = pytest.StashKey[TestRecorder]()
+FAILED_SO_FAR_KEY = pytest.StashKey[bool]()  # set by the plugin's report and teardown hooks
 CONNECT_TIMEOUT_MS = 30_000
 # Fixtures holding a per-module session, in teardown order (dependents first).
 MODULE_SESSION_FIXTURES = (
@@ -52,7 +55,7 @@ def marker_params(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
                 f"@pytest.mark.steel on {owner.nodeid} takes keyword arguments only, "
                 "e.g. @pytest.mark.steel(timeout='2m', blockAds=True)"
             )
-        merged.update(mark.kwargs)
+        merged.update((k, v) for k, v in mark.kwargs.items() if k not in ARTIFACT_FIELDS)
     if "timeout" in merged:
         merged["timeout"] = _timeout_ms(merged["timeout"], "@pytest.mark.steel(timeout=...)")
     return merged
@@ -194,23 +197,57 @@ def steel_browser(request: pytest.FixtureRequest, _steel_tracked: TrackedSession
 
 
 @pytest.fixture(scope=_session_scope)
-def steel_context(steel_browser: Browser) -> BrowserContext:
+def steel_context(
+    request: pytest.FixtureRequest, steel_browser: Browser, _steel_tracked: TrackedSession
+) -> Iterator[BrowserContext]:
     """The session's default context: Steel opens one, with a page, for every session."""
-    if steel_browser.contexts:
-        return steel_browser.contexts[0]
-    return steel_browser.new_context()
+    context = steel_browser.contexts[0] if steel_browser.contexts else steel_browser.new_context()
+    if request.scope == "function" and "steel_page" not in request.fixturenames:
+        # A test that drives the context itself: its artifacts cover every page of the context.
+        recorder = _start_recording(request, context, _steel_tracked)
+        yield context
+        if recorder is not None:
+            recorder.stop(_failed_so_far(request.node), context.pages)
+        return
+    yield context
 
 
 @pytest.fixture
-def steel_page(request: pytest.FixtureRequest, steel_context: BrowserContext) -> Iterator[Page]:
+def steel_page(
+    request: pytest.FixtureRequest, steel_context: BrowserContext, _steel_tracked: TrackedSession
+) -> Iterator[Page]:
     """A page for this test: the session's own page, or a new one closed at teardown when the session is shared."""
-    if steel_run(request.config).settings.session_scope.value == "module":
+    shared = steel_run(request.config).settings.session_scope.value == "module"
+    note_session(request.node, _steel_tracked)
+    before = set(steel_context.pages) if shared else set()
+    recorder = _start_recording(request, steel_context, _steel_tracked)
+    if shared:
         page = steel_context.new_page()
-        yield page
-        if not page.is_closed():
-            try:
-                page.close()
-            except Exception:  # noqa: BLE001 - a dead session cannot close pages; its replacement is set up
-                pass
-        return
-    yield steel_context.pages[0] if steel_context.pages else steel_context.new_page()
+    else:
+        page = steel_context.pages[0] if steel_context.pages else steel_context.new_page()
+    yield page
+    if recorder is not None:  # the test's own pages: with a shared session, those opened since it began
+        recorder.stop(_failed_so_far(request.node), [p for p in steel_context.pages if p not in before])
+    if shared and not page.is_closed():
+        try:
+            page.close()
+        except Exception:  # noqa: BLE001 - a dead session cannot close pages; its replacement is set up
+            pass
+
+
+def _start_recording(
+    request: pytest.FixtureRequest, context: BrowserContext, tracked: TrackedSession
+) -> TestRecorder | None:
+    item = request.node
+    settings = steel_run(request.config).settings
+    modes = artifact_modes(item, settings)
+    if not modes.records_anything:
+        return None
+    recorder = TestRecorder(folder_for(settings.output.value, item), modes, context, tracked, title=item.nodeid)
+    recorder.start()
+    item.stash[RECORDER_KEY] = recorder
+    return recorder
+
+
+def _failed_so_far(item: pytest.Item) -> bool:
+    return item.stash.get(FAILED_SO_FAR_KEY, False)

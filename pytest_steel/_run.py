@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ._errors import (
 )
 from ._models import Session, wire_fields
 from ._redaction import Redacted, redact
+from ._report import SessionRecord, created_line, ended_line
 from ._settings import Backend, Settings
 from ._wire import SessionStatus
 
@@ -45,7 +47,10 @@ class TrackedSession:
 
     session: Session
     node: pytest.Item | pytest.Collector | None
+    record: SessionRecord
+    started: float = field(default_factory=time.monotonic)
     created_by_fixture: bool = False
+    tracing: bool = False  # its context records a Playwright trace (in chunks, one per test)
     disconnected: bool = False  # its browser connection dropped while the fixtures still held it
     closing: bool = False  # the fixtures are disconnecting on purpose
     ended: Session | None = None  # the final state, once known
@@ -55,6 +60,15 @@ class TrackedSession:
     @property
     def id(self) -> str:
         return self.session.id
+
+
+ITEM_SESSIONS_KEY = pytest.StashKey[list[TrackedSession]]()  # the sessions a test used, for its report
+
+
+def note_session(item: pytest.Item, tracked: TrackedSession) -> None:
+    used = item.stash.setdefault(ITEM_SESSIONS_KEY, [])
+    if tracked not in used:
+        used.append(tracked)
 
 
 @dataclass
@@ -80,7 +94,11 @@ class SteelRun:
     workers_used_steel: bool = False  # reported by xdist workers as they finish
     current_item: pytest.Item | None = None
     _finished: bool = False
+    _sweeping: bool = False  # releasing what tests left live, at the end of the run
     summary_lines: list[str] = field(default_factory=list)
+    records: dict[str, SessionRecord] = field(default_factory=dict)  # every session this process created
+    caught_by_release_all: int = 0
+    events: list[str] = field(default_factory=list)  # progress lines not yet attached to a report
 
     @property
     def is_worker(self) -> bool:
@@ -217,10 +235,16 @@ class SteelRun:
         tracked.created_by_fixture = True
         return tracked
 
-    def _track_created(self, session: Session) -> None:
+    def _track_created(self, session: Session, elapsed: float) -> None:
         node = self._creating_for[-1] if self._creating_for else self.current_item
-        tracked = TrackedSession(session, node)
+        owner = (node.nodeid or node.name) if node is not None else "the run"
+        record = SessionRecord(session.id, owner, create_ms=elapsed * 1000)
+        self.records[session.id] = record
+        self.events.append(created_line(record))
+        tracked = TrackedSession(session, node, record)
         self.live[session.id] = tracked
+        if isinstance(node, pytest.Item):
+            note_session(node, tracked)
         self.config.hook.pytest_steel_session_created(session=session, node=node, config=self.config)
 
     def _track_released(self, snapshot: Session) -> None:
@@ -232,6 +256,17 @@ class SteelRun:
 
     def _ended(self, tracked: TrackedSession, final: Session) -> None:
         tracked.ended = final
+        record = tracked.record
+        server_says = final.duration if isinstance(final.duration, int) and final.duration > 0 else None
+        record.lifetime_ms = server_says or (time.monotonic() - tracked.started) * 1000
+        record.state = final.describe_state()
+        if final.status == SessionStatus.FAILED:
+            record.end = "failed"
+        elif final.release_reason in ("timeout", "inactivity_timeout"):
+            record.end = "timeout"
+        else:
+            record.end = "safety-net" if self._sweeping else "released"
+        self.events.append(ended_line(record))
         self.config.hook.pytest_steel_session_ended(session=final, node=tracked.node, config=self.config)
 
     def check(self, tracked: TrackedSession) -> Session | None:
@@ -305,12 +340,18 @@ class SteelRun:
             if self._own_slots_dir and self._slots_dir:
                 shutil.rmtree(self._slots_dir, ignore_errors=True)
 
+    def take_events(self) -> list[str]:
+        events, self.events = self.events, []
+        return events
+
     def _release_leftovers(self) -> None:
+        self._sweeping = True
         for tracked in list(self.live.values()):
-            owner = tracked.node.nodeid if tracked.node is not None else "the run"
+            owner = tracked.record.owner
             try:
                 self.release(tracked)
             except SteelError as exc:
+                tracked.record.end = "unreleased"
                 self.summary_lines.append(f"session {tracked.id} created by {owner} could not be released: {exc}")
                 continue
             if not tracked.created_by_fixture:
@@ -328,6 +369,7 @@ class SteelRun:
             leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
             if leaked:
                 client.release_all()
+                self.caught_by_release_all += len(leaked)
                 noun = "session" if len(leaked) == 1 else "sessions"
                 self.summary_lines.append(f"release-all released {len(leaked)} live {noun}: {', '.join(leaked)}")
         except SteelError as exc:

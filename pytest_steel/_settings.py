@@ -9,6 +9,7 @@ is a usage error (exit 4) that leaves nothing behind.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ TIMEOUT_RANGE = "a positive duration of at most 24 h: milliseconds (300000) or 3
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 SCOPES = ("function", "module")
+SCREENSHOT_MODES = ("off", "on", "only-on-failure")
+TRACING_MODES = ("off", "on", "retain-on-failure")
+DEFAULT_OUTPUT = "test-results"
 
 
 def parse_timeout_ms(value: object) -> int:
@@ -92,6 +96,15 @@ _SPECS = {
         _Spec("steel_chromium", "browser binary for the embedded server", env=CHROMIUM_ENV),
         _Spec("steel_headed", "embedded server only: show the browser windows", flag=True),
         _Spec("steel_max_sessions", "sessions the server runs at once (default: detected)"),
+        _Spec("steel_screenshot", "screenshot each test's pages: off, on or only-on-failure (default)"),
+        _Spec("steel_tracing", "record a Playwright trace of each test: off (default), on or retain-on-failure"),
+        _Spec("steel_output", f"folder for screenshots and traces, one subfolder per test (default {DEFAULT_OUTPUT})"),
+        _Spec(
+            "steel_report_debug_url",
+            "also put each session's debugUrl in reports (on Steel Cloud it is an unauthenticated, interactive "
+            "live view: anyone with the report can drive the browser)",
+            flag=True,
+        ),
     )
 }
 
@@ -153,6 +166,28 @@ def _bool(raw: str, where: str) -> bool:
     raise pytest.UsageError(f"{where}: {raw!r} is not a boolean; use true or false")
 
 
+def _choice(value: str | None, source: str, choices: tuple[str, ...], default: str, what: str) -> Setting[str]:
+    if value is None:
+        return Setting(default, source)
+    if value not in choices:
+        raise pytest.UsageError(f"{source}: {value!r} is not a {what}; use {', '.join(choices[:-1])} or {choices[-1]}")
+    return Setting(value, source)
+
+
+def _wiped_by_pytest_playwright(config: pytest.Config) -> Path | None:
+    if not config.pluginmanager.has_plugin("playwright"):
+        return None
+    folder = config.getoption("output", None)
+    return Path(os.path.abspath(folder)) if isinstance(folder, str) else None
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)
+
+
 def _rank(source: str) -> int:
     if source.startswith("--"):
         return 0
@@ -175,6 +210,10 @@ class Settings:
     headed: Setting[bool]
     max_sessions: Setting[int | None]
     backend: Setting[Backend]
+    screenshot: Setting[str]
+    tracing: Setting[str]
+    output: Setting[Path]
+    report_debug_url: Setting[bool]
 
     @classmethod
     def resolve(cls, config: pytest.Config, environ: dict[str, str]) -> Settings:
@@ -235,7 +274,43 @@ class Settings:
             except ChromiumNotFoundError as exc:
                 raise pytest.UsageError(str(exc)) from None
 
-        return cls(timeout, base_url, api_key, local, scope, release_all, chromium, headed, max_sessions, backend)
+        screenshot = _choice(*raw("steel_screenshot"), SCREENSHOT_MODES, "only-on-failure", "screenshot mode")
+        tracing = _choice(*raw("steel_tracing"), TRACING_MODES, "off", "tracing mode")
+
+        value, source = raw("steel_output")
+        if source.startswith("ini ") and config.inipath is not None:
+            base = config.inipath.parent  # an ini path is relative to the ini file, as pytest's own are
+        else:
+            base = config.invocation_params.dir
+        output = Setting(base / (value or DEFAULT_OUTPUT), source)
+        wiped = _wiped_by_pytest_playwright(config)
+        if value is None and wiped is not None and wiped == output.value:
+            # pytest-playwright empties its --output folder when each process starts (each xdist worker
+            # too), which would take artifacts of tests that already ran on another worker with it.
+            output = Setting(
+                output.value.with_name(output.value.name + "-steel"),
+                f"default; pytest-playwright empties {DEFAULT_OUTPUT}",
+            )
+
+        value, source = raw("steel_report_debug_url")
+        report_debug_url = Setting(_bool(value, source) if value else False, source)
+
+        return cls(
+            timeout,
+            base_url,
+            api_key,
+            local,
+            scope,
+            release_all,
+            chromium,
+            headed,
+            max_sessions,
+            backend,
+            screenshot,
+            tracing,
+            output,
+            report_debug_url,
+        )
 
     @staticmethod
     def _backend(
@@ -289,7 +364,18 @@ class Settings:
             if self.chromium.value:
                 shown.append(("chromium", str(Path(self.chromium.value)), self.chromium))
         details = ", ".join(f"{name} {value} ({setting.source})" for name, value, setting in shown)
-        lines = [f"steel: {where} ({self.backend.source})", f"steel: {details}"]
+        artifacts: list[tuple[str, str, Setting[Any]]] = [
+            ("screenshot", self.screenshot.value, self.screenshot),
+            ("tracing", self.tracing.value, self.tracing),
+            ("output", _shown_path(self.output.value), self.output),
+        ]
+        if self.report_debug_url.value:
+            artifacts.append(("debug urls", "in reports", self.report_debug_url))
+        lines = [
+            f"steel: {where} ({self.backend.source})",
+            f"steel: {details}",
+            "steel: " + ", ".join(f"{name} {value} ({setting.source})" for name, value, setting in artifacts),
+        ]
         if backend is Backend.CLOUD and self.release_all.value:
             lines.append(
                 "steel: release-all at the end of the run reaches every live session of the organisation "

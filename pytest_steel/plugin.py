@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 
 from . import hookspecs
+from ._artifacts import ARTIFACT_FIELDS
 from ._errors import SteelError
 from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
+    FAILED_SO_FAR_KEY,
     MODULE_SESSION_FIXTURES,
+    RECORDER_KEY,
     RUN_KEY,
     _steel_module_tracked,
     _steel_playwright,
@@ -30,11 +33,13 @@ from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
     steel_session,
     steel_session_params,
 )
-from ._run import WORKER_BROKER_KEY, WORKER_SLOTS_KEY, SteelRun
+from ._report import SessionRecord, TestDetails, summary
+from ._run import ITEM_SESSIONS_KEY, WORKER_BROKER_KEY, WORKER_SLOTS_KEY, SteelRun, TrackedSession
 from ._settings import Backend, Settings, add_options
 
 USED_STEEL_KEY = "steel_used"
 SUMMARY_KEY = "steel_summary"
+RECORDS_KEY = "steel_records"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -52,8 +57,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     settings = Settings.resolve(config, dict(os.environ))
     config.stash[RUN_KEY] = SteelRun(config, settings)
-    if config.pluginmanager.has_plugin("xdist") and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(_XdistController(config), "steel-xdist")
+    if not hasattr(config, "workerinput"):  # workers send their reports to the controller, which shows them
+        config.pluginmanager.register(_ReportShower(config), "steel-report")
+        if config.pluginmanager.has_plugin("xdist"):
+            config.pluginmanager.register(_XdistController(config), "steel-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -83,6 +90,9 @@ class _XdistController:
         if output.get(USED_STEEL_KEY):
             self.run.workers_used_steel = True
         self.run.summary_lines.extend(output.get(SUMMARY_KEY, ()))
+        for data in output.get(RECORDS_KEY, ()):
+            record = SessionRecord.from_dict(data)
+            self.run.records[record.id] = record
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -98,6 +108,9 @@ PER_TEST_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_p
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    for key in (ITEM_SESSIONS_KEY, RECORDER_KEY, FAILED_SO_FAR_KEY):  # pytest-rerunfailures runs an item again
+        if key in item.stash:
+            del item.stash[key]
     run = steel_run(item.config)
     names = item.fixturenames
     module_mode = run.settings.session_scope.value == "module"
@@ -115,7 +128,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _reject_test_markers(item: pytest.Item) -> None:
-    for owner, _ in item.iter_markers_with_node("steel"):
+    for owner, mark in item.iter_markers_with_node("steel"):
+        if set(mark.kwargs) <= set(ARTIFACT_FIELDS):
+            continue  # screenshot= and tracing= are per test, whoever shares the session
         if not isinstance(owner, (pytest.Module, pytest.Package, pytest.Session)):
             pytest.fail(
                 f"@pytest.mark.steel on {owner.nodeid} cannot change a per-module session shared with other tests; "
@@ -138,11 +153,56 @@ def _discard_module_session(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    if RECORDER_KEY in item.stash:
+        _watch_teardown(item)
+    yield
+
+
+def _watch_teardown(item: pytest.Item) -> None:
+    """Note a failing teardown of a fixture that used the page, before the page's own teardown takes screenshots.
+
+    pytest tells no one which finalizer failed until all have run, and its setup state
+    is private: where it is not as expected, only setup and call failures count.
+    """
+    entry = getattr(getattr(item.session, "_setupstate", None), "stack", {}).get(item)
+    if not entry or not isinstance(entry[0], list):
+        return
+    finalizers: list[Any] = entry[0]
+
+    def noting_failure(finalizer: Any) -> Any:
+        def run() -> object:
+            try:
+                return finalizer()
+            except BaseException:
+                item.stash[FAILED_SO_FAR_KEY] = True
+                raise
+
+        return run
+
+    finalizers[:] = [noting_failure(f) for f in finalizers]
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    run = steel_run(item.config)
+    details = _test_details(run, item, call) if call.when == "teardown" else None
+    if details is not None:
+        item.user_properties.extend(details.properties)  # copied into the report: JUnit XML reads them there
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    run = steel_run(item.config)
+    if details is not None:
+        report.steel_details = details.section()  # type: ignore[attr-defined]  # shown beside a failure
+        html_path = getattr(item.config.option, "htmlpath", None)  # pytest-html, when it writes a report
+        if html_path:
+            html_dir = os.path.dirname(os.path.abspath(html_path))
+            report.extras = [*getattr(report, "extras", []), *details.html_extras(html_dir)]  # type: ignore[attr-defined]
+    events = run.take_events()
+    if events:
+        report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]
     _scrub(run, report)
+    if report.failed and call.when in ("setup", "call"):
+        item.stash[FAILED_SO_FAR_KEY] = True
     if not report.failed or call.excinfo is None:
         return
     if call.when != "call":
@@ -163,6 +223,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"SteelSessionError: {describe_end(tracked)}\n\nPlaywright said: {run.redact(said)}"
         report.steel_session_ended = True  # type: ignore[attr-defined]  # travels with the report under xdist
         return
+
+
+def _test_details(run: SteelRun, item: pytest.Item, call: pytest.CallInfo[None]) -> TestDetails | None:
+    """The sessions a test used and the artifacts it kept, known once its fixtures are torn down."""
+    sessions: list[TrackedSession] = list(item.stash.get(ITEM_SESSIONS_KEY, []))
+    sessions += [v for v in item.funcargs.values() if isinstance(v, TrackedSession) and v not in sessions]
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if not sessions and recorder is None:
+        return None
+    properties: list[tuple[str, str]] = []
+    for tracked in sessions:
+        state = tracked.ended.describe_state() if tracked.ended is not None else "live"
+        if tracked.ended is None:
+            shared = tracked.node is not item
+            state += " (shared with the module's other tests)" if shared else " (left live; released at the run's end)"
+        properties += [("steel_session_id", tracked.id), ("steel_session_state", state)]
+        if tracked.session.session_viewer_url:
+            properties.append(("steel_session_viewer_url", tracked.session.session_viewer_url))
+        if run.settings.report_debug_url.value and tracked.session.debug_url:
+            properties.append(("steel_session_debug_url", tracked.session.debug_url))
+    artifacts: list[tuple[str, Any]] = []
+    if recorder is not None:
+        teardown_failed = call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception)
+        artifacts = recorder.settle(item.stash.get(FAILED_SO_FAR_KEY, False) or teardown_failed)
+        properties += [(f"steel_{kind}", _shown(path)) for kind, path in artifacts]
+        properties += [("steel_artifact_problem", problem) for problem in recorder.problems]
+    return TestDetails([(name, run.redact(value)) for name, value in properties], artifacts)
+
+
+def _shown(path: Any) -> str:
+    """A path relative to where pytest runs when it is below it, as pytest shows paths."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
@@ -206,11 +299,37 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         output = session.config.workeroutput  # type: ignore[attr-defined]
         output[USED_STEEL_KEY] = run.used_steel
         output[SUMMARY_KEY] = list(run.summary_lines)
+        output[RECORDS_KEY] = [record.to_dict() for record in run.records.values()]
+
+
+class _ReportShower:
+    """Where reports are shown (the controller, under xdist): progress lines, and the session beside a failure."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.awaiting_details: dict[str, pytest.TestReport] = {}  # a failed setup or call, until its teardown
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        events = getattr(report, "steel_events", None)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if events and reporter is not None and self.config.get_verbosity() > 0:
+            for line in events:
+                reporter.write_line(line)
+        if report.when in ("setup", "call") and report.failed:
+            self.awaiting_details[report.nodeid] = report
+        elif report.when == "teardown":
+            failed = self.awaiting_details.pop(report.nodeid, None) or (report if report.failed else None)
+            details = getattr(report, "steel_details", "")
+            if failed is not None and details:
+                failed.sections.append(("Steel session", details))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     run = steel_run(config)
-    if run.summary_lines:
+    verbosity = config.get_verbosity()
+    lines = summary(list(run.records.values()), run.caught_by_release_all, verbosity) if verbosity > -2 else []
+    lines += dict.fromkeys(run.summary_lines)  # workers may each say the same; -qq still shows what went wrong
+    if lines:
         terminalreporter.section("pytest-steel")
-        for line in dict.fromkeys(run.summary_lines):  # workers may each say the same
+        for line in lines:
             terminalreporter.write_line(run.redact(line))

@@ -7,6 +7,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 
 import pytest
@@ -175,6 +176,7 @@ def test_a_failed_release_of_a_live_session_is_a_teardown_error(
 
 
 def test_the_api_key_appears_nowhere(pytester: pytest.Pytester, start_server: StartServer) -> None:
+    """The whole reporting path: terminal, JUnit XML, pytest-html and its assets, artifacts, exception text."""
     secret = "sk-steel-SECRET-4242-do-not-print"
     server = start_server(api_key=secret)
     pytester.makepyfile(
@@ -185,17 +187,37 @@ def test_the_api_key_appears_nowhere(pytester: pytest.Pytester, start_server: St
             print(repr(steel_client), repr(url), repr(key))
             steel_page.goto("data:text/html,<title>t</title>")
             assert url == "something else"
+
+        def test_raises_with_the_url_in_its_message(steel_page, steel_client, steel_session):
+            steel_page.goto("data:text/html,<title>t</title>")
+            raise RuntimeError(f"could not use {steel_client.cdp_url(steel_session)}")
         """
     )
     junit = pytester.path / "junit.xml"
+    html = pytester.path / "html" / "report.html"
     result = pytester.runpytest_subprocess(
-        "--steel-base-url", server.url, "--steel-api-key", secret, "-l", "-rA", "-vv", f"--junitxml={junit}"
+        *("--steel-base-url", server.url, "--steel-api-key", secret, "-l", "-rA", "-vv"),
+        *(f"--junitxml={junit}", f"--html={html}", "--steel-screenshot=on", "--steel-tracing=on"),
+        "--steel-report-debug-url",
     )
-    result.assert_outcomes(failed=1)
-    shown = result.stdout.str() + result.stderr.str() + junit.read_text()
+    result.assert_outcomes(failed=2)
+    shown = result.stdout.str() + result.stderr.str()
     assert "SteelClient(base_url=" in shown and "api_key=***" in shown
+    assert "RuntimeError: could not use ws://" in shown and "apiKey=***" in shown
+    written = [
+        p
+        for p in pytester.path.rglob("*")
+        if p.is_file() and p.suffix in (".xml", ".html", ".png", ".zip", ".css", ".js", ".json")
+    ]
+    assert {junit, html} <= set(written) and any(p.name == "trace.zip" for p in written)
+    for path in written:
+        contents = [path.read_bytes()]
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                contents += [archive.read(name) for name in archive.namelist()]
+        assert all(secret.encode() not in content for content in contents), path
     assert secret not in shown
-    result.stdout.fnmatch_lines(["steel: *api key set (--steel-api-key)*"])
+    result.stdout.fnmatch_lines(["steel: *api key set (--steel-api-key)*", "steel: created session * in *"])
 
 
 def test_a_one_session_server_is_detected_and_sessions_are_serialised(pytester: pytest.Pytester) -> None:

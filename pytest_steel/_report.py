@@ -1,0 +1,142 @@
+"""What the run says about its sessions: live progress, each test's session and artifacts, and the summary.
+
+Everything here travels as plain data (strings, dicts), because under pytest-xdist
+it is made on a worker and shown by the controller: per-test details and progress
+lines ride on the test reports, session records on ``workeroutput``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+# How each session ended, in the order the summary lists them.
+ENDS = {
+    "released": "released",
+    "failed": "failed",
+    "timeout": "released by timeout",
+    "safety-net": "released by the safety net",
+    "unreleased": "could not be released",
+    "live": "still live",
+}
+SLOWEST_SHOWN = 3
+
+
+@dataclass
+class SessionRecord:
+    """One session the run created, from creation to its end (JSON-able, for xdist)."""
+
+    id: str
+    owner: str  # the test or module that created it
+    create_ms: float
+    lifetime_ms: float | None = None  # Steel's duration when the backend reports it, else measured here
+    end: str = "live"  # a key of ENDS
+    state: str = "live"  # e.g. "released (user_requested)", "failed (browser_crashed)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionRecord:
+        return cls(**data)
+
+    @property
+    def billed_minutes(self) -> int:
+        """Steel meters by the minute, rounded up, per session."""
+        return math.ceil((self.lifetime_ms or 0) / 60_000)
+
+
+def format_ms(ms: float) -> str:
+    if ms < 1_000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def created_line(record: SessionRecord) -> str:
+    return f"steel: created session {record.id} for {record.owner} in {format_ms(record.create_ms)}"
+
+
+def ended_line(record: SessionRecord) -> str:
+    return f"steel: session {record.id} {_how_it_ended(record)}"
+
+
+def _how_it_ended(record: SessionRecord) -> str:
+    lived = f" after {format_ms(record.lifetime_ms)}" if record.lifetime_ms is not None else ""
+    plain = record.end in ("released", "safety-net") and record.state.startswith("released")
+    return f"{ENDS[record.end]}{lived}" + ("" if plain else f" [{record.state}]")
+
+
+def summary(records: list[SessionRecord], caught_by_release_all: int, verbosity: int) -> list[str]:
+    """The run's sessions in a few lines: one with ``-q``, a line per session with ``-v``."""
+    if not records and not caught_by_release_all:
+        return []
+    counts = {end: sum(1 for r in records if r.end == end) for end in ENDS}
+    ends = ", ".join(f"{n} {ENDS[end]}" for end, n in counts.items() if n)
+    total_ms = sum(r.lifetime_ms or 0 for r in records)
+    billed = sum(r.billed_minutes for r in records)
+    noun = "session" if len(records) == 1 else "sessions"
+    if verbosity < 0:
+        return [f"{len(records)} {noun} ({ends}), {format_ms(total_ms)}, billed {billed} min"]
+    lines = [f"{len(records)} {noun} created: {ends or 'none'}"]
+    if caught_by_release_all:
+        lines.append(f"release-all found {caught_by_release_all} more live session(s) this run did not track")
+    lines.append(
+        f"session time {format_ms(total_ms)}; billed {billed} min (each session's time rounded up to whole minutes)"
+    )
+    by_create = sorted(records, key=lambda r: r.create_ms, reverse=True)
+    if verbosity <= 0 and by_create:
+        shown = ", ".join(f"{format_ms(r.create_ms)} ({r.owner})" for r in by_create[:SLOWEST_SHOWN])
+        lines.append(f"slowest creations: {shown}")
+    if verbosity > 0:
+        lines.append("sessions, slowest creation first:")
+        for r in by_create:
+            lines.append(f"  {r.id}  create {format_ms(r.create_ms)}, {_how_it_ended(r)}  {r.owner}")
+    return lines
+
+
+# -- per test -----------------------------------------------------------------
+
+
+@dataclass
+class TestDetails:
+    """A test's sessions and artifacts, as report properties, a report section and pytest-html links."""
+
+    properties: list[tuple[str, str]]  # as JUnit XML shows them: paths relative to where pytest started
+    artifacts: list[tuple[str, Path]]  # ("screenshot" or "trace", absolute path)
+
+    __test__ = False
+
+    def section(self) -> str:
+        lines = []
+        for name, value in self.properties:
+            label = name.removeprefix("steel_").replace("_", " ")
+            lines.append(f"{label}: {value}")
+            if name == "steel_trace":
+                lines.append(f"  (open it with: playwright show-trace {value})")
+        return "\n".join(lines)
+
+    def html_extras(self, html_dir: str) -> list[dict[str, Any]]:
+        """pytest-html's extras, as the dicts ``pytest_html.extras`` makes (so it need not be imported)."""
+        extras: list[dict[str, Any]] = []
+        for name, value in self.properties:
+            if name in ("steel_session_viewer_url", "steel_session_debug_url"):
+                label = "Steel viewer" if name == "steel_session_viewer_url" else "Steel debug view"
+                extras.append(_extra(value, "url", label))
+        for kind, path in self.artifacts:
+            if kind == "screenshot" and path.is_file():  # embedded: the report stands on its own
+                data = base64.b64encode(path.read_bytes()).decode()
+                extras.append(_extra(data, "image", path.name, "image/png", "png"))
+            elif kind == "trace":
+                extras.append(_extra(os.path.relpath(path, html_dir), "url", "Steel trace"))
+        return extras
+
+
+def _extra(content: str, kind: str, name: str, mime: str | None = None, ext: str | None = None) -> dict[str, Any]:
+    return {"name": name, "format_type": kind, "content": content, "mime_type": mime, "extension": ext}
