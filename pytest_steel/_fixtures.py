@@ -7,6 +7,9 @@ imported only when a test first asks for a browser.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -154,9 +157,23 @@ def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
         return
     from playwright.sync_api import sync_playwright
 
-    playwright = sync_playwright().start()
-    yield playwright
-    playwright.stop()
+    # Playwright's driver makes a playwright-artifacts-* folder per connection in its TMPDIR, and may not
+    # remove it when a session dies under it and the run ends soon after: give the driver a folder we remove.
+    driver_tmp = tempfile.mkdtemp(prefix="pytest-steel-playwright-")
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = driver_tmp  # read once, by the driver process that start() spawns
+    try:
+        playwright = sync_playwright().start()
+    finally:
+        if previous is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = previous
+    try:
+        yield playwright
+        playwright.stop()
+    finally:
+        shutil.rmtree(driver_tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope=_session_scope)

@@ -326,8 +326,14 @@ class Backend:
     server: Server | None
     tmpdir: Path
 
-    def run(self, pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess(*self.args, *args, timeout=180)
+    def run(self, pytester: pytest.Pytester, *args: str, beside_pytest_playwright: bool = False) -> pytest.RunResult:
+        """A run of the inline project; without pytest-playwright unless asked (tests of the pair ask).
+
+        pytest-playwright's Playwright driver may leave an empty playwright-artifacts-* folder in
+        TMPDIR when a connection drops just before the run ends; the plugin's own driver does not.
+        """
+        alone = () if beside_pytest_playwright else ("-p", "no:playwright")
+        return pytester.runpytest_subprocess(*self.args, *alone, *args, timeout=180)
 
     def live_sessions(self) -> list[str]:
         if self.server is None:

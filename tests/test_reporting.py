@@ -27,11 +27,6 @@ PASS_AND_FAIL = textwrap.dedent(
 )
 
 
-def run(backend: Backend, pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """A run without pytest-playwright, which empties its own ``test-results`` at start (tested at the end)."""
-    return backend.run(pytester, "-p", "no:playwright", *args)
-
-
 def junit_properties(path: Path) -> dict[str, list[tuple[str, str]]]:
     """Each test case's ``<property>`` elements, by test name."""
     found: dict[str, list[tuple[str, str]]] = {}
@@ -50,7 +45,7 @@ def test_each_test_reports_its_session_in_junit_and_beside_its_failure(
 ) -> None:
     pytester.makepyfile(test_report_demo=PASS_AND_FAIL)
     junit = pytester.path / "junit.xml"
-    result = run(embedded_backend, pytester, f"--junitxml={junit}", *workers)
+    result = embedded_backend.run(pytester, f"--junitxml={junit}", *workers)
     result.assert_outcomes(passed=1, failed=1)
 
     properties = junit_properties(junit)
@@ -88,8 +83,8 @@ def test_pytest_html_links_the_viewer_the_trace_and_the_screenshot(
 ) -> None:
     pytester.makepyfile(test_report_demo=PASS_AND_FAIL)
     report = pytester.path / "report" / "index.html"
-    result = run(
-        embedded_backend, pytester, f"--html={report}", "--steel-tracing=retain-on-failure", "--steel-report-debug-url"
+    result = embedded_backend.run(
+        pytester, f"--html={report}", "--steel-tracing=retain-on-failure", "--steel-report-debug-url"
     )
     result.assert_outcomes(passed=1, failed=1)
     html = report.read_text().replace("&#34;", '"').replace("&quot;", '"')
@@ -116,7 +111,7 @@ def test_default_modes_keep_a_screenshot_of_a_failing_test_and_nothing_of_a_pass
 ) -> None:
     pytester.makepyfile(test_report_demo=PASS_AND_FAIL)
     output = pytester.path / "test-results"
-    result = run(embedded_backend, pytester)
+    result = embedded_backend.run(pytester)
     result.assert_outcomes(passed=1, failed=1)
     assert folders(output) == ["test_report_demo.py-test_fails"]
     assert folders(output / "test_report_demo.py-test_fails") == ["test-failed-1.png"]
@@ -157,7 +152,7 @@ def test_setup_fails(broken_setup):
     (output / "test_report_demo.py-test_passes").mkdir()
     (output / "test_report_demo.py-test_passes" / "test-failed-1.png").write_text("stale: the test ran again")
 
-    result = run(embedded_backend, pytester, "--steel-tracing", "retain-on-failure", "-p", "no:randomly")
+    result = embedded_backend.run(pytester, "--steel-tracing", "retain-on-failure", "-p", "no:randomly")
     result.assert_outcomes(passed=2, failed=1, errors=2)
 
     assert folders(output) == [
@@ -207,7 +202,7 @@ def test_the_marker_overrides_the_artifact_options_for_one_test(
         """
     )
     output = pytester.path / "test-results"
-    result = run(embedded_backend, pytester, "--steel-session-scope", "module")  # per test, even on a shared session
+    result = embedded_backend.run(pytester, "--steel-session-scope", "module")  # per test, even on a shared session
     result.assert_outcomes(passed=1, failed=1, errors=1)
     assert folders(output) == ["test_marked.py-test_passes_with_everything"]
     assert folders(output / "test_marked.py-test_passes_with_everything") == ["test-finished-1.png", "trace.zip"]
@@ -231,7 +226,7 @@ def test_each_attempt_of_a_rerun_test_keeps_its_own_folder(
         """
     )
     output = pytester.path / "test-results"
-    result = run(embedded_backend, pytester, "-p", "rerunfailures", "--reruns", "1")
+    result = embedded_backend.run(pytester, "-p", "rerunfailures", "--reruns", "1")
     assert result.parseoutcomes() == {"failed": 1, "rerun": 1}
     assert folders(output) == ["test_flaky.py-test_flaky", "test_flaky.py-test_flaky-retry1"]
     assert folders(output / "test_flaky.py-test_flaky-retry1") == ["test-failed-1.png"]
@@ -260,7 +255,7 @@ def test_the_summary_counts_sessions_by_how_they_ended_and_what_they_cost(
     pytester: pytest.Pytester, backend: Backend, workers: list[str]
 ) -> None:
     pytester.makepyfile(test_summary=SUMMARY_SUITE)
-    result = run(backend, pytester, *workers)
+    result = backend.run(pytester, *workers)
     result.assert_outcomes(passed=3, failed=1, errors=1)  # the timed-out test passed, then errored at teardown
     result.stdout.fnmatch_lines(
         [
@@ -285,7 +280,7 @@ def test_the_summary_is_one_line_with_q_and_lists_every_session_with_v(
             steel_client.create(timeout=60_000)
         """
     )
-    quiet = run(embedded_backend, pytester, "-q")
+    quiet = embedded_backend.run(pytester, "-q")
     quiet.assert_outcomes(passed=2)
     summary = quiet.outlines[
         quiet.outlines.index(next(line for line in quiet.outlines if "= pytest-steel =" in line)) + 1
@@ -293,7 +288,7 @@ def test_the_summary_is_one_line_with_q_and_lists_every_session_with_v(
     assert re.fullmatch(r"2 sessions \(1 released, 1 released by the safety net\), \d+ ms, billed 2 min", summary)
     assert "steel: created session" not in quiet.stdout.str()
 
-    verbose = run(embedded_backend, pytester, "-v", "-p", "no:randomly")
+    verbose = embedded_backend.run(pytester, "-v", "-p", "no:randomly")
     verbose.assert_outcomes(passed=2)
     verbose.stdout.fnmatch_lines(
         [
@@ -315,13 +310,13 @@ def test_beside_pytest_playwright_artifacts_go_where_it_does_not_wipe(
     pytester: pytest.Pytester, embedded_backend: Backend
 ) -> None:
     pytester.makepyfile(test_report_demo=PASS_AND_FAIL)
-    result = embedded_backend.run(pytester)  # pytest-playwright active: it empties test-results at start
+    result = embedded_backend.run(pytester, beside_pytest_playwright=True)  # it empties test-results at start
     result.assert_outcomes(passed=1, failed=1)
     assert folders(pytester.path / "test-results-steel") == ["test_report_demo.py-test_fails"]
     result.stdout.fnmatch_lines(
         ["steel: screenshot *, output test-results-steel (default; pytest-playwright empties test-results)"]
     )
-    explicit = embedded_backend.run(pytester, "--steel-output", "test-results")  # the user's choice stands
+    explicit = embedded_backend.run(pytester, "--steel-output", "test-results", beside_pytest_playwright=True)
     explicit.assert_outcomes(passed=1, failed=1)
     assert folders(pytester.path / "test-results") == ["test_report_demo.py-test_fails"]
 
