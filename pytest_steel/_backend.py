@@ -30,9 +30,10 @@ SERVER_START_TIMEOUT = 60.0
 class EmbeddedServer:
     """steel-local as a child of this process, started by the first caller of ``url()``."""
 
-    def __init__(self, *, chromium: str | None, max_sessions: int | None) -> None:
+    def __init__(self, *, chromium: str | None, max_sessions: int | None, pool_size: int | None = None) -> None:
         self._chromium = chromium
         self._max_sessions = max_sessions
+        self._pool_size = pool_size
         self._lock = threading.Lock()
         self._process: LocalServerProcess | None = None
         self._failure: SteelError | None = None
@@ -56,6 +57,8 @@ class EmbeddedServer:
             args += ["--chromium", self._chromium]
         if self._max_sessions:
             args += ["--max-sessions", str(self._max_sessions)]
+        if self._pool_size is not None:
+            args += ["--pool-size", str(self._pool_size)]
         logdir = tempfile.mkdtemp(prefix="pytest-steel-")
         env = {k: v for k, v in os.environ.items() if k != "STEEL_API_KEY"}
         process = LocalServerProcess(args, env=env, log_path=Path(logdir, "steel-local.log"))

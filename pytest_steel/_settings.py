@@ -19,7 +19,14 @@ import pytest
 
 from ._chromium import CHROMIUM_ENV, ChromiumNotFoundError, find_chromium
 from ._redaction import Redacted, display_url
-from ._wire import DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_url
+from ._wire import (
+    DEFAULT_TIMEOUT_MS,
+    MAX_POOL_SIZE,
+    MAX_TIMEOUT_MS,
+    MIN_TIMEOUT_MS,
+    STEEL_CLOUD_URL,
+    normalize_base_url,
+)
 
 T = TypeVar("T")
 
@@ -96,6 +103,10 @@ _SPECS = {
         _Spec("steel_chromium", "browser binary for the embedded server", env=CHROMIUM_ENV),
         _Spec("steel_headed", "embedded server only: show the browser windows", flag=True),
         _Spec("steel_max_sessions", "sessions the server runs at once (default: detected)"),
+        _Spec(
+            "steel_pool_size",
+            "embedded server only: browsers kept running ahead of need (default: from the number of cores; 0: none)",
+        ),
         _Spec("steel_screenshot", "screenshot each test's pages: off, on or only-on-failure (default)"),
         _Spec("steel_tracing", "record a Playwright trace of each test: off (default), on or retain-on-failure"),
         _Spec("steel_output", f"folder for screenshots and traces, one subfolder per test (default {DEFAULT_OUTPUT})"),
@@ -210,6 +221,7 @@ class Settings:
     headed: Setting[bool]
     max_sessions: Setting[int | None]
     backend: Setting[Backend]
+    pool_size: Setting[int | None]
     screenshot: Setting[str]
     tracing: Setting[str]
     output: Setting[Path]
@@ -274,6 +286,15 @@ class Settings:
             except ChromiumNotFoundError as exc:
                 raise pytest.UsageError(str(exc)) from None
 
+        value, source = raw("steel_pool_size")
+        pool_size: Setting[int | None] = Setting(None, source)
+        if value is not None:
+            if not value.isdigit() or int(value) > MAX_POOL_SIZE:
+                raise pytest.UsageError(
+                    f"{source}: {value!r} is not a pool size; use a whole number from 0 to {MAX_POOL_SIZE}"
+                )
+            pool_size = Setting(int(value), source)
+
         screenshot = _choice(*raw("steel_screenshot"), SCREENSHOT_MODES, "only-on-failure", "screenshot mode")
         tracing = _choice(*raw("steel_tracing"), TRACING_MODES, "off", "tracing mode")
 
@@ -306,6 +327,7 @@ class Settings:
             headed,
             max_sessions,
             backend,
+            pool_size,
             screenshot,
             tracing,
             output,
@@ -361,6 +383,8 @@ class Settings:
             shown.append(("max sessions", str(self.max_sessions.value), self.max_sessions))
         if backend is Backend.EMBEDDED:
             shown.append(("headed", "yes" if self.headed.value else "no", self.headed))
+            if self.pool_size.value is not None:
+                shown.append(("pool", str(self.pool_size.value), self.pool_size))
             if self.chromium.value:
                 shown.append(("chromium", str(Path(self.chromium.value)), self.chromium))
         details = ", ".join(f"{name} {value} ({setting.source})" for name, value, setting in shown)

@@ -21,6 +21,8 @@ MAX_TIMEOUT_MS = 86_400_000
 DEFAULT_DIMENSIONS = {"width": 1280, "height": 800}
 MAX_DIMENSION = 16_384
 
+MAX_POOL_SIZE = 64  # the embedded server's warm browsers (not part of Steel's contract)
+
 DEFAULT_LIST_LIMIT = 50
 MAX_LIST_LIMIT = 100
 

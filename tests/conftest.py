@@ -134,6 +134,8 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
         tmpdir = tmp_path_factory.mktemp("server-tmp")
         logs = tmp_path_factory.mktemp("server-log") / "steel-local.log"
         full_env = {**os.environ, "TMPDIR": str(tmpdir), **(env or {})}
+        if not any(arg.startswith("--pool-size") for arg in args):
+            args = ("--pool-size", "0", *args)  # tests count a session's browser processes exactly; pool tests opt in
         launcher = LocalServerProcess(["--port", "0", *args], api_key=api_key, env=full_env, log_path=logs)
         launcher.start()
         server = Server(launcher, tmpdir, api_key)
@@ -153,7 +155,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server shared by a module's tests, which release what they create."""
     tmpdir = tmp_path_factory.mktemp("shared-tmp")
     logs = tmp_path_factory.mktemp("shared-log") / "steel-local.log"
-    launcher = LocalServerProcess(["--port", "0"], env={**os.environ, "TMPDIR": str(tmpdir)}, log_path=logs)
+    launcher = LocalServerProcess(
+        ["--port", "0", "--pool-size", "0"], env={**os.environ, "TMPDIR": str(tmpdir)}, log_path=logs
+    )
     launcher.start()
     shared = Server(launcher, tmpdir, None)
     yield shared

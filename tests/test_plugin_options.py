@@ -68,6 +68,12 @@ def test_a_bad_ini_timeout_names_the_ini_setting(pytester: pytest.Pytester) -> N
          "executable file; give the path of a Chromium or Chrome binary"),
         (["--steel-max-sessions", "0"], "ERROR: --steel-max-sessions: '0' is not a session count; use a whole "
          "number from 1 to 10000"),
+        (["--steel-pool-size", "many"], "ERROR: --steel-pool-size: 'many' is not a pool size; use a whole number "
+         "from 0 to 64"),
+        (["--steel-screenshot", "always"], "ERROR: --steel-screenshot: 'always' is not a screenshot mode; use off, "
+         "on or only-on-failure"),
+        (["--steel-tracing", "yes"], "ERROR: --steel-tracing: 'yes' is not a tracing mode; use off, on or "
+         "retain-on-failure"),
     ],
 )  # fmt: skip
 def test_other_bad_values_are_usage_errors(

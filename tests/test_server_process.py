@@ -35,6 +35,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--port", "70000"], {}, "--port: must be a port number from 0 to 65535"),
         (["--max-sessions", "0"], {}, "--max-sessions: must be a whole number of at least 1"),
         (["--startup-timeout", "0"], {}, "--startup-timeout: must be a number of seconds from 0 to 600"),
+        (["--pool-size", "-1"], {}, "--pool-size: must be a whole number from 0 to 64"),
         (["--host", "0.0.0.0"], {"STEEL_API_KEY": ""}, "--host 0.0.0.0 is not a loopback address"),
         (["--chromium", "/nonexistent/chrome"], {}, "--chromium: '/nonexistent/chrome' is not an executable file"),
         ([], {"STEEL_CHROMIUM": "/nonexistent/chrome"}, "STEEL_CHROMIUM: '/nonexistent/chrome' is not an executable"),

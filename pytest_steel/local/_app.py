@@ -130,7 +130,9 @@ async def release_all_sessions(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
-    return web.json_response({"status": "ok", "liveSessions": manager.live_count, "maxSessions": manager.max_sessions})
+    pool = {"ready": manager.pool.ready_count, "size": manager.pool.size}
+    body = {"status": "ok", "liveSessions": manager.live_count, "maxSessions": manager.max_sessions, "pool": pool}
+    return web.json_response(body)
 
 
 # -- CDP relay -----------------------------------------------------------------

@@ -72,6 +72,10 @@ class BrowserProcess:
         return self._process.pid
 
     @property
+    def is_running(self) -> bool:
+        return self._process.returncode is None and not self._closed
+
+    @property
     def http_endpoint(self) -> str:
         """``http://127.0.0.1:PORT`` of Chromium's own DevTools HTTP server."""
         host_port = self.ws_endpoint.split("/")[2]

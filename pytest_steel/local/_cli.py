@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from .._chromium import CHROMIUM_ENV, ChromiumNotFoundError, ChromiumSet, find_chromium
+from ._pool import MAX_POOL_SIZE, default_pool_size
 
 API_KEY_ENV = "STEEL_API_KEY"
 DEFAULT_MAX_SESSIONS = 16
@@ -51,6 +52,12 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _pool_size(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_POOL_SIZE:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_POOL_SIZE}, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="steel-local",
@@ -76,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_SESSIONS,
         metavar="N",
         help=f"most sessions live at once; more get 429 (default: {DEFAULT_MAX_SESSIONS})",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=_pool_size,
+        default=default_pool_size(),
+        metavar="N",
+        help="browsers kept running ahead of need, handed to new sessions and never reused; "
+        f"0 turns the pool off (default here: {default_pool_size()}, from the number of cores)",
     )
     parser.add_argument(
         "--history",
@@ -150,6 +165,7 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         max_sessions=args.max_sessions,
         history=args.history,
         startup_timeout=args.startup_timeout,
+        pool_size=args.pool_size,
     )
     runner = web.AppRunner(make_app(manager, api_key), access_log=None, handle_signals=False)
     stop = asyncio.Event()
@@ -171,6 +187,7 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
     try:
         await runner.setup()
         await web.SockSite(runner, sock, shutdown_timeout=5.0).start()
+        manager.pool.fill()  # after binding, so a bad port or host costs no browser launch
         print(f"steel-local listening on {_url(sock)}", flush=True)
         log.info("browsers: %s; at most %d sessions", chromium.describe(), args.max_sessions)
         await stop.wait()

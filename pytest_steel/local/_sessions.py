@@ -25,6 +25,7 @@ from .._chromium import ChromiumSet
 from .._wire import ReleaseReason, SessionStatus
 from ._browser import BrowserProcess
 from ._params import CreateParams, InvalidRequest, ListQuery, canonical_uuid
+from ._pool import BrowserPool, LaunchSpec
 from ._watchdog import Watchdog
 
 log = logging.getLogger("pytest_steel.local")
@@ -152,6 +153,7 @@ class SessionManager:
         max_sessions: int,
         history: int = 1000,
         startup_timeout: float = 30.0,
+        pool_size: int = 0,
     ) -> None:
         self._chromium = chromium
         self._root = root
@@ -167,6 +169,10 @@ class SessionManager:
         self._seq = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        default = CreateParams()
+        self.pool = BrowserPool(
+            self._launch, pool_size, LaunchSpec(default.headless, default.width, default.height, default.user_agent)
+        )
 
     # -- queries -----------------------------------------------------------------
 
@@ -218,26 +224,12 @@ class SessionManager:
                 "release one or retry later",
                 headers={"Retry-After": "1"},
             )
-        try:
-            chromium = self._chromium.for_session(headless=params.headless)
-        except RuntimeError as exc:
-            raise LaunchFailed(str(exc)) from None
-
-        self._starting.add(session_id)
-        self._no_launches.clear()
+        spec = LaunchSpec(params.headless, params.width, params.height, params.user_agent)
         started = time.monotonic()
+        self._starting.add(session_id)  # counted against --max-sessions from here on
+        self._no_launches.clear()
         try:
-            browser = await BrowserProcess.launch(
-                chromium,
-                parent_dir=self._root,
-                owner=self._owner,
-                headless=params.headless,
-                width=params.width,
-                height=params.height,
-                user_agent=params.user_agent,
-                startup_timeout=self._startup_timeout,
-                watchdog=self._watchdog,
-            )
+            browser = await self.pool.take(spec) or await self._launch(spec)
         except RuntimeError as exc:
             raise LaunchFailed(f"the browser for session {session_id} did not start: {exc}") from None
         finally:
@@ -260,10 +252,25 @@ class SessionManager:
             "session %s live (pid %d, %s, %.0f ms)",
             session_id,
             browser.pid,
-            chromium.path.name,
+            browser.chromium.path.name,
             (time.monotonic() - started) * 1000,
         )
         return session
+
+    async def _launch(self, spec: LaunchSpec) -> BrowserProcess:
+        """A new browser for ``spec``, on demand or for the pool; RuntimeError when it cannot start."""
+        chromium = self._chromium.for_session(headless=spec.headless)
+        return await BrowserProcess.launch(
+            chromium,
+            parent_dir=self._root,
+            owner=self._owner,
+            headless=spec.headless,
+            width=spec.width,
+            height=spec.height,
+            user_agent=spec.user_agent,
+            startup_timeout=self._startup_timeout,
+            watchdog=self._watchdog,
+        )
 
     def _arm_inactivity(self, session: LocalSession) -> None:
         """Fire when the window since the last activity closes; activity itself only stamps a time."""
@@ -330,6 +337,8 @@ class SessionManager:
     async def shutdown(self) -> int:
         """Refuse new sessions, let launches finish, release every live session."""
         self._closing = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.pool.drain(), self._startup_timeout)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._no_launches.wait(), self._startup_timeout)
         released = await self.release_all()

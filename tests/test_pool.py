@@ -1,0 +1,138 @@
+"""The embedded server's pool of browsers launched ahead of need: fresh, never reused, never sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from ._cdp import browser_pid, connected, first_page
+from .conftest import Server, StartServer, wait_until_gone
+
+POOL_BOUND = 30.0  # seconds for a pool to fill
+
+
+def pooled_pids(server: Server, expected: int, in_sessions: frozenset[int] = frozenset()) -> set[int]:
+    """The pids of the server's idle browsers, once the pool holds ``expected`` (bounded wait)."""
+    deadline = time.monotonic() + POOL_BOUND
+    while time.monotonic() < deadline:  # the server has no event to await for this: poll, bounded
+        ready = server.http.get("/v1/health").json()["pool"]["ready"]
+        leaders = {p.pid for p in server.browsers() if "--type=" not in " ".join(p.cmdline())} - in_sessions
+        if ready == expected and len(leaders) == expected:
+            return leaders
+        time.sleep(0.05)
+    pytest.fail(f"the pool did not settle at {expected} ready browsers in {POOL_BOUND} s")
+
+
+def is_gone(pid: int) -> bool:
+    try:
+        return wait_until_gone([psutil.Process(pid)]) == []
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_session_gets_a_running_pooled_browser_and_the_pool_refills(start_server: StartServer) -> None:
+    server = start_server("--pool-size", "2")
+    idle = pooled_pids(server, 2)
+    assert len(idle) == 2
+    assert server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []  # not sessions
+
+    session = server.create(timeout=60_000)
+
+    async def pid_of(ws_url: str) -> int:
+        async with connected(ws_url) as (browser,):
+            return await browser_pid(browser)
+
+    used = asyncio.run(pid_of(session["websocketUrl"]))
+    assert used in idle  # handed over, not launched
+    refilled = pooled_pids(server, 2, in_sessions=frozenset({used}))
+    assert len(refilled - idle) == 1  # one new browser took its place
+    assert server.http.get("/v1/health").json()["liveSessions"] == 1
+
+    server.http.post(f"/v1/sessions/{session['id']}/release")
+    assert is_gone(used)  # never returned to the pool
+    assert pooled_pids(server, 2) == refilled
+
+
+def test_pooled_browsers_are_as_fresh_as_on_demand_ones(start_server: StartServer, pages: str) -> None:
+    server = start_server("--pool-size", "1")
+    pooled_pids(server, 1)
+
+    async def visit(ws_url: str) -> tuple[int, str, list[dict]]:
+        async with connected(ws_url) as (browser,):
+            page = first_page(browser)
+            await page.goto(f"{pages}/form.html")
+            seen = await page.evaluate("localStorage.getItem('mark') || ''")
+            cookies = await page.context.cookies()
+            await page.evaluate("localStorage.setItem('mark', 'left by an earlier session')")
+            await page.context.add_cookies([{"name": "mark", "value": "1", "url": f"{pages}/"}])
+            return await browser_pid(browser), seen, cookies
+
+    pids = []
+    for _ in range(3):
+        session = server.create(timeout=60_000)
+        pid, seen, cookies = asyncio.run(visit(session["websocketUrl"]))
+        assert (seen, cookies) == ("", [])  # nothing from the session before
+        pids.append(pid)
+        server.http.post(f"/v1/sessions/{session['id']}/release")
+    assert len(set(pids)) == 3
+
+
+def test_pooled_browsers_do_not_count_against_max_sessions(start_server: StartServer) -> None:
+    server = start_server("--pool-size", "2", "--max-sessions", "1")
+    pooled_pids(server, 2)
+    first = server.create(timeout=60_000)
+    refused = server.http.post("/v1/sessions", json={"timeout": 60_000})
+    assert refused.status_code == 429  # a ready browser is no licence for a second session
+    server.http.post(f"/v1/sessions/{first['id']}/release")
+
+
+def test_the_pool_follows_the_launch_parameters_sessions_ask_for(start_server: StartServer) -> None:
+    server = start_server("--pool-size", "1")
+    default_pid = next(iter(pooled_pids(server, 1)))
+
+    async def viewport(ws_url: str) -> tuple[int, list[int]]:
+        async with connected(ws_url) as (browser,):
+            page = first_page(browser)
+            return await browser_pid(browser), await page.evaluate("[innerWidth, innerHeight]")
+
+    small = {"timeout": 60_000, "dimensions": {"width": 800, "height": 600}}
+    first = server.create(**small)
+    pid, size = asyncio.run(viewport(first["websocketUrl"]))
+    assert pid != default_pid and size == [800, 600]  # launched for it: the pooled one had the default size
+    assert is_gone(default_pid)  # and the default one is no longer kept
+    warm = pooled_pids(server, 1, in_sessions=frozenset({pid}))
+    second = server.create(**small)
+    pid, size = asyncio.run(viewport(second["websocketUrl"]))
+    assert pid in warm and size == [800, 600]
+    server.http.post("/v1/sessions/release")
+
+
+def test_an_idle_browser_that_dies_is_replaced(start_server: StartServer) -> None:
+    server = start_server("--pool-size", "1")
+    dead = next(iter(pooled_pids(server, 1)))
+    os.killpg(dead, signal.SIGKILL)
+    assert is_gone(dead)
+    assert len(pooled_pids(server, 1)) == 1  # a new one: the dead one is gone
+    session = server.create(timeout=60_000)
+    assert server.get(session["id"])["status"] == "live"
+    server.http.post(f"/v1/sessions/{session['id']}/release")
+
+
+def test_stopping_the_server_drains_the_pool(start_server: StartServer) -> None:
+    server = start_server("--pool-size", "3")
+    idle = [psutil.Process(pid) for pid in pooled_pids(server, 3)]
+    assert server.launcher.stop() == 0
+    assert wait_until_gone(idle) == []
+    assert wait_until_gone(server.browsers()) == []
+    assert [p.name for p in server.tmpdir.iterdir()] == []
+
+
+def test_pool_size_zero_launches_nothing_ahead(start_server: StartServer) -> None:
+    server = start_server("--pool-size", "0")
+    assert server.http.get("/v1/health").json()["pool"] == {"ready": 0, "size": 0}
+    assert server.browsers() == []
