@@ -207,7 +207,6 @@ def steel_browser(request: pytest.FixtureRequest, _steel_tracked: TrackedSession
         _steel_tracked.disconnected = True  # the event may not have been dispatched yet
     _steel_tracked.closing = True
     if browser.is_connected():
-        _steel_tracked.seen_live = True  # so the release need not ask whether the session ended on its own
         try:
             browser.close()
         except PlaywrightError:

@@ -51,7 +51,6 @@ class TrackedSession:
     started: float = field(default_factory=time.monotonic)
     created_by_fixture: bool = False
     tracing: bool = False  # its context records a Playwright trace (in chunks, one per test)
-    seen_live: bool = False  # its browser was still connected when the fixtures let go: no need to ask
     disconnected: bool = False  # its browser connection dropped while the fixtures still held it
     closing: bool = False  # the fixtures are disconnecting on purpose
     ended: Session | None = None  # the final state, once known
@@ -291,7 +290,7 @@ class SteelRun:
             return
         # One GET first: a session that ended on its own (crash, timeout) needs no release, and its test
         # must hear why. Cheaper than guessing from Playwright's events, which may not have arrived yet.
-        final = None if tracked.seen_live else self.check(tracked)
+        final = self.check(tracked)
         if final is not None and not final.is_live:
             self._forget(tracked, final)  # it ended on its own (crash, timeout): nothing to release
             return

@@ -128,4 +128,4 @@ def test_auth_covers_every_route(start_server: StartServer) -> None:
 def test_health(fresh: Server) -> None:
     fresh.create()
     health = fresh.http.get("/v1/health").json()
-    assert health == {"status": "ok", "liveSessions": 1, "maxSessions": 16}
+    assert health == {"status": "ok", "liveSessions": 1, "maxSessions": 16, "pool": {"ready": 0, "size": 0}}
