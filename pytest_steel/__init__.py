@@ -17,8 +17,6 @@ from ._errors import (
     SteelSessionError,
     SteelTimeoutError,
 )
-from ._models import ReleaseResult, Session
-from ._wire import SessionStatus
 
 __all__ = [
     "ReleaseResult",
@@ -45,12 +43,22 @@ __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
     from ._client import SteelClient
+    from ._models import ReleaseResult, Session
+    from ._wire import SessionStatus
 
 
 def __getattr__(name: str) -> Any:
-    """``SteelClient`` loads httpx, so it is imported on first use: pytest start-up stays cheap."""
+    """Loaded on first use, so that pytest's start-up pays nothing for them (``SteelClient`` loads httpx)."""
     if name == "SteelClient":
         from ._client import SteelClient
 
         return SteelClient
+    if name in ("Session", "ReleaseResult"):
+        from . import _models
+
+        return getattr(_models, name)
+    if name == "SessionStatus":
+        from ._wire import SessionStatus
+
+        return SessionStatus
     raise AttributeError(f"module 'pytest_steel' has no attribute {name!r}")

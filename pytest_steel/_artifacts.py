@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ._errors import SteelError
-from ._settings import SCREENSHOT_MODES, TRACING_MODES, Settings
+from ._settings import ARTIFACT_FIELDS, SCREENSHOT_MODES, TRACING_MODES, Settings
+
+__all__ = ["ARTIFACT_FIELDS", "ArtifactModes", "TestRecorder", "artifact_modes", "folder_for"]
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
     from ._run import TrackedSession
 
-ARTIFACT_FIELDS = ("screenshot", "tracing")  # marker fields that are not create fields
 SCREENSHOT_TIMEOUT_MS = 5_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -16,7 +16,9 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-CHROMIUM_ENV = "STEEL_CHROMIUM"
+from ._wire import CHROMIUM_ENV
+
+__all__ = ["CHROMIUM_ENV", "Chromium", "ChromiumNotFoundError", "ChromiumSet", "chromium_command", "find_chromium"]
 
 
 class ChromiumNotFoundError(RuntimeError):

@@ -15,20 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._artifacts import ARTIFACT_FIELDS, TestRecorder, artifact_modes, folder_for
 from ._errors import SteelError, SteelSessionError
-from ._models import Session
-from ._run import SteelRun, TrackedSession, note_session
-from ._settings import Backend, parse_timeout_ms, timeout_error
+from ._settings import ARTIFACT_FIELDS, Backend, Settings, parse_timeout_ms, timeout_error
+from ._stash import FAILED_SO_FAR_KEY, RECORDER_KEY, RUN_KEY, SETTINGS_KEY
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start-up stays cheap
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
+    from ._artifacts import TestRecorder
     from ._client import SteelClient
+    from ._models import Session
+    from ._run import SteelRun, TrackedSession
 
-RUN_KEY = pytest.StashKey[SteelRun]()
-RECORDER_KEY = pytest.StashKey[TestRecorder]()
-FAILED_SO_FAR_KEY = pytest.StashKey[bool]()  # set by the plugin's report and teardown hooks
 CONNECT_TIMEOUT_MS = 30_000
 # Fixtures holding a per-module session, in teardown order (dependents first).
 MODULE_SESSION_FIXTURES = (
@@ -41,12 +39,27 @@ MODULE_SESSION_FIXTURES = (
 )
 
 
+def steel_settings(config: pytest.Config) -> Settings:
+    return config.stash[SETTINGS_KEY]
+
+
 def steel_run(config: pytest.Config) -> SteelRun:
-    return config.stash[RUN_KEY]
+    """The run's sessions and client, made when something first needs them."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        from ._run import SteelRun
+
+        run = config.stash[RUN_KEY] = SteelRun(config, steel_settings(config))
+    return run
+
+
+def started_run(config: pytest.Config) -> SteelRun | None:
+    """The run, if anything has needed Steel so far."""
+    return config.stash.get(RUN_KEY, None)
 
 
 def _session_scope(fixture_name: str, config: pytest.Config) -> str:
-    return steel_run(config).settings.session_scope.value
+    return steel_settings(config).session_scope.value
 
 
 def marker_params(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
@@ -117,7 +130,7 @@ def steel_client(request: pytest.FixtureRequest) -> SteelClient:
 @pytest.fixture(scope="session")
 def steel_session_params(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Create parameters for every session: ``timeout`` (ms) and any Steel create field. Override to change them."""
-    settings = steel_run(request.config).settings
+    settings = steel_settings(request.config)
     params: dict[str, Any] = {"timeout": settings.timeout_ms.value}
     if settings.backend.value is Backend.EMBEDDED and settings.headed.value:
         params["headless"] = False
@@ -234,7 +247,9 @@ def steel_page(
     request: pytest.FixtureRequest, steel_context: BrowserContext, _steel_tracked: TrackedSession
 ) -> Iterator[Page]:
     """A page for this test: the session's own page, or a new one closed at teardown when the session is shared."""
-    shared = steel_run(request.config).settings.session_scope.value == "module"
+    shared = steel_settings(request.config).session_scope.value == "module"
+    from ._run import note_session
+
     note_session(request.node, _steel_tracked)
     before = set(steel_context.pages) if shared else set()
     recorder = _start_recording(request, steel_context, _steel_tracked)
@@ -255,8 +270,10 @@ def steel_page(
 def _start_recording(
     request: pytest.FixtureRequest, context: BrowserContext, tracked: TrackedSession
 ) -> TestRecorder | None:
+    from ._artifacts import TestRecorder, artifact_modes, folder_for
+
     item = request.node
-    settings = steel_run(request.config).settings
+    settings = steel_settings(request.config)
     modes = artifact_modes(item, settings)
     if not modes.records_anything:
         return None

@@ -29,6 +29,11 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
+def shows_secret(value: object, secret: str | None) -> bool:
+    """Whether ``value`` is a secret-bearing string, or a string that contains ``secret``."""
+    return isinstance(value, Redacted) or bool(secret) and isinstance(value, str) and redact(value, secret) != value
+
+
 def display_url(url: str) -> str:
     """The URL without any user:password part, for messages."""
     parsed = urllib.parse.urlsplit(url)

@@ -8,11 +8,15 @@ release-all (on the controller only, once every worker has finished).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,16 +33,14 @@ from ._errors import (
     SteelReleaseWarning,
 )
 from ._models import Session, wire_fields
-from ._redaction import Redacted, redact
+from ._redaction import redact
 from ._report import SessionRecord, created_line, ended_line
 from ._settings import Backend, Settings
+from ._stash import CURRENT_ITEM_KEY, ITEM_SESSIONS_KEY, WORKER_BROKER_KEY, WORKER_SLOTS_KEY
 from ._wire import SessionStatus
 
 if TYPE_CHECKING:
     from ._client import SteelClient
-
-WORKER_BROKER_KEY = "steel_broker"
-WORKER_SLOTS_KEY = "steel_slots_dir"
 
 
 @dataclass
@@ -60,9 +62,6 @@ class TrackedSession:
     @property
     def id(self) -> str:
         return self.session.id
-
-
-ITEM_SESSIONS_KEY = pytest.StashKey[list[TrackedSession]]()  # the sessions a test used, for its report
 
 
 def note_session(item: pytest.Item, tracked: TrackedSession) -> None:
@@ -92,7 +91,6 @@ class SteelRun:
     _creating_for: list[Any] = field(default_factory=list)
     live: dict[str, TrackedSession] = field(default_factory=dict)
     workers_used_steel: bool = False  # reported by xdist workers as they finish
-    current_item: pytest.Item | None = None
     _finished: bool = False
     _sweeping: bool = False  # releasing what tests left live, at the end of the run
     summary_lines: list[str] = field(default_factory=list)
@@ -111,10 +109,6 @@ class SteelRun:
     def redact(self, text: str) -> str:
         """``text`` without the API key, for anything shown that came from elsewhere."""
         return redact(text, self.settings.api_key.value)
-
-    def shows_secret(self, value: object) -> bool:
-        key = self.settings.api_key.value
-        return isinstance(value, Redacted) or bool(key) and isinstance(value, str) and redact(value, key) != value
 
     # -- the client -----------------------------------------------------------
 
@@ -150,6 +144,26 @@ class SteelRun:
         if WORKER_BROKER_KEY in workerinput:
             return ask_broker(workerinput[WORKER_BROKER_KEY])
         return self.embedded_server().url()
+
+    def warm_up(self) -> None:
+        """Start the embedded server in the background while the first test sets up, when tests will need it.
+
+        Under xdist a worker asks the controller, which starts it. A failure here is
+        kept (or recurs) and reported by the first test that needs a session.
+        """
+        if self.settings.backend.value is not Backend.EMBEDDED:
+            return
+        workerinput = getattr(self.config, "workerinput", {})
+        if WORKER_BROKER_KEY in workerinput:
+            start: Callable[[], object] = functools.partial(ask_broker, workerinput[WORKER_BROKER_KEY])
+        else:
+            start = self.embedded_server().url
+
+        def quietly() -> None:
+            with contextlib.suppress(Exception):
+                start()
+
+        threading.Thread(target=quietly, name="pytest-steel warm-up", daemon=True).start()
 
     def embedded_server(self) -> EmbeddedServer:
         if self._embedded is None:
@@ -238,7 +252,7 @@ class SteelRun:
         return tracked
 
     def _track_created(self, session: Session, elapsed: float) -> None:
-        node = self._creating_for[-1] if self._creating_for else self.current_item
+        node = self._creating_for[-1] if self._creating_for else self.config.stash.get(CURRENT_ITEM_KEY, None)
         owner = (node.nodeid or node.name) if node is not None else "the run"
         record = SessionRecord(session.id, owner, create_ms=elapsed * 1000)
         self.records[session.id] = record

@@ -17,9 +17,9 @@ from typing import Any, Generic, TypeVar
 
 import pytest
 
-from ._chromium import CHROMIUM_ENV, ChromiumNotFoundError, find_chromium
 from ._redaction import Redacted, display_url
 from ._wire import (
+    CHROMIUM_ENV,
     DEFAULT_TIMEOUT_MS,
     MAX_POOL_SIZE,
     MAX_TIMEOUT_MS,
@@ -36,6 +36,7 @@ TIMEOUT_RANGE = "a positive duration of at most 24 h: milliseconds (300000) or 3
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 SCOPES = ("function", "module")
+ARTIFACT_FIELDS = ("screenshot", "tracing")  # steel marker fields that choose artifacts, not create fields
 SCREENSHOT_MODES = ("off", "on", "only-on-failure")
 TRACING_MODES = ("off", "on", "retain-on-failure")
 DEFAULT_OUTPUT = "test-results"
@@ -281,6 +282,8 @@ class Settings:
         value, source = raw("steel_chromium")
         chromium: Setting[str | None] = Setting(value, source)
         if value and backend.value is Backend.EMBEDDED:
+            from ._chromium import ChromiumNotFoundError, find_chromium  # only for an explicit binary
+
             try:  # an explicit path is checked now; discovery waits until a session is needed
                 find_chromium(value, explicit_source=source)
             except ChromiumNotFoundError as exc:

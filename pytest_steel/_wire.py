@@ -13,6 +13,7 @@ STEEL_CLOUD_URL = "https://api.steel.dev"
 API_KEY_HEADER = "steel-api-key"
 API_KEY_QUERY = "apiKey"
 SHOULD_RETRY_HEADER = "x-should-retry"
+CHROMIUM_ENV = "STEEL_CHROMIUM"  # the browser binary for the embedded server
 
 DEFAULT_TIMEOUT_MS = 300_000
 MIN_TIMEOUT_MS = 1

@@ -1,29 +1,28 @@
 """The pytest plugin (entry point ``steel``; disable with ``-p no:steel``).
 
 Wiring only: options live in ``_settings``, the run's sessions in ``_run``, the
-fixtures in ``_fixtures``, the hookspecs in ``hookspecs``.
+fixtures in ``_fixtures``, reporting in ``_report`` and ``_artifacts``, the hookspecs
+in ``hookspecs``. Start-up loads only the settings and the fixture definitions; the
+rest loads when a test first needs Steel, so a run that uses none pays nothing.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import hookspecs
-from ._artifacts import ARTIFACT_FIELDS
 from ._errors import SteelError
 from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
-    FAILED_SO_FAR_KEY,
     MODULE_SESSION_FIXTURES,
-    RECORDER_KEY,
-    RUN_KEY,
     _steel_module_tracked,
     _steel_playwright,
     _steel_tracked,
     describe_end,
+    started_run,
     steel_browser,
     steel_client,
     steel_context,
@@ -32,10 +31,25 @@ from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
     steel_run,
     steel_session,
     steel_session_params,
+    steel_settings,
 )
-from ._report import SessionRecord, TestDetails, summary
-from ._run import ITEM_SESSIONS_KEY, WORKER_BROKER_KEY, WORKER_SLOTS_KEY, SteelRun, TrackedSession
-from ._settings import Backend, Settings, add_options
+from ._redaction import redact, shows_secret
+from ._settings import ARTIFACT_FIELDS, Backend, Settings, add_options
+from ._stash import (
+    CURRENT_ITEM_KEY,
+    FAILED_SO_FAR_KEY,
+    ITEM_SESSIONS_KEY,
+    PER_RUN_ITEM_KEYS,
+    RECORDER_KEY,
+    SETTINGS_KEY,
+    WORKER_BROKER_KEY,
+    WORKER_SLOTS_KEY,
+)
+
+if TYPE_CHECKING:
+    from ._report import TestDetails
+    from ._run import SteelRun
+
 
 USED_STEEL_KEY = "steel_used"
 SUMMARY_KEY = "steel_summary"
@@ -55,8 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "steel(timeout=None, **create_fields): parameters for the Steel session of this test",
     )
-    settings = Settings.resolve(config, dict(os.environ))
-    config.stash[RUN_KEY] = SteelRun(config, settings)
+    config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
     if not hasattr(config, "workerinput"):  # workers send their reports to the controller, which shows them
         config.pluginmanager.register(_ReportShower(config), "steel-report")
         if config.pluginmanager.has_plugin("xdist"):
@@ -64,20 +77,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    run = config.stash.get(RUN_KEY, None)
+    run = started_run(config)
     if run is not None:
         run.finish()  # a no-op after pytest_sessionfinish; here for runs that never got that far
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return steel_run(config).settings.header_lines()
+    return steel_settings(config).header_lines()
 
 
 class _XdistController:
     """pytest-xdist hooks, registered only when xdist is present and this is the controller."""
 
     def __init__(self, config: pytest.Config) -> None:
-        self.run = steel_run(config)
+        self.config = config
+
+    @property
+    def run(self) -> SteelRun:
+        return steel_run(self.config)
 
     def pytest_configure_node(self, node: Any) -> None:
         settings = self.run.settings
@@ -86,6 +103,8 @@ class _XdistController:
         node.workerinput[WORKER_SLOTS_KEY] = self.run.slots_dir()
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        from ._report import SessionRecord
+
         output = getattr(node, "workeroutput", {})
         if output.get(USED_STEEL_KEY):
             self.run.workers_used_steel = True
@@ -95,12 +114,24 @@ class _XdistController:
             self.run.records[record.id] = record
 
 
+STEEL_FIXTURES = frozenset(
+    ("steel_client", "steel_session", "steel_module_session", "steel_browser", "steel_context", "steel_page")
+)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When tests will need the embedded server, start it now, beside the first test's own set-up."""
+    if session.config.option.collectonly or steel_settings(session.config).backend.value is not Backend.EMBEDDED:
+        return
+    if any(STEEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items):
+        steel_run(session.config).warm_up()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
-    run = steel_run(item.config)
-    run.current_item = item
+    item.config.stash[CURRENT_ITEM_KEY] = item  # sessions a test makes through steel_client are its own
     yield
-    run.current_item = None
+    item.config.stash[CURRENT_ITEM_KEY] = None
 
 
 PER_TEST_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
@@ -108,10 +139,12 @@ PER_TEST_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_p
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for key in (ITEM_SESSIONS_KEY, RECORDER_KEY, FAILED_SO_FAR_KEY):  # pytest-rerunfailures runs an item again
+    for key in PER_RUN_ITEM_KEYS:  # pytest-rerunfailures runs an item again
         if key in item.stash:
             del item.stash[key]
-    run = steel_run(item.config)
+    run = started_run(item.config)  # None until a test first needs Steel: then no session can be dead
+    if run is None:
+        return
     names = item.fixturenames
     module_mode = run.settings.session_scope.value == "module"
     uses_module_session = "steel_module_session" in names or module_mode and any(n in names for n in PER_TEST_FIXTURES)
@@ -185,7 +218,11 @@ def _watch_teardown(item: pytest.Item) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    run = steel_run(item.config)
+    run = started_run(item.config)
+    if run is None:  # nothing has used Steel yet: only keep the key out of the report
+        outcome = yield
+        _scrub(steel_settings(item.config), outcome.get_result())
+        return
     details = _test_details(run, item, call) if call.when == "teardown" else None
     if details is not None:
         item.user_properties.extend(details.properties)  # copied into the report: JUnit XML reads them there
@@ -200,7 +237,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     events = run.take_events()
     if events:
         report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]
-    _scrub(run, report)
+    _scrub(run.settings, report)
     if report.failed and call.when in ("setup", "call"):
         item.stash[FAILED_SO_FAR_KEY] = True
     if not report.failed or call.excinfo is None:
@@ -227,6 +264,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _test_details(run: SteelRun, item: pytest.Item, call: pytest.CallInfo[None]) -> TestDetails | None:
     """The sessions a test used and the artifacts it kept, known once its fixtures are torn down."""
+    from ._report import TestDetails
+    from ._run import TrackedSession
+
     sessions: list[TrackedSession] = list(item.stash.get(ITEM_SESSIONS_KEY, []))
     sessions += [v for v in item.funcargs.values() if isinstance(v, TrackedSession) and v not in sessions]
     recorder = item.stash.get(RECORDER_KEY, None)
@@ -265,22 +305,24 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return None
 
 
-def _scrub(run: SteelRun, report: pytest.TestReport) -> None:
+def _scrub(settings: Settings, report: pytest.TestReport) -> None:
     """Last line of defence: no API key in a report (terminal, JUnit XML, HTML all read it from here)."""
-    if not run.settings.api_key.value:
+    key = settings.api_key.value
+    if not key:
         return
-    if report.longrepr is not None and run.shows_secret(text := str(report.longrepr)):
-        report.longrepr = run.redact(text)
-    report.sections = [(title, run.redact(content)) for title, content in report.sections]
+    if report.longrepr is not None and shows_secret(text := str(report.longrepr), key):
+        report.longrepr = redact(text, key)
+    report.sections = [(title, redact(content, key)) for title, content in report.sections]
 
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:
     """Assertion diffs print strings whole, a CDP URL with its ``apiKey`` included; not ours."""
-    run = config.stash.get(RUN_KEY, None)
-    if run is None or not (run.shows_secret(left) or run.shows_secret(right)):
+    settings = config.stash.get(SETTINGS_KEY, None)
+    key = settings.api_key.value if settings is not None else None
+    if not (shows_secret(left, key) or shows_secret(right, key)):
         return None
     return [
-        f"{run.redact(repr(left))} {op} {run.redact(repr(right))}",
+        f"{redact(repr(left), key)} {op} {redact(repr(right), key)}",
         "(values that hold the Steel API key are not shown)",
     ]
 
@@ -293,7 +335,9 @@ def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    run = steel_run(session.config)
+    run = started_run(session.config)
+    if run is None:
+        return
     run.finish()
     if run.is_worker:  # the controller reports for the whole run
         output = session.config.workeroutput  # type: ignore[attr-defined]
@@ -325,7 +369,11 @@ class _ReportShower:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    run = steel_run(config)
+    run = started_run(config)
+    if run is None:
+        return
+    from ._report import summary
+
     verbosity = config.get_verbosity()
     lines = summary(list(run.records.values()), run.caught_by_release_all, verbosity) if verbosity > -2 else []
     lines += dict.fromkeys(run.summary_lines)  # workers may each say the same; -qq still shows what went wrong
