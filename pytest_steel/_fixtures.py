@@ -190,12 +190,18 @@ def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope=_session_scope)
-def steel_browser(request: pytest.FixtureRequest, _steel_tracked: TrackedSession) -> Iterator[Browser]:
-    """A Playwright ``Browser`` connected over CDP to ``steel_session``."""
+def steel_browser(
+    request: pytest.FixtureRequest, _steel_playwright: Playwright, _steel_tracked: TrackedSession
+) -> Iterator[Browser]:
+    """A Playwright ``Browser`` connected over CDP to ``steel_session``.
+
+    Playwright comes first: its driver starts while the embedded server, started in the
+    background after collection, comes up and launches its first browsers.
+    """
     from playwright.sync_api import Error as PlaywrightError
 
     run = steel_run(request.config)
-    playwright = request.getfixturevalue("_steel_playwright")
+    playwright = _steel_playwright
     client = run.client()
     url = client.cdp_url(_steel_tracked.session)
     failure: str | None = None
