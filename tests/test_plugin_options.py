@@ -137,12 +137,33 @@ def test_a_suite_without_steel_fixtures_starts_nothing(pytester: pytest.Pytester
 
         def pytest_sessionfinish(session):
             assert "playwright" not in sys.modules
+            assert "httpx" not in sys.modules
+            assert "pytest_steel._run" not in sys.modules  # the run, reporting and artifacts load on first need
             assert psutil.Process().children() == []
         """
     )
     pytester.makepyfile("def test_plain(): assert 1 + 1 == 2")
     result = pytester.runpytest_subprocess("-p", "no:playwright")  # pytest-playwright imports it by itself
     result.assert_outcomes(passed=1)
+    assert list(clean_env.iterdir()) == []
+
+
+def test_collecting_a_steel_suite_starts_nothing(pytester: pytest.Pytester, clean_env: Path) -> None:
+    """The embedded server starts early only when tests are about to run, not for --collect-only."""
+    pytester.makeconftest(
+        """
+        import sys
+        import psutil
+
+        def pytest_unconfigure(config):
+            assert psutil.Process().children() == []
+            assert "httpx" not in sys.modules
+        """
+    )
+    pytester.makepyfile("def test_page(steel_page): pass")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:playwright")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["test_collecting_a_steel_suite_starts_nothing.py::test_page", "1 test collected*"])
     assert list(clean_env.iterdir()) == []
 
 
