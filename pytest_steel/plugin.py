@@ -92,26 +92,27 @@ class _XdistController:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
 
-    @property
-    def run(self) -> SteelRun:
+    def steel_run(self) -> SteelRun:
+        # A method, not a property: pytest 7 reads every attribute of a plugin object, looking for fixtures.
         return steel_run(self.config)
 
     def pytest_configure_node(self, node: Any) -> None:
-        settings = self.run.settings
-        if settings.backend.value is Backend.EMBEDDED:
-            node.workerinput[WORKER_BROKER_KEY] = self.run.broker_address()
-        node.workerinput[WORKER_SLOTS_KEY] = self.run.slots_dir()
+        run = self.steel_run()
+        if run.settings.backend.value is Backend.EMBEDDED:
+            node.workerinput[WORKER_BROKER_KEY] = run.broker_address()
+        node.workerinput[WORKER_SLOTS_KEY] = run.slots_dir()
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         from ._report import SessionRecord
 
+        run = self.steel_run()
         output = getattr(node, "workeroutput", {})
         if output.get(USED_STEEL_KEY):
-            self.run.workers_used_steel = True
-        self.run.summary_lines.extend(output.get(SUMMARY_KEY, ()))
+            run.workers_used_steel = True
+        run.summary_lines.extend(output.get(SUMMARY_KEY, ()))
         for data in output.get(RECORDS_KEY, ()):
             record = SessionRecord.from_dict(data)
-            self.run.records[record.id] = record
+            run.records[record.id] = record
 
 
 STEEL_FIXTURES = frozenset(
@@ -356,7 +357,7 @@ class _ReportShower:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         events = getattr(report, "steel_events", None)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if events and reporter is not None and self.config.get_verbosity() > 0:
+        if events and reporter is not None and self.config.option.verbose > 0:
             for line in events:
                 reporter.write_line(line)
         if report.when in ("setup", "call") and report.failed:
@@ -374,7 +375,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     from ._report import summary
 
-    verbosity = config.get_verbosity()
+    verbosity = config.option.verbose
     lines = summary(list(run.records.values()), run.caught_by_release_all, verbosity) if verbosity > -2 else []
     lines += dict.fromkeys(run.summary_lines)  # workers may each say the same; -qq still shows what went wrong
     if lines:
