@@ -34,6 +34,9 @@ class EmbeddedServer:
         self._chromium = chromium
         self._max_sessions = max_sessions
         self._pool_size = pool_size
+        # The environment as it is now, in the thread that decides to start the server: it may start
+        # later in another thread, while the main thread briefly points TMPDIR at Playwright's folder.
+        self._env = {k: v for k, v in os.environ.items() if k != "STEEL_API_KEY"}
         self._lock = threading.Lock()
         self._process: LocalServerProcess | None = None
         self._failure: SteelError | None = None
@@ -60,8 +63,7 @@ class EmbeddedServer:
         if self._pool_size is not None:
             args += ["--pool-size", str(self._pool_size)]
         logdir = tempfile.mkdtemp(prefix="pytest-steel-")
-        env = {k: v for k, v in os.environ.items() if k != "STEEL_API_KEY"}
-        process = LocalServerProcess(args, env=env, log_path=Path(logdir, "steel-local.log"))
+        process = LocalServerProcess(args, env=self._env, log_path=Path(logdir, "steel-local.log"))
         try:
             process.start(SERVER_START_TIMEOUT)
         except LocalServerError as exc:
