@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._errors import SteelError
+from ._errors import SteelError, first_line
 from ._settings import ARTIFACT_FIELDS, SCREENSHOT_MODES, TRACING_MODES, Settings
 
 __all__ = ["ARTIFACT_FIELDS", "ArtifactModes", "TestRecorder", "artifact_modes", "folder_for"]
@@ -111,7 +111,7 @@ class TestRecorder:
                 try:
                     page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS)
                 except PlaywrightError as exc:
-                    self.problems.append(f"no screenshot of {page.url}: {_first_line(exc)}")
+                    self.problems.append(f"no screenshot of {page.url}: {first_line(exc)}")
                     continue
                 self.kept.append(("screenshot", path))
         if self.modes.tracing != "off":
@@ -119,7 +119,7 @@ class TestRecorder:
             try:
                 self.context.tracing.stop_chunk(path=path)
             except PlaywrightError as exc:
-                self.problems.append(f"no trace: {_first_line(exc)}")
+                self.problems.append(f"no trace: {first_line(exc)}")
                 return
             self._trace = path
             self.kept.append(("trace", path))
@@ -135,8 +135,3 @@ class TestRecorder:
             except OSError:
                 break
         return self.kept
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -93,3 +93,9 @@ def error_class_for_status(status_code: int) -> type[SteelAPIError]:
     if status_code >= 500:
         return SteelServerError
     return SteelAPIError
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line of text, or its type when it has none: for one-line messages."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

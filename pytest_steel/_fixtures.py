@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._errors import SteelError, SteelSessionError
+from ._errors import SteelError, SteelSessionError, first_line
 from ._settings import ARTIFACT_FIELDS, Backend, Settings, parse_timeout_ms, timeout_error
 from ._stash import FAILED_SO_FAR_KEY, RECORDER_KEY, RUN_KEY, SETTINGS_KEY
 
@@ -208,7 +208,7 @@ def steel_browser(
     try:
         browser = playwright.chromium.connect_over_cdp(url, timeout=CONNECT_TIMEOUT_MS)
     except PlaywrightError as exc:
-        failure = client.redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        failure = client.redact(first_line(exc))
     if failure is not None:  # raised outside the except block, so no local holds the unredacted error
         raise SteelSessionError(
             f"could not connect Playwright to Steel session {_steel_tracked.id}: {failure}",

@@ -193,7 +193,8 @@ def _wiped_by_pytest_playwright(config: pytest.Config) -> Path | None:
     return Path(os.path.abspath(folder)) if isinstance(folder, str) else None
 
 
-def _shown_path(path: Path) -> str:
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when it lies below it, as pytest shows paths."""
     try:
         return str(path.relative_to(Path.cwd())) or "."
     except ValueError:
@@ -394,7 +395,7 @@ class Settings:
         artifacts: list[tuple[str, str, Setting[Any]]] = [
             ("screenshot", self.screenshot.value, self.screenshot),
             ("tracing", self.tracing.value, self.tracing),
-            ("output", _shown_path(self.output.value), self.output),
+            ("output", shown_path(self.output.value), self.output),
         ]
         if self.report_debug_url.value:
             artifacts.append(("debug urls", "in reports", self.report_debug_url))

@@ -34,7 +34,7 @@ from ._fixtures import (  # noqa: F401 - fixtures are found on the plugin module
     steel_settings,
 )
 from ._redaction import redact, shows_secret
-from ._settings import ARTIFACT_FIELDS, Backend, Settings, add_options
+from ._settings import ARTIFACT_FIELDS, Backend, Settings, add_options, shown_path
 from ._stash import (
     CURRENT_ITEM_KEY,
     FAILED_SO_FAR_KEY,
@@ -288,15 +288,9 @@ def _test_details(run: SteelRun, item: pytest.Item, call: pytest.CallInfo[None])
     if recorder is not None:
         teardown_failed = call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception)
         artifacts = recorder.settle(item.stash.get(FAILED_SO_FAR_KEY, False) or teardown_failed)
-        properties += [(f"steel_{kind}", _shown(path)) for kind, path in artifacts]
+        properties += [(f"steel_{kind}", shown_path(path)) for kind, path in artifacts]
         properties += [("steel_artifact_problem", problem) for problem in recorder.problems]
     return TestDetails([(name, run.redact(value)) for name, value in properties], artifacts)
-
-
-def _shown(path: Any) -> str:
-    """A path relative to where pytest runs when it is below it, as pytest shows paths."""
-    relative = os.path.relpath(path)
-    return str(path) if relative.startswith("..") else relative
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
