@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ._wire import CHROMIUM_ENV
+from ._limits import CHROMIUM_ENV
 
 __all__ = ["CHROMIUM_ENV", "Chromium", "ChromiumNotFoundError", "ChromiumSet", "chromium_command", "find_chromium"]
 

@@ -13,7 +13,6 @@ STEEL_CLOUD_URL = "https://api.steel.dev"
 API_KEY_HEADER = "steel-api-key"
 API_KEY_QUERY = "apiKey"
 SHOULD_RETRY_HEADER = "x-should-retry"
-CHROMIUM_ENV = "STEEL_CHROMIUM"  # the browser binary for the embedded server
 
 DEFAULT_TIMEOUT_MS = 300_000
 MIN_TIMEOUT_MS = 1
@@ -21,8 +20,6 @@ MAX_TIMEOUT_MS = 86_400_000
 
 DEFAULT_DIMENSIONS = {"width": 1280, "height": 800}
 MAX_DIMENSION = 16_384
-
-MAX_POOL_SIZE = 64  # the embedded server's warm browsers (not part of Steel's contract)
 
 DEFAULT_LIST_LIMIT = 50
 MAX_LIST_LIMIT = 100

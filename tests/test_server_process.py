@@ -16,7 +16,7 @@ import pytest
 from pytest_steel.local import LocalServerError, LocalServerProcess
 
 from ._cdp import connected, first_page, wait_disconnected
-from .conftest import StartServer, live_processes_mentioning, wait_until_gone
+from ._support import StartServer, live_processes_mentioning, wait_until_gone
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,7 +33,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     ("args", "env", "words"),
     [
         (["--port", "70000"], {}, "--port: must be a port number from 0 to 65535"),
-        (["--max-sessions", "0"], {}, "--max-sessions: must be a whole number of at least 1"),
+        (["--max-sessions", "0"], {}, "--max-sessions: must be a whole number from 1 to 10000"),
         (["--startup-timeout", "0"], {}, "--startup-timeout: must be a number of seconds from 0 to 600"),
         (["--pool-size", "-1"], {}, "--pool-size: must be a whole number from 0 to 64"),
         (["--host", "0.0.0.0"], {"STEEL_API_KEY": ""}, "--host 0.0.0.0 is not a loopback address"),
@@ -167,5 +167,5 @@ def test_launcher_reports_why_the_server_did_not_start(tmp_path: Path) -> None:
         launcher.start(timeout=30)
     message = str(excinfo.value)
     assert "steel-local did not start (exit code 2)" in message
-    assert "--max-sessions: must be a whole number of at least 1" in message
+    assert "--max-sessions: must be a whole number from 1 to 10000" in message
     assert launcher.process is not None and launcher.process.returncode == 2

@@ -20,14 +20,26 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from .._chromium import CHROMIUM_ENV, ChromiumNotFoundError, ChromiumSet, find_chromium
-from ._pool import MAX_POOL_SIZE, default_pool_size
+from .._chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
+from .._limits import API_KEY_ENV, CHROMIUM_ENV, DEFAULT_LOCAL_MAX_SESSIONS, MAX_SESSIONS, POOL_SIZE, Count
+from ._pool import default_pool_size
 
-API_KEY_ENV = "STEEL_API_KEY"
-DEFAULT_MAX_SESSIONS = 16
 log = logging.getLogger("pytest_steel.local")
+
+
+def _count(limit: Count) -> Callable[[str], int]:
+    """An argparse type for a bounded count: the same range, and the same words, as the plugin's options."""
+
+    def parse(text: str) -> int:
+        try:
+            return limit.parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {limit.range}, got {text!r}") from None
+
+    return parse
 
 
 def _positive_int(text: str) -> int:
@@ -52,12 +64,6 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _pool_size(text: str) -> int:
-    if not text.isdigit() or int(text) > MAX_POOL_SIZE:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_POOL_SIZE}, got {text!r}")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="steel-local",
@@ -77,21 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"browser binary for every session (default: ${CHROMIUM_ENV}, else Playwright's, else the system's)",
     )
-    parser.add_argument(
-        "--max-sessions",
-        type=_positive_int,
-        default=DEFAULT_MAX_SESSIONS,
-        metavar="N",
-        help=f"most sessions live at once; more get 429 (default: {DEFAULT_MAX_SESSIONS})",
-    )
-    parser.add_argument(
-        "--pool-size",
-        type=_pool_size,
-        default=default_pool_size(),
-        metavar="N",
-        help="browsers kept running ahead of need, handed to new sessions and never reused; "
-        f"0 turns the pool off (default here: {default_pool_size()}, from the number of cores)",
-    )
+    for flag, limit, default, does in (
+        ("--max-sessions", MAX_SESSIONS, DEFAULT_LOCAL_MAX_SESSIONS, "most sessions live at once; more get 429"),
+        (
+            "--pool-size",
+            POOL_SIZE,
+            default_pool_size(),
+            "browsers kept running ahead of need, handed to new sessions and never reused; 0 turns the pool off "
+            "(the default is from the number of cores)",
+        ),
+    ):
+        parser.add_argument(flag, type=_count(limit), default=default, metavar="N", help=f"{does} (default: {default})")
     parser.add_argument(
         "--history",
         type=_positive_int,

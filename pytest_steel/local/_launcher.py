@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from .._limits import API_KEY_ENV
+
 READY_PREFIX = "steel-local listening on "
 
 
@@ -55,9 +57,9 @@ class LocalServerProcess:
 
     def start(self, timeout: float = 30.0) -> str:
         env = dict(self._env)
-        env.pop("STEEL_API_KEY", None)
+        env.pop(API_KEY_ENV, None)
         if self._api_key is not None:
-            env["STEEL_API_KEY"] = self._api_key
+            env[API_KEY_ENV] = self._api_key
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pytest_steel.local", *self.args],

@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._browser import BrowserProcess
 
-from .._wire import MAX_POOL_SIZE
-
-__all__ = ["MAX_POOL_SIZE", "BrowserPool", "LaunchSpec", "default_pool_size"]
+__all__ = ["BrowserPool", "LaunchSpec", "default_pool_size"]
 
 log = logging.getLogger("pytest_steel.local")
 
