@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._chromium import Chromium, chromium_command
+from ._procs import OWNER_ENV, sweep_owned_processes
 
 if TYPE_CHECKING:
     from ._watchdog import Watchdog
 
 log = logging.getLogger("pytest_steel.local")
 
-OWNER_ENV = "STEEL_LOCAL_OWNER"
 _DEVTOOLS_LINE = re.compile(rb"DevTools listening on (ws://\S+)")
 _STDERR_TAIL_LINES = 20
 # Full Chromium puts a Unix socket at $TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket,
@@ -39,6 +39,32 @@ _MAX_TMPDIR_LENGTH = 60
 
 def _short_temp_base() -> str:
     return "/tmp" if os.access("/tmp", os.W_OK) else tempfile.gettempdir()
+
+
+def _make_directories(parent_dir: Path) -> list[Path]:
+    """A browser's own directory (profile, tmp, cache, config), and a short temp one when its path is too long."""
+    directory = Path(tempfile.mkdtemp(prefix="browser-", dir=parent_dir))
+    for sub in ("profile", "tmp", "cache", "config"):
+        (directory / sub).mkdir()
+    if len(str(directory / "tmp")) > _MAX_TMPDIR_LENGTH:
+        return [directory, Path(tempfile.mkdtemp(prefix="steel-", dir=_short_temp_base()))]
+    return [directory]
+
+
+def _environment(directory: Path, tmp: Path, owner: str) -> dict[str, str]:
+    """The server's environment, with every temp and cache path inside the browser's directories, and its marker."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "TMPDIR": str(tmp),
+            "TMP": str(tmp),
+            "TEMP": str(tmp),
+            "XDG_CACHE_HOME": str(directory / "cache"),
+            "XDG_CONFIG_HOME": str(directory / "config"),
+            OWNER_ENV: f"{owner}:{directory.name}",
+        }
+    )
+    return env
 
 
 class BrowserLaunchError(RuntimeError):
@@ -99,25 +125,9 @@ class BrowserProcess:
         watchdog: Watchdog | None = None,
     ) -> BrowserProcess:
         """Start Chromium and wait, bounded, until its CDP endpoint is announced."""
-        directory = Path(tempfile.mkdtemp(prefix="browser-", dir=parent_dir))
-        for sub in ("profile", "tmp", "cache", "config"):
-            (directory / sub).mkdir()
-        directories = [directory]
-        tmp = directory / "tmp"
-        if len(str(tmp)) > _MAX_TMPDIR_LENGTH:
-            tmp = Path(tempfile.mkdtemp(prefix="steel-", dir=_short_temp_base()))
-            directories.append(tmp)
-        env = dict(os.environ)
-        env.update(
-            {
-                "TMPDIR": str(tmp),
-                "TMP": str(tmp),
-                "TEMP": str(tmp),
-                "XDG_CACHE_HOME": str(directory / "cache"),
-                "XDG_CONFIG_HOME": str(directory / "config"),
-                OWNER_ENV: f"{owner}:{directory.name}",
-            }
-        )
+        directories = _make_directories(parent_dir)
+        directory = directories[0]
+        env = _environment(directory, directories[-1] if len(directories) > 1 else directory / "tmp", owner)
         argv = chromium_command(
             chromium,
             profile_dir=directory / "profile",
@@ -214,31 +224,3 @@ class BrowserProcess:
             await asyncio.to_thread(shutil.rmtree, path, True)
         if self._watchdog is not None:
             self._watchdog.forget(self._process.pid)
-
-
-def sweep_owned_processes(owner: str) -> list[int]:
-    """SIGKILL every process whose environment carries this owner marker; Linux only, best effort.
-
-    Catches helpers that left their browser's process group. A server's marker is
-    ``OWNER``, each browser's ``OWNER:NAME``: sweeping ``OWNER`` takes all its browsers,
-    sweeping ``OWNER:NAME`` one. Returns the pids signalled.
-    """
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    marker = f"{OWNER_ENV}={owner}".encode()
-    prefix = marker + b":"
-    me = os.getpid()
-    killed: list[int] = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if any(var == marker or var.startswith(prefix) for var in environ.split(b"\0")):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed.append(int(entry.name))
-    return killed

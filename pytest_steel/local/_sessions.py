@@ -141,7 +141,13 @@ class LocalSession:
 
 
 class SessionManager:
-    """Creates, tracks and ends the server's sessions."""
+    """Creates, tracks and ends the server's sessions.
+
+    More methods than a type usually wants, on purpose: it is the one owner of every
+    session's state on the server, so each step of the lifecycle (launch, watch the
+    browser, inactivity, end, history) is a method here rather than a second writer
+    elsewhere. Its public face is create, get, list_page, release, release_all, shutdown.
+    """
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ._browser import sweep_owned_processes
+from ._procs import sweep_owned_processes
 
 
 class Watchdog:
