@@ -81,3 +81,22 @@ class Session:
 class ReleaseResult:
     success: bool
     message: str | None
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """One answer of ``GET /v1/sessions``: the sessions, and the paging fields when the server sends them."""
+
+    sessions: list[Session]
+    next_cursor: str | None = None
+    total_count: int | None = None
+    paged: bool = False  # the answer had Steel's paging fields at all (a self-hosted steel-browser's has none)
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> SessionPage:
+        return cls(
+            sessions=[Session.from_wire(item) for item in body.get("sessions") or []],
+            next_cursor=body.get("nextCursor"),
+            total_count=body.get("totalCount"),
+            paged="nextCursor" in body or "totalCount" in body,
+        )
