@@ -6,6 +6,7 @@ from ._errors import (
     SteelAPIError,
     SteelAuthenticationError,
     SteelBackendUnavailable,
+    SteelBackendUnavailableError,
     SteelBadRequestError,
     SteelConflictError,
     SteelConnectionError,
@@ -19,12 +20,14 @@ from ._errors import (
 )
 
 __all__ = [
+    "ReleaseReason",
     "ReleaseResult",
     "Session",
     "SessionStatus",
     "SteelAPIError",
     "SteelAuthenticationError",
     "SteelBackendUnavailable",
+    "SteelBackendUnavailableError",
     "SteelBadRequestError",
     "SteelClient",
     "SteelConflictError",
@@ -44,7 +47,7 @@ __version__ = "0.1.0.dev0"
 if TYPE_CHECKING:
     from ._client import SteelClient
     from ._models import ReleaseResult, Session
-    from ._wire import SessionStatus
+    from ._wire import ReleaseReason, SessionStatus
 
 
 def __getattr__(name: str) -> Any:
@@ -57,8 +60,8 @@ def __getattr__(name: str) -> Any:
         from . import _models
 
         return getattr(_models, name)
-    if name == "SessionStatus":
-        from ._wire import SessionStatus
+    if name in ("SessionStatus", "ReleaseReason"):
+        from . import _wire
 
-        return SessionStatus
+        return getattr(_wire, name)
     raise AttributeError(f"module 'pytest_steel' has no attribute {name!r}")

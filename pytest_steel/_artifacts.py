@@ -6,9 +6,11 @@ output folder is never wiped as a whole: a test that runs again replaces its own
 folder only, so artifacts of tests that did not run survive (``--lf``, ``-k``, xdist).
 
 A screenshot is taken at the page's teardown when the test has failed so far (its
-setup, its call, or the teardown of a fixture that used the page); a trace is always
-written when tracing is on and dropped after the test's last teardown if it passed, so
-a failure anywhere keeps it.
+setup or its call, from the reports). A fixture set up after the page is torn down
+before it, and only the test's teardown report says whether that teardown failed: so
+when there is one, the screenshot is taken anyway, held in memory, and written only if
+the test's teardown failed. A trace is always written when tracing is on and dropped
+after the test's last teardown if it passed, so a failure anywhere keeps it.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._errors import SteelError, first_line
-from ._settings import ARTIFACT_FIELDS, SCREENSHOT_MODES, TRACING_MODES, Settings
+from ._errors import first_line
+from ._markers import SteelMarks
+from ._settings import SCREENSHOT_MODES, TRACING_MODES, Settings
+from ._stash import FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY
 
-__all__ = ["ARTIFACT_FIELDS", "ArtifactModes", "TestRecorder", "artifact_modes", "folder_for"]
+__all__ = ["ArtifactModes", "TestRecorder", "artifact_modes", "folder_for"]
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Page
 
-    from ._run import TrackedSession
+    from ._connection import Connection
 
 SCREENSHOT_TIMEOUT_MS = 5_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -48,19 +52,10 @@ class ArtifactModes:
 
 def artifact_modes(item: pytest.Item, settings: Settings) -> ArtifactModes:
     """The options, overridden field by field by the closest ``steel`` marker."""
-    chosen: dict[str, str] = {}
-    for owner, mark in item.iter_markers_with_node("steel"):  # closest first
-        for name, choices in (("screenshot", SCREENSHOT_MODES), ("tracing", TRACING_MODES)):
-            if name in mark.kwargs and name not in chosen:
-                value = mark.kwargs[name]
-                if value not in choices:
-                    raise SteelError(
-                        f"@pytest.mark.steel({name}={value!r}) on {owner.nodeid or owner.name}: "
-                        f"use {', '.join(map(repr, choices))}"
-                    )
-                chosen[name] = value
+    marks = SteelMarks.of(item)
     return ArtifactModes(
-        chosen.get("screenshot", settings.screenshot.value), chosen.get("tracing", settings.tracing.value)
+        marks.mode("screenshot", SCREENSHOT_MODES, settings.screenshot.value),
+        marks.mode("tracing", TRACING_MODES, settings.tracing.value),
     )
 
 
@@ -81,51 +76,90 @@ class TestRecorder:
 
     folder: Path
     modes: ArtifactModes
-    context: BrowserContext
-    tracked: TrackedSession
-    title: str
+    connection: Connection
+    item: pytest.Item
     kept: list[tuple[str, Path]] = field(default_factory=list)  # (kind, path): "screenshot", "trace"
     problems: list[str] = field(default_factory=list)
     _trace: Path | None = None
+    _held: list[bytes] = field(default_factory=list)  # screenshots a teardown failure may still ask for
 
     __test__ = False  # not a test class, whatever its name says
+
+    @classmethod
+    def for_test(cls, item: pytest.Item, settings: Settings, connection: Connection) -> TestRecorder | None:
+        """A recorder when the options and the marker ask for any artifact, else None."""
+        modes = artifact_modes(item, settings)
+        if not modes.records_anything:
+            return None
+        return cls(folder_for(settings.output.value, item), modes, connection, item)
 
     def start(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)  # the test runs again: its old artifacts go, no others
         if self.modes.tracing == "off":
             return
-        if not self.tracked.tracing:  # a per-module session's context traces once, in one chunk per test
-            self.context.tracing.start(title=self.title, screenshots=True, snapshots=True, sources=True)
-            self.tracked.tracing = True
+        tracing = self.connection.context.tracing
+        if not self.connection.tracing:  # a per-module session's context traces once, in one chunk per test
+            tracing.start(title=self.item.nodeid, screenshots=True, snapshots=True, sources=True)
+            self.connection.tracing = True
         else:
-            self.context.tracing.start_chunk(title=self.title)
+            tracing.start_chunk(title=self.item.nodeid)
 
-    def stop(self, failed: bool, pages: list[Page]) -> None:
+    def stop(self, pages: list[Page]) -> None:
         """Screenshots (when the mode and the outcome so far ask for them) and the trace, while the pages live."""
+        failed = self.item.stash.get(FAILED_SO_FAR_KEY, False)
+        live = [p for p in pages if not p.is_closed()]
+        if self.modes.screenshot == "on" or (failed and self.modes.screenshot == "only-on-failure"):
+            self._screenshots(live, "failed" if failed else "finished")
+        elif self.modes.screenshot == "only-on-failure" and self.item.stash.get(LATER_FIXTURES_KEY, False):
+            self._hold_screenshots(live)
+        if self.modes.tracing != "off":
+            self._stop_trace()
+
+    def _screenshots(self, pages: list[Page], status: str) -> None:
         from playwright.sync_api import Error as PlaywrightError
 
-        if self.modes.screenshot == "on" or (failed and self.modes.screenshot == "only-on-failure"):
-            status = "failed" if failed else "finished"
-            for index, page in enumerate(p for p in pages if not p.is_closed()):
-                path = self.folder / f"test-{status}-{index + 1}.png"
-                try:
-                    page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS)
-                except PlaywrightError as exc:
-                    self.problems.append(f"no screenshot of {page.url}: {first_line(exc)}")
-                    continue
-                self.kept.append(("screenshot", path))
-        if self.modes.tracing != "off":
-            path = self.folder / "trace.zip"
+        for index, page in enumerate(pages):
+            path = self.folder / f"test-{status}-{index + 1}.png"
             try:
-                self.context.tracing.stop_chunk(path=path)
+                page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS)
             except PlaywrightError as exc:
-                self.problems.append(f"no trace: {first_line(exc)}")
-                return
-            self._trace = path
-            self.kept.append(("trace", path))
+                self.problems.append(f"no screenshot of {page.url}: {first_line(exc)}")
+                continue
+            self.kept.append(("screenshot", path))
+
+    def _hold_screenshots(self, pages: list[Page]) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        for page in pages:
+            try:
+                self._held.append(page.screenshot(timeout=SCREENSHOT_TIMEOUT_MS))
+            except PlaywrightError:
+                continue  # only a failure would have wanted it; a failure then gets the trace
+
+    def _stop_trace(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        path = self.folder / "trace.zip"
+        try:
+            self.connection.context.tracing.stop_chunk(path=path)
+        except PlaywrightError as exc:
+            self.problems.append(f"no trace: {first_line(exc)}")
+            return
+        self._trace = path
+        self.kept.append(("trace", path))
 
     def settle(self, failed: bool) -> list[tuple[str, Path]]:
-        """After the last teardown: drop a passing test's trace under retain-on-failure, and an empty folder."""
+        """After the last teardown: keep held screenshots of a failed test, drop a passing test's trace
+        under retain-on-failure, and leave no empty folder."""
+        if failed and self._held:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            held: list[tuple[str, Path]] = []
+            for index, data in enumerate(self._held):
+                path = self.folder / f"test-failed-{index + 1}.png"
+                path.write_bytes(data)
+                held.append(("screenshot", path))
+            self.kept = held + self.kept
+        self._held = []
         if self._trace is not None and self.modes.tracing == "retain-on-failure" and not failed:
             self._trace.unlink(missing_ok=True)
             self.kept = [(kind, path) for kind, path in self.kept if path != self._trace]

@@ -1,186 +1,177 @@
-"""Reaching the backend: the embedded server (started once per run, on first use) and concurrency limits.
+"""Reaching the run's backend: its client, the embedded server and its xdist broker, and how many sessions it runs.
 
-Under pytest-xdist the controller owns the embedded server. Workers ask it for
-the URL over a loopback socket (``Broker``), so the server starts only when some
-worker first needs a session, is shared by all of them, and stops with the
-controller. A server that runs one session at a time (a self-hosted
-steel-browser silently replaces the live session on every create) gets
-``SessionSlots``: lock files that serialise sessions across processes.
+``BackendAccess`` is the one owner of everything between "a fixture wants a session"
+and an HTTP request: which URL, started how (the embedded server on first need, or
+asked of the xdist controller), with which key, within which concurrency limit, and
+whether an earlier failure already showed the backend unusable.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import secrets
+import functools
 import shutil
-import socket
 import tempfile
 import threading
-import time
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ._errors import SteelConnectionError, SteelError
-from .local import LocalServerError, LocalServerProcess
+from ._errors import SteelBackendUnavailableError, SteelError
+from ._limits import API_KEY_ENV
+from ._settings import Settings
+from ._stash import WORKER_BROKER_KEY, WORKER_SLOTS_KEY
 
-SERVER_START_TIMEOUT = 60.0
-
-
-class EmbeddedServer:
-    """steel-local as a child of this process, started by the first caller of ``url()``."""
-
-    def __init__(self, *, chromium: str | None, max_sessions: int | None, pool_size: int | None = None) -> None:
-        self._chromium = chromium
-        self._max_sessions = max_sessions
-        self._pool_size = pool_size
-        # The environment as it is now, in the thread that decides to start the server: it may start
-        # later in another thread, while the main thread briefly points TMPDIR at Playwright's folder.
-        self._env = {k: v for k, v in os.environ.items() if k != "STEEL_API_KEY"}
-        self._lock = threading.Lock()
-        self._process: LocalServerProcess | None = None
-        self._failure: SteelError | None = None
-
-    @property
-    def started(self) -> bool:
-        return self._process is not None and self._process.url is not None
-
-    def url(self) -> str:
-        with self._lock:
-            if self._failure is not None:
-                raise self._failure
-            if self._process is None:
-                self._start()
-            assert self._process is not None and self._process.url
-            return self._process.url
-
-    def _start(self) -> None:
-        args = ["--port", "0", "--log-level", "warning"]
-        if self._chromium:
-            args += ["--chromium", self._chromium]
-        if self._max_sessions:
-            args += ["--max-sessions", str(self._max_sessions)]
-        if self._pool_size is not None:
-            args += ["--pool-size", str(self._pool_size)]
-        logdir = tempfile.mkdtemp(prefix="pytest-steel-")
-        process = LocalServerProcess(args, env=self._env, log_path=Path(logdir, "steel-local.log"))
-        try:
-            process.start(SERVER_START_TIMEOUT)
-        except LocalServerError as exc:
-            self._failure = SteelConnectionError(f"the embedded Steel server did not start: {exc}")
-            raise self._failure from None
-        finally:
-            # The server keeps writing to its open log; unlinked now, it leaves nothing even if we are killed.
-            shutil.rmtree(logdir, ignore_errors=True)
-        self._process = process
-
-    def stop(self) -> None:
-        with self._lock:
-            if self._process is not None:
-                self._process.stop()
-            self._process = None
-            self._failure = self._failure or SteelConnectionError("the embedded Steel server has stopped")
+if TYPE_CHECKING:
+    from ._client import EventHook, SteelClient
+    from ._embedded import Broker, EmbeddedServer
+    from ._slots import SessionLimit
 
 
-class Broker:
-    """The controller's side: answers each worker's request with the embedded server's URL."""
+class BackendAccess:
+    """The backend as one run (one process: the controller or a worker) reaches it."""
 
-    def __init__(self, server: EmbeddedServer) -> None:
-        self._server = server
-        self._token = secrets.token_hex(16)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._thread = threading.Thread(target=self._serve, name="pytest-steel-broker", daemon=True)
-        self._thread.start()
+    def __init__(self, settings: Settings, workerinput: Mapping[str, Any] | None, say: Callable[[str], None]) -> None:
+        self.settings = settings
+        self._workerinput = workerinput or {}
+        self._say = say  # a line for the run's summary
+        self.event_hooks: dict[str, list[EventHook]] = {"created": [], "released": []}  # handed to the client
+        self._client: SteelClient | None = None
+        self._embedded: EmbeddedServer | None = None
+        self._broker: Broker | None = None
+        self._slots_dir: str | None = None
+        self._own_slots_dir = False
+        self._limit: SessionLimit | None = None
+        self._unavailable: SteelError | None = None
 
     @property
-    def address(self) -> str:
-        host, port = self._listener.getsockname()[:2]
-        return f"{host}:{port}:{self._token}"
+    def used(self) -> bool:
+        """Whether anything in this process has needed the backend."""
+        return self._client is not None
 
-    def _serve(self) -> None:
-        while True:
+    @property
+    def unavailable(self) -> bool:
+        return self._unavailable is not None
+
+    @property
+    def embedded_started(self) -> bool:
+        return self._embedded is not None and self._embedded.started
+
+    # -- the client -------------------------------------------------------------
+
+    def client(self) -> SteelClient:
+        """The run's client; the embedded server starts here, on first need."""
+        if self._unavailable is not None:
+            raise SteelBackendUnavailableError(
+                "the Steel backend is unavailable; see the first error of this run, and the pytest-steel summary"
+            )
+        if self._client is None:
             try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            with connection, contextlib.suppress(OSError):
-                connection.settimeout(SERVER_START_TIMEOUT)
-                request = connection.makefile("r").readline().strip()
-                if request != self._token:
-                    continue
-                try:
-                    answer = "url " + self._server.url()
-                except SteelError as exc:
-                    answer = "error " + " ".join(str(exc).split())
-                connection.sendall(answer.encode() + b"\n")
+                base_url = self._base_url()
+            except SteelError as exc:
+                self.mark_unavailable(exc)
+                raise
+            from ._client import SteelClient  # httpx loads only when a test needs Steel
+
+            self._client = SteelClient(
+                base_url,
+                self.settings.api_key.value if not self.settings.is_embedded else None,
+                api_key_source=f"--steel-api-key or {API_KEY_ENV}",
+                event_hooks=self.event_hooks,
+            )
+            self.event_hooks = self._client.event_hooks
+        return self._client
+
+    def mark_unavailable(self, exc: SteelError) -> None:
+        """An unreachable backend or a rejected key: later tests fail fast, and the summary says it once."""
+        if self._unavailable is None:
+            self._unavailable = exc
+            self._say(f"the Steel backend was unavailable, so tests needing a session errored: {exc}")
+
+    def _base_url(self) -> str:
+        if self.settings.server_url is not None:
+            return self.settings.server_url
+        if WORKER_BROKER_KEY in self._workerinput:
+            from ._embedded import ask_broker
+
+            return ask_broker(self._workerinput[WORKER_BROKER_KEY])
+        return self._embedded_server().url()
+
+    def warm_up(self) -> None:
+        """Start the embedded server in the background while the first test sets up, when tests will need it.
+
+        Under xdist a worker asks the controller, which starts it. A failure here is
+        kept (or recurs) and reported by the first test that needs a session.
+        """
+        if not self.settings.is_embedded:
+            return
+        if WORKER_BROKER_KEY in self._workerinput:
+            from ._embedded import ask_broker
+
+            start: Callable[[], object] = functools.partial(ask_broker, self._workerinput[WORKER_BROKER_KEY])
+        else:
+            start = self._embedded_server().url
+
+        def quietly() -> None:
+            with contextlib.suppress(Exception):
+                start()
+
+        threading.Thread(target=quietly, name="pytest-steel warm-up", daemon=True).start()
+
+    def _embedded_server(self) -> EmbeddedServer:
+        if self._embedded is None:
+            from ._embedded import EmbeddedServer
+
+            self._embedded = EmbeddedServer(
+                chromium=self.settings.chromium.value,
+                max_sessions=self.settings.max_sessions.value,
+                pool_size=self.settings.pool_size.value,
+            )
+        return self._embedded
+
+    # -- xdist: what the controller hands its workers -----------------------------
+
+    def worker_input(self) -> dict[str, str]:
+        """For each xdist worker: where to ask for the embedded server, and the session slots they share."""
+        given = {WORKER_SLOTS_KEY: self._slots_directory()}
+        if self.settings.is_embedded:
+            if self._broker is None:
+                from ._embedded import Broker
+
+                self._broker = Broker(self._embedded_server())
+            given[WORKER_BROKER_KEY] = self._broker.address
+        return given
+
+    def _slots_directory(self) -> str:
+        if self._slots_dir is None:
+            if WORKER_SLOTS_KEY in self._workerinput:
+                self._slots_dir = self._workerinput[WORKER_SLOTS_KEY]
+            else:
+                self._slots_dir = tempfile.mkdtemp(prefix="pytest-steel-slots-")
+                self._own_slots_dir = True
+        return self._slots_dir
+
+    @property
+    def known_limit(self) -> SessionLimit | None:
+        """The limit, if a create has needed it yet."""
+        return self._limit
+
+    def limit(self) -> SessionLimit:
+        """How many sessions the server runs at once, and the slots that keep to it across processes."""
+        if self._limit is None:
+            from ._slots import SessionLimit
+
+            self._limit = SessionLimit(self.settings, self.client(), self._slots_directory, self._say)
+        return self._limit
+
+    # -- the end ----------------------------------------------------------------------
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._thread.join(5)
-
-
-def ask_broker(address: str) -> str:
-    """A worker's side: the embedded server's URL, started by the controller if need be."""
-    host, port, token = address.rsplit(":", 2)
-    try:
-        with socket.create_connection((host, int(port)), timeout=SERVER_START_TIMEOUT + 5) as connection:
-            connection.sendall(token.encode() + b"\n")
-            answer = connection.makefile("r").readline().strip()
-    except OSError as exc:
-        raise SteelConnectionError(f"could not reach the pytest-steel controller for the server URL ({exc})") from None
-    kind, _, rest = answer.partition(" ")
-    if kind == "url":
-        return rest
-    raise SteelConnectionError(rest or "the pytest-steel controller gave no embedded server URL")
-
-
-class SlotUnavailable(SteelError):
-    """Every slot is held, by this process or until the wait ran out."""
-
-
-class SessionSlots:
-    """At most ``count`` live sessions at once on one server, across every process of the run.
-
-    Each slot is a lock file under ``directory`` held (``flock``) from create to
-    release; the kernel frees it if the process dies. A process that holds every
-    slot and asks for another would wait on itself, so it fails at once instead.
-    """
-
-    POLL_INTERVAL = 0.05
-
-    def __init__(self, directory: Path, server_url: str, count: int) -> None:
-        key = hashlib.sha256(server_url.encode()).hexdigest()[:16]
-        self.count = count
-        self._paths = [directory / f"slot-{key}-{n}.lock" for n in range(count)]
-        self._held: dict[str, int] = {}  # session-to-be key -> fd
-
-    def acquire(self, key: str, wait: float) -> None:
-        import fcntl  # POSIX only, and only needed for servers that limit sessions
-
-        if len(self._held) >= self.count:
-            raise SlotUnavailable("every slot is held by this process")
-        deadline = time.monotonic() + wait
-        while True:
-            for path in self._paths:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
-                    continue
-                self._held[key] = fd
-                return
-            if time.monotonic() >= deadline:
-                raise SlotUnavailable(f"no slot came free in {wait:.0f} s")
-            time.sleep(self.POLL_INTERVAL)  # flock has no timed wait; other processes free slots
-
-    def release(self, key: str) -> None:
-        fd = self._held.pop(key, None)
-        if fd is not None:
-            os.close(fd)  # closing the descriptor drops its lock
-
-    @property
-    def holders(self) -> list[str]:
-        return list(self._held)
+        """Stop the broker and the embedded server, close the client, remove the slots folder."""
+        if self._broker is not None:
+            self._broker.close()
+        if self._embedded is not None:
+            self._embedded.stop()
+        if self._client is not None:
+            self._client.close()
+        if self._own_slots_dir and self._slots_dir:
+            shutil.rmtree(self._slots_dir, ignore_errors=True)

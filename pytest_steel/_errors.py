@@ -66,8 +66,11 @@ class SteelSessionError(SteelError):
         self.release_reason = release_reason
 
 
-class SteelBackendUnavailable(SteelError):
+class SteelBackendUnavailableError(SteelError):
     """An earlier request showed the backend unreachable or the key rejected; later tests fail fast."""
+
+
+SteelBackendUnavailable = SteelBackendUnavailableError  # the name before 0.1: kept so imports keep working
 
 
 class SteelReleaseWarning(UserWarning):

@@ -1,8 +1,9 @@
 """The fixtures: a session per test or per module, a Playwright browser connected to it, its context and a page.
 
-``steel_session``, ``steel_browser`` and ``steel_context`` take their scope from
-``--steel-session-scope``; ``steel_page`` is always per test. Playwright is
-imported only when a test first asks for a browser.
+Every session fixture is function-scoped and small. With ``--steel-session-scope
+module`` they hand each test the module's session, held by the module-scoped
+``_steel_module`` (``ModuleSession``), which replaces a session that died before the
+module's next test. Playwright is imported only when a test first asks for a browser.
 """
 
 from __future__ import annotations
@@ -15,148 +16,99 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._errors import SteelError, SteelSessionError, first_line
-from ._settings import ARTIFACT_FIELDS, Backend, Settings, parse_timeout_ms, timeout_error
-from ._stash import FAILED_SO_FAR_KEY, RECORDER_KEY, RUN_KEY, SETTINGS_KEY
+from ._markers import SteelMarks, timeout_ms
+from ._settings import Settings
+from ._stash import RECORDER_KEY, SETTINGS_KEY, run_of
 
 if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start-up stays cheap
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
     from ._artifacts import TestRecorder
     from ._client import SteelClient
+    from ._connection import Connection
+    from ._lifecycle import TrackedSession
     from ._models import Session
-    from ._run import SteelRun, TrackedSession
+    from ._module_session import ModuleSession
 
-CONNECT_TIMEOUT_MS = 30_000
-# Fixtures holding a per-module session, in teardown order (dependents first).
-MODULE_SESSION_FIXTURES = (
-    "steel_context",
-    "steel_browser",
-    "steel_session",
-    "_steel_tracked",
-    "steel_module_session",
-    "_steel_module_tracked",
-)
+# Fixtures whose session follows --steel-session-scope, and every fixture that needs the backend.
+SESSION_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
+STEEL_FIXTURES = frozenset(("steel_client", "steel_module_session", *SESSION_FIXTURES))
 
 
-def steel_settings(config: pytest.Config) -> Settings:
+def settings_of(config: pytest.Config) -> Settings:
     return config.stash[SETTINGS_KEY]
 
 
-def steel_run(config: pytest.Config) -> SteelRun:
-    """The run's sessions and client, made when something first needs them."""
-    run = config.stash.get(RUN_KEY, None)
-    if run is None:
-        from ._run import SteelRun
-
-        run = config.stash[RUN_KEY] = SteelRun(config, steel_settings(config))
-    return run
-
-
-def started_run(config: pytest.Config) -> SteelRun | None:
-    """The run, if anything has needed Steel so far."""
-    return config.stash.get(RUN_KEY, None)
-
-
-def _session_scope(fixture_name: str, config: pytest.Config) -> str:
-    return steel_settings(config).session_scope.value
-
-
-def marker_params(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
-    """Fields of every ``steel`` marker on the node and its parents; the closest marker wins each field."""
-    merged: dict[str, Any] = {}
-    for owner, mark in reversed(list(node.iter_markers_with_node("steel"))):
-        if mark.args:
-            raise SteelError(
-                f"@pytest.mark.steel on {owner.nodeid} takes keyword arguments only, "
-                "e.g. @pytest.mark.steel(timeout='2m', blockAds=True)"
-            )
-        merged.update((k, v) for k, v in mark.kwargs.items() if k not in ARTIFACT_FIELDS)
-    if "timeout" in merged:
-        merged["timeout"] = _timeout_ms(merged["timeout"], "@pytest.mark.steel(timeout=...)")
-    return merged
-
-
-def _timeout_ms(value: object, where: str) -> int:
-    try:
-        return parse_timeout_ms(value)
-    except ValueError:
-        raise SteelError(timeout_error(where, value)) from None
-
-
-def _open(request: pytest.FixtureRequest, node: pytest.Item | pytest.Collector) -> Iterator[TrackedSession]:
-    run = steel_run(request.config)
-    params = {**request.getfixturevalue("steel_session_params"), **marker_params(node)}
+def _create_params(request: pytest.FixtureRequest, node: pytest.Item | pytest.Collector) -> dict[str, Any]:
+    """``steel_session_params``, then the closest ``steel`` marker's fields, ``timeout`` in milliseconds."""
+    params = {**request.getfixturevalue("steel_session_params"), **SteelMarks.of(node).create_fields()}
     if isinstance(params.get("timeout"), str):  # an overridden steel_session_params may say "2m" too
-        params["timeout"] = _timeout_ms(params["timeout"], "steel_session_params['timeout']")
-    tracked = run.create(params, node)
-    try:
-        yield tracked
-    finally:
-        run.release(tracked)
-    if tracked.ended is not None and tracked.ended_on_its_own and not tracked.reported:
-        tracked.reported = True
-        raise SteelSessionError(
-            describe_end(tracked),
-            session_id=tracked.id,
-            status=str(tracked.ended.status),
-            release_reason=tracked.ended.release_reason,
-        )
-
-
-def describe_end(tracked: TrackedSession) -> str:
-    """One line naming the session, its state and what that means."""
-    final = tracked.ended
-    if final is None or final.is_live:
-        return f"Steel session {tracked.id} lost its CDP connection during the test (the session is still live)"
-    reasons = {
-        "browser_crashed": "its browser crashed",
-        "browser_closed": "its browser closed",
-        "timeout": f"its timeout ({tracked.session.timeout} ms) passed; raise it with --steel-timeout "
-        "or @pytest.mark.steel(timeout=...)",
-        "inactivity_timeout": "it was idle for longer than its inactivityTimeout",
-        "user_requested": "something other than its fixture released it",
-    }
-    why = reasons.get(final.release_reason or "", "the backend ended it")
-    return f"Steel session {tracked.id} is {final.describe_state()} during the test: {why}"
+        params["timeout"] = timeout_ms(params["timeout"], "steel_session_params['timeout']")
+    return params
 
 
 @pytest.fixture(scope="session")
 def steel_client(request: pytest.FixtureRequest) -> SteelClient:
     """The API client for the configured backend (starts the embedded server on first use)."""
-    return steel_run(request.config).client()
+    return run_of(request.config).backend.client()
 
 
 @pytest.fixture(scope="session")
 def steel_session_params(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Create parameters for every session: ``timeout`` (ms) and any Steel create field. Override to change them."""
-    settings = steel_settings(request.config)
+    settings = settings_of(request.config)
     params: dict[str, Any] = {"timeout": settings.timeout_ms.value}
-    if settings.backend.value is Backend.EMBEDDED and settings.headed.value:
+    if settings.is_embedded and settings.headed.value:
         params["headless"] = False
     return params
 
 
 @pytest.fixture(scope="module")
-def _steel_module_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
-    yield from _open(request, request.node)
+def _steel_module(request: pytest.FixtureRequest) -> Iterator[ModuleSession]:
+    """The module's shared session, made when a test first asks for it and released after the module."""
+    from ._module_session import ModuleSession
+
+    module = request.node
+    holder = ModuleSession(run_of(request.config), module, lambda: _create_params(request, module))
+    yield holder
+    holder.close()
 
 
-@pytest.fixture(scope="module")
-def steel_module_session(_steel_module_tracked: TrackedSession) -> Session:
-    """A live session shared by this module's tests, released after the module."""
-    return _steel_module_tracked.session
-
-
-@pytest.fixture(scope=_session_scope)
+@pytest.fixture
 def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
-    if request.scope == "module":
-        yield request.getfixturevalue("_steel_module_tracked")
-    else:
-        yield from _open(request, request.node)
+    """This test's session: its own, or the module's with --steel-session-scope module."""
+    from ._tracker import note_use
+
+    run = run_of(request.config)
+    if run.settings.module_scope:
+        shared = request.getfixturevalue("_steel_module").for_test(request.node, own_session=False)
+        note_use(request.node, shared)
+        yield shared
+        return
+    from ._module_session import session_error
+
+    tracked = run.sessions.create(_create_params(request, request.node), request.node)
+    note_use(request.node, tracked)
+    try:
+        yield tracked
+    finally:
+        run.sessions.release(tracked)
+    if tracked.owes_error and tracked.mark_reported():
+        raise session_error(tracked)
 
 
-@pytest.fixture(scope=_session_scope)
+@pytest.fixture
+def steel_module_session(request: pytest.FixtureRequest) -> Session:
+    """A live session shared by this module's tests, released after the module."""
+    from ._tracker import note_use
+
+    own = not settings_of(request.config).module_scope and any(n in request.fixturenames for n in SESSION_FIXTURES)
+    tracked = request.getfixturevalue("_steel_module").for_test(request.node, own_session=own)
+    note_use(request.node, tracked)
+    return tracked.session
+
+
+@pytest.fixture
 def steel_session(_steel_tracked: TrackedSession) -> Session:
     """A live session for this test (or module, with --steel-session-scope module), released at teardown."""
     return _steel_tracked.session
@@ -189,83 +141,60 @@ def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
         shutil.rmtree(driver_tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope=_session_scope)
-def steel_browser(
+@pytest.fixture
+def _steel_connection(
     request: pytest.FixtureRequest, _steel_playwright: Playwright, _steel_tracked: TrackedSession
-) -> Iterator[Browser]:
-    """A Playwright ``Browser`` connected over CDP to ``steel_session``.
+) -> Iterator[Connection]:
+    """This test's CDP connection to its session (the module's, shared, with a per-module session).
 
     Playwright comes first: its driver starts while the embedded server, started in the
     background after collection, comes up and launches its first browsers.
     """
-    from playwright.sync_api import Error as PlaywrightError
-
-    run = steel_run(request.config)
-    playwright = _steel_playwright
-    client = run.client()
-    url = client.cdp_url(_steel_tracked.session)
-    failure: str | None = None
-    try:
-        browser = playwright.chromium.connect_over_cdp(url, timeout=CONNECT_TIMEOUT_MS)
-    except PlaywrightError as exc:
-        failure = client.redact(first_line(exc))
-    if failure is not None:  # raised outside the except block, so no local holds the unredacted error
-        raise SteelSessionError(
-            f"could not connect Playwright to Steel session {_steel_tracked.id}: {failure}",
-            session_id=_steel_tracked.id,
-            status=str(_steel_tracked.session.status),
-        )
-
-    def on_disconnected(_: object) -> None:
-        if not _steel_tracked.closing:
-            _steel_tracked.disconnected = True
-
-    browser.on("disconnected", on_disconnected)
-    yield browser
-    if not browser.is_connected() and not _steel_tracked.closing:
-        _steel_tracked.disconnected = True  # the event may not have been dispatched yet
-    _steel_tracked.closing = True
-    if browser.is_connected():
-        try:
-            browser.close()
-        except PlaywrightError:
-            pass  # the connection went down under us: the session's release is what matters
-
-
-@pytest.fixture(scope=_session_scope)
-def steel_context(
-    request: pytest.FixtureRequest, steel_browser: Browser, _steel_tracked: TrackedSession
-) -> Iterator[BrowserContext]:
-    """The session's default context: Steel opens one, with a page, for every session."""
-    context = steel_browser.contexts[0] if steel_browser.contexts else steel_browser.new_context()
-    if request.scope == "function" and "steel_page" not in request.fixturenames:
-        # A test that drives the context itself: its artifacts cover every page of the context.
-        recorder = _start_recording(request, context, _steel_tracked)
-        yield context
-        if recorder is not None:
-            recorder.stop(_failed_so_far(request.node), context.pages)
+    run = run_of(request.config)
+    if run.settings.module_scope:
+        yield request.getfixturevalue("_steel_module").connection(_steel_playwright)
         return
-    yield context
+    from ._connection import Connection
+
+    connection = Connection(_steel_playwright, run.backend.client(), _steel_tracked)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture
-def steel_page(
-    request: pytest.FixtureRequest, steel_context: BrowserContext, _steel_tracked: TrackedSession
-) -> Iterator[Page]:
-    """A page for this test: the session's own page, or a new one closed at teardown when the session is shared."""
-    shared = steel_settings(request.config).session_scope.value == "module"
-    from ._run import note_session
+def steel_browser(_steel_connection: Connection) -> Browser:
+    """A Playwright ``Browser`` connected over CDP to ``steel_session``."""
+    return _steel_connection.browser
 
-    note_session(request.node, _steel_tracked)
-    before = set(steel_context.pages) if shared else set()
-    recorder = _start_recording(request, steel_context, _steel_tracked)
-    if shared:
-        page = steel_context.new_page()
+
+@pytest.fixture
+def steel_context(request: pytest.FixtureRequest, _steel_connection: Connection) -> Iterator[BrowserContext]:
+    """The session's default context: Steel opens one, with a page, for every session."""
+    context = _steel_connection.context
+    if settings_of(request.config).module_scope or "steel_page" in request.fixturenames:
+        yield context
+        return
+    # A test that drives its own session's context: its artifacts cover every page of the context.
+    recorder = _start_recording(request, _steel_connection)
+    yield context
+    if recorder is not None:
+        recorder.stop(context.pages)
+
+
+@pytest.fixture
+def steel_page(request: pytest.FixtureRequest, _steel_connection: Connection) -> Iterator[Page]:
+    """A page for this test: the session's own page, or a new one closed at teardown when the session is shared."""
+    context = _steel_connection.context
+    shared = settings_of(request.config).module_scope
+    before = set(context.pages) if shared else set()
+    recorder = _start_recording(request, _steel_connection)
+    if shared or not context.pages:
+        page = context.new_page()
     else:
-        page = steel_context.pages[0] if steel_context.pages else steel_context.new_page()
+        page = context.pages[0]
     yield page
     if recorder is not None:  # the test's own pages: with a shared session, those opened since it began
-        recorder.stop(_failed_so_far(request.node), [p for p in steel_context.pages if p not in before])
+        recorder.stop([p for p in context.pages if p not in before])
     if shared and not page.is_closed():
         try:
             page.close()
@@ -273,21 +202,11 @@ def steel_page(
             pass
 
 
-def _start_recording(
-    request: pytest.FixtureRequest, context: BrowserContext, tracked: TrackedSession
-) -> TestRecorder | None:
-    from ._artifacts import TestRecorder, artifact_modes, folder_for
+def _start_recording(request: pytest.FixtureRequest, connection: Connection) -> TestRecorder | None:
+    from ._artifacts import TestRecorder
 
-    item = request.node
-    settings = steel_settings(request.config)
-    modes = artifact_modes(item, settings)
-    if not modes.records_anything:
-        return None
-    recorder = TestRecorder(folder_for(settings.output.value, item), modes, context, tracked, title=item.nodeid)
-    recorder.start()
-    item.stash[RECORDER_KEY] = recorder
+    recorder = TestRecorder.for_test(request.node, settings_of(request.config), connection)
+    if recorder is not None:
+        recorder.start()
+        request.node.stash[RECORDER_KEY] = recorder
     return recorder
-
-
-def _failed_so_far(item: pytest.Item) -> bool:
-    return item.stash.get(FAILED_SO_FAR_KEY, False)

@@ -6,6 +6,7 @@ Free of third-party imports, so the plugin can load it at start-up for nothing.
 from __future__ import annotations
 
 import urllib.parse
+from typing import Any
 
 
 class Redacted(str):
@@ -43,3 +44,22 @@ def display_url(url: str) -> str:
     if parsed.port:
         netloc += f":{parsed.port}"
     return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, "", ""))
+
+
+def scrub_report(report: Any, secret: str | None) -> None:
+    """Last line of defence: no secret in a test report (terminal, JUnit XML, HTML all read it from there)."""
+    if not secret:
+        return
+    if report.longrepr is not None and shows_secret(text := str(report.longrepr), secret):
+        report.longrepr = redact(text, secret)
+    report.sections = [(title, redact(content, secret)) for title, content in report.sections]
+
+
+def hidden_comparison(left: object, op: str, right: object, secret: str | None) -> list[str] | None:
+    """An assertion diff that does not print a secret-bearing string whole, or None when neither side has one."""
+    if not (shows_secret(left, secret) or shows_secret(right, secret)):
+        return None
+    return [
+        f"{redact(repr(left), secret)} {op} {redact(repr(right), secret)}",
+        "(values that hold the Steel API key are not shown)",
+    ]

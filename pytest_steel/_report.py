@@ -1,8 +1,9 @@
 """What the run says about its sessions: live progress, each test's session and artifacts, and the summary.
 
-Everything here travels as plain data (strings, dicts), because under pytest-xdist
-it is made on a worker and shown by the controller: per-test details and progress
-lines ride on the test reports, session records on ``workeroutput``.
+``RunReport`` owns it all. Everything travels as plain data (strings, dicts), because
+under pytest-xdist it is made on a worker and shown by the controller: per-test
+details and progress lines ride on the test reports, session records and summary
+notes on ``workeroutput`` (``to_worker_output`` / ``merge_worker_output``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import base64
 import math
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._lifecycle import TrackedSession
 
 # How each session ended, in the order the summary lists them.
 ENDS = {
@@ -99,6 +104,91 @@ def summary(records: list[SessionRecord], caught_by_release_all: int, verbosity:
         for r in by_create:
             lines.append(f"  {r.id}  create {format_ms(r.create_ms)}, {_how_it_ended(r)}  {r.owner}")
     return lines
+
+
+WORKER_OUTPUT_KEY = "steel_report"
+
+
+@dataclass
+class RunReport:
+    """Everything the run will say about its sessions, gathered as it happens."""
+
+    records: dict[str, SessionRecord] = field(default_factory=dict)  # every session created, by id
+    notes: list[str] = field(default_factory=list)  # lines for the summary: what went wrong, what the net caught
+    caught_by_release_all: int = 0
+    workers_used_steel: bool = False  # reported by xdist workers as they finish
+    _events: list[str] = field(default_factory=list)  # progress lines not yet attached to a test report
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
+
+    def created(self, tracked: TrackedSession, elapsed_s: float) -> None:
+        record = SessionRecord(tracked.id, tracked.owner, create_ms=elapsed_s * 1000)
+        self.records[tracked.id] = record
+        self._events.append(created_line(record))
+
+    def ended(self, tracked: TrackedSession, end: str) -> None:
+        """``end`` is a key of ``ENDS``: how the session ended, as the summary counts it."""
+        record = self.records[tracked.id]
+        record.lifetime_ms = tracked.lifetime_ms()
+        record.state = tracked.final.describe_state() if tracked.final is not None else "live"
+        record.end = end
+        self._events.append(ended_line(record))
+
+    def unreleased(self, tracked: TrackedSession, why: str) -> None:
+        self.records[tracked.id].end = "unreleased"
+        self.note(f"session {tracked.id} created by {tracked.owner} could not be released: {why}")
+
+    def take_events(self) -> list[str]:
+        events, self._events = self._events, []
+        return events
+
+    def summary(self, verbosity: int) -> list[str]:
+        """The summary's lines, then the notes (once each: xdist workers may say the same)."""
+        lines = summary(list(self.records.values()), self.caught_by_release_all, verbosity) if verbosity > -2 else []
+        return lines + list(dict.fromkeys(self.notes))
+
+    def to_worker_output(self, used_steel: bool) -> dict[str, Any]:
+        records = [record.to_dict() for record in self.records.values()]
+        return {"used": used_steel, "notes": list(self.notes), "records": records}
+
+    def merge_worker_output(self, output: Mapping[str, Any]) -> None:
+        data = output.get(WORKER_OUTPUT_KEY) or {}
+        self.workers_used_steel = self.workers_used_steel or bool(data.get("used"))
+        self.notes.extend(data.get("notes", ()))
+        for item in data.get("records", ()):
+            record = SessionRecord.from_dict(item)
+            self.records[record.id] = record
+
+
+def describe_end(tracked: TrackedSession) -> str:
+    """One line naming the session, its state and what that means."""
+    final = tracked.final
+    if final is None or final.is_live:
+        return f"Steel session {tracked.id} lost its CDP connection during the test (the session is still live)"
+    reasons = {
+        "browser_crashed": "its browser crashed",
+        "browser_closed": "its browser closed",
+        "timeout": f"its timeout ({tracked.session.timeout} ms) passed; raise it with --steel-timeout "
+        "or @pytest.mark.steel(timeout=...)",
+        "inactivity_timeout": "it was idle for longer than its inactivityTimeout",
+        "user_requested": "something other than its fixture released it",
+    }
+    why = reasons.get(final.release_reason or "", "the backend ended it")
+    return f"Steel session {tracked.id} is {final.describe_state()} during the test: {why}"
+
+
+def session_properties(tracked: TrackedSession, shared: bool, debug_url: bool) -> list[tuple[str, str]]:
+    """A test's JUnit properties for one session it used."""
+    state = tracked.final.describe_state() if tracked.final is not None else "live"
+    if tracked.final is None:
+        state += " (shared with the module's other tests)" if shared else " (left live; released at the run's end)"
+    properties = [("steel_session_id", tracked.id), ("steel_session_state", state)]
+    if tracked.session.session_viewer_url:
+        properties.append(("steel_session_viewer_url", tracked.session.session_viewer_url))
+    if debug_url and tracked.session.debug_url:
+        properties.append(("steel_session_debug_url", tracked.session.debug_url))
+    return properties
 
 
 # -- per test -----------------------------------------------------------------

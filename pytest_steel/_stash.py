@@ -9,13 +9,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    pass
+if TYPE_CHECKING:  # the keys' value types, named in strings below
+    from ._artifacts import TestRecorder  # noqa: F401
+    from ._lifecycle import TrackedSession  # noqa: F401
+    from ._run import SteelRun
+    from ._settings import Settings  # noqa: F401
 
 # on the config
 SETTINGS_KEY = pytest.StashKey["Settings"]()
 RUN_KEY = pytest.StashKey["SteelRun"]()  # made when a test first needs Steel
 CURRENT_ITEM_KEY = pytest.StashKey["pytest.Item | None"]()  # the test running now
+
 
 # xdist workerinput: where workers ask for the embedded server's URL, and the session slots they share
 WORKER_BROKER_KEY = "steel_broker"
@@ -24,5 +28,18 @@ WORKER_SLOTS_KEY = "steel_slots_dir"
 # on each test item (cleared before each run of it: pytest-rerunfailures runs items again)
 ITEM_SESSIONS_KEY = pytest.StashKey["list[TrackedSession]"]()  # the sessions it used, for its report
 RECORDER_KEY = pytest.StashKey["TestRecorder"]()  # its screenshots and trace
-FAILED_SO_FAR_KEY = pytest.StashKey[bool]()  # its setup, call or a teardown before its page's failed
-PER_RUN_ITEM_KEYS = (ITEM_SESSIONS_KEY, RECORDER_KEY, FAILED_SO_FAR_KEY)
+FAILED_SO_FAR_KEY = pytest.StashKey[bool]()  # its setup or call failed (from the reports)
+LATER_FIXTURES_KEY = pytest.StashKey[bool]()  # a function fixture was set up after its recorder started
+PER_RUN_ITEM_KEYS = (ITEM_SESSIONS_KEY, RECORDER_KEY, FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY)
+
+
+def started_run(config: pytest.Config) -> SteelRun | None:
+    """The run's Steel state if anything has needed Steel so far; never makes it (``SteelRun.of`` does)."""
+    return config.stash.get(RUN_KEY, None)
+
+
+def run_of(config: pytest.Config) -> SteelRun:
+    """The run's Steel state, made on first need; ``_run`` (and what it loads) is imported only then."""
+    from ._run import SteelRun
+
+    return SteelRun.of(config)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_steel._settings import parse_timeout_ms
+from pytest_steel._limits import parse_timeout_ms
 
-from .conftest import FaultProxy, StartServer, closed_port_url, live_processes_mentioning
+from ._support import FaultProxy, StartServer, closed_port_url, live_processes_mentioning
 
 TIMEOUT_ERROR = (
     "ERROR: {where}: {value!r} is not a valid session timeout; give a positive duration of at most 24 h: "
@@ -183,7 +183,7 @@ def test_an_unreachable_backend_is_reported_once_and_later_tests_fail_fast(pytes
     # The short test summary repeats every message, cut to the terminal's width (whole where $CI is set): leave it out.
     output = "\n".join(line for line in result.outlines if not line.startswith("ERROR "))
     assert output.count(f"could not reach the Steel API at {url}") == 2  # the first error, and the summary
-    assert output.count("SteelBackendUnavailable: the Steel backend is unavailable; see the first error") == 3
+    assert output.count("SteelBackendUnavailableError: the Steel backend is unavailable; see the first error") == 3
     result.stdout.fnmatch_lines(
         ["*= pytest-steel =*", "the Steel backend was unavailable, so tests needing a session errored: could not*"]
     )

@@ -1,0 +1,135 @@
+"""What each test's reports say about Steel: its sessions and artifacts, a session that died under it, no key.
+
+``TestReporting`` runs in ``pytest_runtest_makereport``, where the worker that ran the
+test still holds its sessions; ``ReportShower`` runs where reports are shown (the
+controller, under xdist), so everything it needs rides on the report as plain data.
+Outcomes come from the reports themselves, as playwright-pytest's ``rep_*`` recipe
+does: no private pytest state.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._errors import SteelError
+from ._redaction import scrub_report
+from ._report import TestDetails, describe_end, session_properties
+from ._settings import shown_path
+from ._stash import FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY
+
+if TYPE_CHECKING:
+    from ._lifecycle import TrackedSession
+    from ._run import SteelRun
+
+REPORT_SECTION = "Steel session"
+
+
+class TestReporting:
+    """One test report being made: before pytest makes it (``details``), and after (``annotate``)."""
+
+    __test__ = False
+
+    def __init__(self, run: SteelRun, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        self.run = run
+        self.item = item
+        self.call = call
+        self.details = self._details() if call.when == "teardown" else None
+        if self.details is not None:
+            item.user_properties.extend(self.details.properties)  # copied into the report: JUnit XML reads them
+
+    def _details(self) -> TestDetails | None:
+        """The sessions the test used and the artifacts it kept, known once its fixtures are torn down."""
+        sessions: list[TrackedSession] = list(self.item.stash.get(ITEM_SESSIONS_KEY, []))
+        recorder = self.item.stash.get(RECORDER_KEY, None)
+        if not sessions and recorder is None:
+            return None
+        settings = self.run.settings
+        properties: list[tuple[str, str]] = []
+        for tracked in sessions:
+            properties += session_properties(tracked, tracked.node is not self.item, settings.report_debug_url.value)
+        artifacts: list[tuple[str, Any]] = []
+        if recorder is not None:
+            excinfo = self.call.excinfo
+            teardown_failed = excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception)
+            artifacts = recorder.settle(self.item.stash.get(FAILED_SO_FAR_KEY, False) or teardown_failed)
+            properties += [(f"steel_{kind}", shown_path(path)) for kind, path in artifacts]
+            properties += [("steel_artifact_problem", problem) for problem in recorder.problems]
+        return TestDetails([(name, self.run.redact(value)) for name, value in properties], artifacts)
+
+    def annotate(self, report: pytest.TestReport) -> None:
+        """Add the details and progress lines, scrub the key, and explain a session that died under the test."""
+        run, call = self.run, self.call
+        if self.details is not None:
+            report.steel_details = self.details.section()  # type: ignore[attr-defined]  # shown beside a failure
+            html_path = self.item.config.getoption("htmlpath", None)  # pytest-html, when it writes a report
+            if html_path:
+                html_dir = os.path.dirname(os.path.abspath(html_path))
+                extras = self.details.html_extras(html_dir)
+                report.extras = [*getattr(report, "extras", []), *extras]  # type: ignore[attr-defined]
+        events = run.report.take_events()
+        if events:
+            report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]
+        scrub_report(report, run.settings.api_key.value)
+        if report.failed and call.when in ("setup", "call"):
+            self.item.stash[FAILED_SO_FAR_KEY] = True
+        if not report.failed or call.excinfo is None:
+            return
+        if call.when != "call":
+            if call.excinfo.errisinstance(SteelError):  # our fixtures' internals would only bury the message
+                report.longrepr = f"{type(call.excinfo.value).__name__}: {run.redact(str(call.excinfo.value))}"
+            return
+        self._explain_lost_session(report, call.excinfo)
+
+    def _explain_lost_session(self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """A test that failed because its session ended under it: say so, instead of a bare Playwright error."""
+        module = self.item.getparent(pytest.Module)
+        playwright_error = _is_playwright_error(excinfo)
+        for tracked in self.run.sessions.for_node(self.item, *([module] if module else [])):
+            if not (tracked.lost_connection or playwright_error):
+                continue
+            state = self.run.sessions.check(tracked)
+            if state is None or (state.is_live and not tracked.lost_connection):
+                continue
+            tracked.mark_reported()
+            said = " ".join(excinfo.exconly().split())[:500]
+            report.longrepr = f"SteelSessionError: {describe_end(tracked)}\n\nPlaywright said: {self.run.redact(said)}"
+            report.steel_session_ended = True  # type: ignore[attr-defined]  # travels with the report under xdist
+            return
+
+
+def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    from playwright.sync_api import Error as PlaywrightError
+
+    return excinfo.errisinstance(PlaywrightError)
+
+
+def status_of(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """A test whose session died under it did not fail on its own: count it as an error, like a broken fixture."""
+    if report.when == "call" and report.failed and getattr(report, "steel_session_ended", False):
+        return "error", "E", "ERROR"
+    return None
+
+
+class ReportShower:
+    """Where reports are shown (the controller, under xdist): progress lines, and the session beside a failure."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.awaiting_details: dict[str, pytest.TestReport] = {}  # a failed setup or call, until its teardown
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        events = getattr(report, "steel_events", None)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if events and reporter is not None and self.config.getoption("verbose") > 0:
+            for line in events:
+                reporter.write_line(line)
+        if report.when in ("setup", "call") and report.failed:
+            self.awaiting_details[report.nodeid] = report
+        elif report.when == "teardown":
+            failed = self.awaiting_details.pop(report.nodeid, None) or (report if report.failed else None)
+            details = getattr(report, "steel_details", "")
+            if failed is not None and details:
+                failed.sections.append((REPORT_SECTION, details))

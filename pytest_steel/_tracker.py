@@ -1,0 +1,194 @@
+"""The run's sessions: every one this process creates is tracked until it ends, and none is left metering.
+
+Sessions made by fixtures are released at their teardown; sessions a test made
+through ``steel_client`` are attributed to it (through the client's ``created``
+hook) and released by ``sweep`` at the end of the run, which then calls release-all
+on the controller as the safety net.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._errors import (
+    SteelAuthenticationError,
+    SteelConnectionError,
+    SteelError,
+    SteelNotFoundError,
+    SteelReleaseWarning,
+)
+from ._lifecycle import TrackedSession
+from ._models import Session, wire_fields
+from ._stash import CURRENT_ITEM_KEY, ITEM_SESSIONS_KEY
+from ._wire import SessionStatus
+
+if TYPE_CHECKING:
+    from ._backend import BackendAccess
+    from ._report import RunReport
+
+Node = pytest.Item | pytest.Collector
+
+
+def note_use(item: pytest.Item, tracked: TrackedSession) -> None:
+    """The test used this session: its report will name it."""
+    used = item.stash.setdefault(ITEM_SESSIONS_KEY, [])
+    if tracked not in used:
+        used.append(tracked)
+
+
+class SessionTracker:
+    """Creates, checks and releases the run's sessions; tells the hooks and the report as they change."""
+
+    def __init__(self, config: pytest.Config, backend: BackendAccess, report: RunReport) -> None:
+        self.config = config
+        self.backend = backend
+        self.report = report
+        self.live: dict[str, TrackedSession] = {}
+        self._creating_for: list[Node] = []
+        self._sweeping = False
+        backend.event_hooks["created"].append(self._created)
+        backend.event_hooks["released"].append(self._released)
+
+    def create(self, params: dict[str, Any], node: Node) -> TrackedSession:
+        """Create a session for a fixture, within the server's concurrency, and tell the hooks."""
+        client = self.backend.client()
+        params = wire_fields(params)
+        self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
+        params = wire_fields(params)
+        timeout = params.pop("timeout", None)
+        session_id = str(params.setdefault("sessionId", str(uuid.uuid4())))
+        self.backend.limit().reserve(session_id, node.nodeid or node.name, timeout)
+        self._creating_for.append(node)
+        try:
+            session = client.create(timeout=timeout, **params)
+        except SteelError as exc:
+            self._free(session_id)
+            if isinstance(exc, (SteelConnectionError, SteelAuthenticationError)):
+                self.backend.mark_unavailable(exc)
+            raise
+        finally:
+            self._creating_for.pop()
+        tracked = self.live[session.id]
+        tracked.by_fixture = True
+        return tracked
+
+    def _free(self, session_id: str) -> None:
+        limit = self.backend.known_limit  # never detect the limit just to free a slot nobody took
+        if limit is not None:
+            limit.free(session_id)
+
+    def _created(self, session: Session, elapsed_s: float) -> None:
+        node = self._creating_for[-1] if self._creating_for else self.config.stash.get(CURRENT_ITEM_KEY, None)
+        owner = (node.nodeid or node.name) if node is not None else "the run"
+        tracked = TrackedSession(session, node, owner)
+        self.live[session.id] = tracked
+        self.report.created(tracked, elapsed_s)
+        if isinstance(node, pytest.Item):
+            note_use(node, tracked)
+        self.config.hook.pytest_steel_session_created(session=session, node=node, config=self.config)
+
+    def _released(self, snapshot: Session) -> None:
+        tracked = self.live.get(snapshot.id)
+        if tracked is not None:
+            self._ended(tracked, tracked.final or snapshot, on_its_own=False)
+        else:
+            self._free(snapshot.id)
+
+    def _ended(self, tracked: TrackedSession, final: Session, *, on_its_own: bool) -> None:
+        """Forget a session that is over: free its slot, record how it ended, tell the hooks."""
+        tracked.end(final, on_its_own=on_its_own)
+        self.live.pop(tracked.id, None)
+        self._free(tracked.id)
+        final = tracked.final or final
+        if final.status == SessionStatus.FAILED:
+            end = "failed"
+        elif final.release_reason in ("timeout", "inactivity_timeout"):
+            end = "timeout"
+        else:
+            end = "safety-net" if self._sweeping else "released"
+        self.report.ended(tracked, end)
+        self.config.hook.pytest_steel_session_ended(session=final, node=tracked.node, config=self.config)
+
+    def check(self, tracked: TrackedSession) -> Session | None:
+        """The session's current state from the backend, or None if it cannot be had."""
+        if tracked.final is not None:
+            return tracked.final
+        try:
+            current = self.backend.client().retrieve(tracked.id)
+        except SteelError:
+            return None
+        if not current.is_live:
+            tracked.end(current, on_its_own=True)
+        return current
+
+    def release(self, tracked: TrackedSession) -> None:
+        """Release a fixture's session; raise only if it may still be live (and metering)."""
+        if tracked.id not in self.live:
+            return
+        # One GET first: a session that ended on its own (crash, timeout) needs no release, and its test
+        # must hear why. Cheaper than guessing from Playwright's events, which may not have arrived yet.
+        final = self.check(tracked)
+        if final is not None and not final.is_live:
+            self._ended(tracked, final, on_its_own=True)
+            return
+        try:
+            self.backend.client().release(tracked.id)
+        except SteelNotFoundError:
+            self._ended(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED), on_its_own=False)
+        except SteelError as exc:
+            current = self.check(tracked)
+            tracked.released_anyway()  # our release may well have ended it: not the test's concern
+            if current is not None and not current.is_live:
+                self._ended(tracked, current, on_its_own=False)
+                warnings.warn(
+                    SteelReleaseWarning(
+                        f"releasing Steel session {tracked.id} failed, but it is {current.describe_state()}: {exc}"
+                    ),
+                    stacklevel=2,
+                )
+                return
+            raise SteelError(
+                f"could not release Steel session {tracked.id}; it may still be live, and metering, "
+                f"until its timeout: {exc}"
+            ) from None
+
+    def for_node(self, *nodes: Node) -> list[TrackedSession]:
+        """The live sessions made for any of these nodes (a test, its module)."""
+        return [t for t in list(self.live.values()) if any(t.node is n for n in nodes)]
+
+    def sweep(self, release_all: bool) -> None:
+        """End of run: release what tests left live, then (on the controller) release-all as the safety net."""
+        self._sweeping = True
+        for tracked in list(self.live.values()):
+            try:
+                self.release(tracked)
+            except SteelError as exc:
+                self.report.unreleased(tracked, str(exc))
+                continue
+            if not tracked.by_fixture:
+                self.report.note(f"released session {tracked.id}, which {tracked.owner} created and left live")
+        if release_all:
+            self._release_all()
+
+    def _release_all(self) -> None:
+        backend = self.backend
+        if not backend.used and not self.report.workers_used_steel:
+            return  # nothing in this run touched Steel: leave the backend alone
+        if backend.unavailable:
+            return  # said once already
+        if backend.settings.is_embedded and not backend.embedded_started:
+            return  # an embedded server that never started has nothing to release
+        try:
+            client = backend.client()
+            leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
+            if leaked:
+                client.release_all()
+                self.report.caught_by_release_all += len(leaked)
+                noun = "session" if len(leaked) == 1 else "sessions"
+                self.report.note(f"release-all released {len(leaked)} live {noun}: {', '.join(leaked)}")
+        except SteelError as exc:
+            self.report.note(f"release-all failed: {exc}")
