@@ -11,7 +11,7 @@ import pytest
 from pytest_steel._chromium import find_chromium
 
 from ._cdp import browser_pid, connected, first_page
-from .conftest import Server, StartServer, wait_until_gone
+from ._support import Server, StartServer, wait_until_gone
 
 
 def test_several_live_sessions_are_driven_at_once(fresh: Server, pages: str) -> None:

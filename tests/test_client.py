@@ -18,7 +18,7 @@ from pytest_steel import (
     SteelTimeoutError,
 )
 
-from .conftest import FaultProxy, Server, StartServer, closed_port_url
+from ._support import FaultProxy, Server, StartServer, closed_port_url
 
 StartProxy = Callable[..., FaultProxy]
 

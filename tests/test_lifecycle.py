@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 
 from ._cdp import DISCONNECT_BOUND, browser_pid, connected, first_page, wait_disconnected
-from .conftest import Server, StartServer, process_group, wait_until_gone
+from ._support import Server, StartServer, process_group, wait_until_gone
 
 
 def test_timeout_releases_the_session_on_time(fresh: Server) -> None:

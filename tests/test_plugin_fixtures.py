@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from .conftest import Backend
+from ._support import Backend
 
 PAGE = "data:text/html,<title>Hello Steel</title><h1>hi</h1>"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from ._steel_browser import SteelBrowserStandIn
-from .conftest import Backend, FaultProxy, StartServer, live_processes_mentioning, wait_until_gone
+from ._support import Backend, FaultProxy, StartServer, live_processes_mentioning, wait_until_gone
 
 RUN_BOUND = 120  # seconds any pytest subprocess here may take
 

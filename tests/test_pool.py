@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from ._cdp import browser_pid, connected, first_page
-from .conftest import Server, StartServer, wait_until_gone
+from ._support import Server, StartServer, wait_until_gone
 
 POOL_BOUND = 30.0  # seconds for a pool to fill
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Backend
+from ._support import Backend
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from .conftest import Server, StartServer
+from ._support import Server, StartServer
 
 BAD_CREATE_BODIES = [
     pytest.param(b"{not json", 400, None, "not valid JSON", id="malformed-json"),

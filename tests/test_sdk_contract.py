@@ -7,7 +7,7 @@ import uuid
 import pytest
 import steel
 
-from .conftest import Server, StartServer
+from ._support import Server, StartServer
 
 
 def strict_client(server: Server, **kwargs: object) -> steel.Steel:

@@ -1,0 +1,253 @@
+"""Fast unit tests of the plugin's pure parts: arithmetic, names, parsing, redaction, slots, backend choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from pytest_steel._artifacts import folder_for
+from pytest_steel._http import retry_after
+from pytest_steel._lifecycle import Phase, TrackedSession
+from pytest_steel._limits import MAX_SESSIONS, POOL_SIZE, parse_timeout_ms
+from pytest_steel._models import Session, SessionPage, wire_fields
+from pytest_steel._redaction import Redacted, display_url, hidden_comparison, redact, shows_secret
+from pytest_steel._report import RunReport, SessionRecord, format_ms, summary
+from pytest_steel._settings import Backend, Setting, Settings
+from pytest_steel._slots import SessionSlots, SlotUnavailable
+from pytest_steel._wire import SessionStatus
+
+# -- summary and billing -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ms", "shown"),
+    [
+        (0, "0 ms"),
+        (999.4, "999 ms"),
+        (1_000, "1.0 s"),
+        (59_940, "59.9 s"),
+        (60_000, "1 min 00 s"),
+        (754_000, "12 min 34 s"),
+    ],
+)
+def test_format_ms(ms: float, shown: str) -> None:
+    assert format_ms(ms) == shown
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "minutes"), [(None, 0), (0, 0), (1, 1), (60_000, 1), (60_001, 2), (3_600_000, 60)]
+)
+def test_each_session_is_billed_by_the_minute_rounded_up(lifetime: float | None, minutes: int) -> None:
+    assert SessionRecord("s", "t", 1.0, lifetime_ms=lifetime).billed_minutes == minutes
+
+
+def records() -> list[SessionRecord]:
+    return [
+        SessionRecord("a", "t1", 50, lifetime_ms=30_000, end="released", state="released (user_requested)"),
+        SessionRecord("b", "t2", 200, lifetime_ms=61_000, end="timeout", state="released (timeout)"),
+        SessionRecord("c", "t3", 10, lifetime_ms=500, end="failed", state="failed (browser_crashed)"),
+    ]
+
+
+def test_summary_counts_ends_sums_time_and_bills_each_session_rounded_up() -> None:
+    assert summary(records(), 0, verbosity=0) == [
+        "3 sessions created: 1 released, 1 failed, 1 released by timeout",
+        "session time 1 min 32 s; billed 4 min (each session's time rounded up to whole minutes)",
+        "slowest creations: 200 ms (t2), 50 ms (t1), 10 ms (t3)",
+    ]
+    assert summary(records(), 0, verbosity=-1) == [
+        "3 sessions (1 released, 1 failed, 1 released by timeout), 1 min 32 s, billed 4 min"
+    ]
+    verbose = summary(records(), 2, verbosity=1)
+    assert verbose[1] == "release-all found 2 more live session(s) this run did not track"
+    assert verbose[3] == "sessions, slowest creation first:"
+    assert verbose[4] == "  b  create 200 ms, released by timeout after 1 min 01 s [released (timeout)]  t2"
+    assert summary([], 0, verbosity=0) == []
+
+
+def test_run_report_travels_from_worker_to_controller() -> None:
+    worker = RunReport()
+    for record in records():
+        worker.records[record.id] = record
+    worker.note("a worker's note")
+    controller = RunReport()
+    controller.merge_worker_output({"steel_report": worker.to_worker_output(used_steel=True)})
+    assert controller.workers_used_steel
+    assert controller.records == worker.records
+    controller.note("a worker's note")  # said by two workers: shown once
+    assert controller.summary(-2) == ["a worker's note"]
+
+
+# -- wire names, parsing and limits ----------------------------------------------------
+
+
+def test_wire_fields_accepts_snake_and_camel_case() -> None:
+    assert wire_fields({"block_ads": True, "blockAds": False, "session_id": "x", "timeout": 5}) == {
+        "blockAds": False,
+        "sessionId": "x",
+        "timeout": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("given", "ms"),
+    [(1, 1), ("300000", 300_000), ("30s", 30_000), ("10m", 600_000), ("1.5h", 5_400_000), ("24h", 86_400_000)],
+)
+def test_timeouts_parse_to_milliseconds(given: object, ms: int) -> None:
+    assert parse_timeout_ms(given) == ms
+
+
+@pytest.mark.parametrize("given", [0, -1, True, "25h", "1.5ms", "soon", "86400001"])
+def test_timeouts_outside_one_ms_to_a_day_are_refused_with_the_range(given: object) -> None:
+    with pytest.raises(ValueError, match="1 to 86400000 ms"):
+        parse_timeout_ms(given)
+
+
+def test_counts_share_one_range_for_plugin_and_server() -> None:
+    assert (MAX_SESSIONS.parse("1"), MAX_SESSIONS.parse("10000"), POOL_SIZE.parse("0")) == (1, 10_000, 0)
+    for limit, bad in ((MAX_SESSIONS, "0"), (MAX_SESSIONS, "10001"), (POOL_SIZE, "65"), (POOL_SIZE, "-1")):
+        with pytest.raises(ValueError, match=f"from {limit.low} to {limit.high}"):
+            limit.parse(bad)
+
+
+def test_a_list_page_says_whether_the_server_pages() -> None:
+    assert SessionPage.from_wire({"sessions": [{"id": "a", "status": "live"}], "totalCount": 1}).paged
+    steel_browser = SessionPage.from_wire({"sessions": [{"id": "a", "status": "idle"}]})
+    assert not steel_browser.paged and steel_browser.sessions[0].status == "idle"
+
+
+# -- backend choice ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "backend", "source"),
+    [
+        ({}, Backend.EMBEDDED, "default"),
+        ({"api_key": Setting(Redacted("k"), "STEEL_API_KEY")}, Backend.CLOUD, "STEEL_API_KEY"),
+        ({"base_url": Setting("http://h", "ini steel_base_url")}, Backend.SERVER, "ini steel_base_url"),
+        (
+            {"base_url": Setting("http://h", "STEEL_BASE_URL"), "api_key": Setting(Redacted("k"), "STEEL_API_KEY")},
+            Backend.SERVER,
+            "STEEL_BASE_URL",
+        ),
+        (
+            {"local": Setting(True, "--steel-local"), "base_url": Setting("http://h", "STEEL_BASE_URL")},
+            Backend.EMBEDDED,
+            "--steel-local",
+        ),
+        (
+            {"local": Setting(True, "ini steel_local"), "base_url": Setting("http://h", "--steel-base-url")},
+            Backend.SERVER,
+            "--steel-base-url",
+        ),
+    ],
+)
+def test_backend_choice(given: dict, backend: Backend, source: str) -> None:
+    chosen = Settings(**given).with_backend().backend
+    assert (chosen.value, chosen.source) == (backend, source)
+
+
+def test_two_backends_given_equally_directly_are_a_usage_error() -> None:
+    both = Settings(local=Setting(True, "--steel-local"), base_url=Setting("http://h", "--steel-base-url"))
+    with pytest.raises(pytest.UsageError, match="--steel-local and --steel-base-url both choose a backend"):
+        both.with_backend()
+
+
+# -- redaction -------------------------------------------------------------------------------
+
+
+def test_redaction_hides_the_key_plain_and_url_encoded() -> None:
+    key = "k+y/secret"
+    text = f"wss://h/?apiKey=k%2By%2Fsecret and {key} and apiKey=k%2By%2Fsecret"
+    assert redact(text, key) == "wss://h/?apiKey=*** and *** and apiKey=***"
+    assert redact("nothing", None) == "nothing"
+    assert repr(Redacted(key)) == "'***'"
+    assert shows_secret(Redacted("x"), None) and shows_secret(f"a{key}", key) and not shows_secret("a", key)
+    assert display_url("https://user:pw@host:8443/p?q=1") == "https://host:8443/p"
+    lines = hidden_comparison(f"u={key}", "==", "other", key)
+    assert lines is not None and key not in "".join(lines)
+    assert hidden_comparison("a", "==", "b", key) is None
+
+
+# -- artifact folders -------------------------------------------------------------------------
+
+
+def item(nodeid: str, execution_count: int = 1) -> pytest.Item:
+    return SimpleNamespace(nodeid=nodeid, execution_count=execution_count)  # type: ignore[return-value]
+
+
+def test_artifact_folders_are_named_like_pytest_playwrights() -> None:
+    out = Path("/out")
+    assert folder_for(out, item("tests/test_a.py::test_b[x-1]")) == out / "tests-test_a.py-test_b-x-1"
+    assert folder_for(out, item("test_a.py::test_b", execution_count=3)) == out / "test_a.py-test_b-retry2"
+    long = folder_for(out, item("t.py::" + "x" * 300)).name
+    assert len(long) < 200 and long.startswith("t.py-xxx") and long.endswith("xxx")
+    assert long != folder_for(out, item("t.py::" + "x" * 301)).name
+
+
+# -- the session state type -------------------------------------------------------------------
+
+
+def test_a_tracked_session_moves_through_its_phases_once() -> None:
+    tracked = TrackedSession(Session("s", SessionStatus.LIVE), None, "t")
+    assert tracked.is_usable and not tracked.is_over
+    tracked.close_connection()
+    tracked.connection_lost()  # a disconnect we asked for is no loss
+    assert tracked.phase is Phase.LIVE
+    tracked.closing = False
+    tracked.connection_lost()
+    assert tracked.phase is Phase.DISCONNECTED and not tracked.is_usable
+    timed_out = Session("s", SessionStatus.RELEASED, release_reason="timeout", duration=1500)
+    assert tracked.end(timed_out, on_its_own=True)
+    assert not tracked.end(Session("s", SessionStatus.RELEASED), on_its_own=False)  # the first word stands
+    assert tracked.final is timed_out and tracked.owes_error and tracked.lifetime_ms() == 1500
+    assert tracked.mark_reported() and not tracked.mark_reported() and not tracked.owes_error
+
+
+# -- session slots -----------------------------------------------------------------------------
+
+
+def test_session_slots_serialise_sessions_across_holders(tmp_path: Path) -> None:
+    mine = SessionSlots(tmp_path, "http://h", count=1)
+    theirs = SessionSlots(tmp_path, "http://h", count=1)  # another process's, as far as flock is concerned
+    mine.acquire("a", wait=1)
+    assert mine.holders == ["a"]
+    with pytest.raises(SlotUnavailable, match="every slot is held by this process"):
+        mine.acquire("b", wait=1)
+    with pytest.raises(SlotUnavailable, match="no slot came free in 0 s"):
+        theirs.acquire("c", wait=0.1)
+    mine.release("a")
+    theirs.acquire("c", wait=0.1)
+    assert (mine.holders, theirs.holders) == ([], ["c"])
+    other_server = SessionSlots(tmp_path, "http://other", count=1)
+    other_server.acquire("d", wait=0.1)  # slots are per server
+
+
+# -- Retry-After ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "delay"),
+    [
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "0"}, None),  # not in (0, 60]: the client's own backoff
+        ({"retry-after": "61"}, None),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after-ms": "x"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_honoured_only_within_a_minute(headers: dict[str, str], delay: float | None) -> None:
+    assert retry_after(httpx.Response(429, headers=headers)) == delay
+
+
+def test_retry_after_as_an_http_date() -> None:
+    from email.utils import formatdate
+    from time import time
+
+    delay = retry_after(httpx.Response(429, headers={"retry-after": formatdate(time() + 30, usegmt=True)}))
+    assert delay is not None and 28 < delay <= 30
