@@ -111,6 +111,11 @@ async def list_sessions(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def session_context(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    return web.json_response(await manager.context(manager.get(request.match_info["session_id"])))
+
+
 async def release_session(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     session = manager.get(request.match_info["session_id"])
@@ -282,6 +287,7 @@ def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
     app.router.add_get("/v1/sessions", list_sessions)
     app.router.add_post("/v1/sessions/release", release_all_sessions)
     app.router.add_get("/v1/sessions/{session_id}", retrieve_session)
+    app.router.add_get("/v1/sessions/{session_id}/context", session_context)
     app.router.add_post("/v1/sessions/{session_id}/release", release_session)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/", root)

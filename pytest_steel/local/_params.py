@@ -39,6 +39,7 @@ class CreateParams:
     height: int = DEFAULT_DIMENSIONS["height"]
     user_agent: str | None = None
     headless: bool = True
+    context: dict[str, Any] | None = None  # sessionContext, validated: restored into the browser on create
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +140,99 @@ def parse_create(body: dict[str, Any]) -> CreateParams:
     headless = _boolean(body, "headless")
     if headless is not None:
         fields["headless"] = headless
+    if body.get("sessionContext") is not None:
+        fields["context"] = parse_session_context(body["sessionContext"])
     return CreateParams(**fields)
+
+
+_COOKIE_STRINGS = ("name", "value", "domain", "path", "url")
+_COOKIE_BOOLS = ("httpOnly", "secure", "session", "sameParty")
+_COOKIE_NUMBERS = ("expires", "size", "sourcePort")
+_COOKIE_CHOICES = {
+    "sameSite": ("Strict", "Lax", "None"),
+    "priority": ("Low", "Medium", "High"),
+    "sourceScheme": ("Unset", "NonSecure", "Secure"),
+}
+
+
+def _kind(value: object) -> str:
+    """What a rejected value is, without echoing it: a context's values are cookies and tokens."""
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def _choices(options: tuple[str, ...]) -> str:
+    return f"{', '.join(options[:-1])} or {options[-1]}"
+
+
+def _cookie(cookie: object, where: str) -> dict[str, Any]:
+    if not isinstance(cookie, dict):
+        raise InvalidRequest(f"{where} must be an object, got {_kind(cookie)}", where)
+    for name in ("name", "value"):
+        if not isinstance(cookie.get(name), str):
+            raise InvalidRequest(f"{where}.{name} must be a string", f"{where}.{name}")
+    for name in _COOKIE_STRINGS[2:]:
+        if cookie.get(name) is not None and not isinstance(cookie[name], str):
+            raise InvalidRequest(f"{where}.{name} must be a string", f"{where}.{name}")
+    for name in _COOKIE_BOOLS:
+        if cookie.get(name) is not None and not isinstance(cookie[name], bool):
+            raise InvalidRequest(f"{where}.{name} must be true or false", f"{where}.{name}")
+    for name in _COOKIE_NUMBERS:
+        value = cookie.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        ):
+            raise InvalidRequest(f"{where}.{name} must be a number", f"{where}.{name}")
+    for name, options in _COOKIE_CHOICES.items():
+        if cookie.get(name) is not None and cookie[name] not in options:
+            raise InvalidRequest(f"{where}.{name} must be {_choices(options)}", f"{where}.{name}")
+    key = cookie.get("partitionKey")
+    if key is not None and not (
+        isinstance(key, dict)
+        and isinstance(key.get("topLevelSite"), str)
+        and isinstance(key.get("hasCrossSiteAncestor"), bool)
+    ):
+        raise InvalidRequest(
+            f"{where}.partitionKey must be an object with topLevelSite (a string) and hasCrossSiteAncestor "
+            "(true or false)",
+            f"{where}.partitionKey",
+        )
+    if not cookie.get("domain") and not cookie.get("url"):
+        raise InvalidRequest(f"{where} needs a domain or a url to say where the cookie belongs", where)
+    return cookie
+
+
+def _storage(value: object, where: str) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(items, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in items.items())
+        for items in value.values()
+    ):
+        raise InvalidRequest(f"{where} must map each host name to an object of strings", where)
+    return value
+
+
+def parse_session_context(value: object) -> dict[str, Any]:
+    """Steel's ``sessionContext``, checked field by field; what the server cannot use is named in the 400."""
+    where = "sessionContext"
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{where} must be an object, got {_kind(value)}", where)
+    cookies = value.get("cookies")
+    if cookies is not None and not isinstance(cookies, list):
+        raise InvalidRequest(f"{where}.cookies must be a list of cookies", f"{where}.cookies")
+    indexed = value.get("indexedDB")
+    if indexed is not None and not (
+        isinstance(indexed, dict)
+        and all(isinstance(dbs, list) and all(isinstance(d, dict) for d in dbs) for dbs in indexed.values())
+    ):
+        raise InvalidRequest(f"{where}.indexedDB must map each host name to a list of databases", f"{where}.indexedDB")
+    return {
+        "cookies": [_cookie(c, f"{where}.cookies[{i}]") for i, c in enumerate(cookies or [])],
+        "localStorage": _storage(value.get("localStorage"), f"{where}.localStorage"),
+        "sessionStorage": _storage(value.get("sessionStorage"), f"{where}.sessionStorage"),
+        "indexedDB": indexed or {},
+    }
 
 
 def parse_list_query(query: dict[str, str]) -> ListQuery:

@@ -24,6 +24,8 @@ from typing import Any, Protocol
 from .._chromium import ChromiumSet
 from .._wire import ReleaseReason, SessionStatus
 from ._browser import BrowserProcess
+from ._cdp import CDPError
+from ._context import ContextAgent, read_context
 from ._params import CreateParams, InvalidRequest, ListQuery, canonical_uuid
 from ._pool import BrowserPool, LaunchSpec
 from ._watchdog import Watchdog
@@ -91,6 +93,7 @@ class LocalSession:
         self.ended = asyncio.Event()
         self.deadline_timer: asyncio.TimerHandle | None = None
         self.inactivity_timer: asyncio.TimerHandle | None = None
+        self.context_agent: ContextAgent | None = None  # restoring sessionContext storage into its pages
 
     @property
     def is_live(self) -> bool:
@@ -243,7 +246,9 @@ class SessionManager:
             if not self._starting:
                 self._no_launches.set()
 
+        agent = await self._restore(session_id, browser, params.context) if params.context else None
         session = LocalSession(session_id, params, browser, next(self._seq))
+        session.context_agent = agent
         self._sessions[session_id] = session
         session.deadline_timer = asyncio.get_running_loop().call_later(
             params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT
@@ -262,6 +267,15 @@ class SessionManager:
             (time.monotonic() - started) * 1000,
         )
         return session
+
+    @staticmethod
+    async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, Any]) -> ContextAgent | None:
+        """Put ``sessionContext`` into the new browser before the create is answered; a failure ends the browser."""
+        try:
+            return await ContextAgent.start(browser.ws_endpoint, context)
+        except (CDPError, OSError) as exc:
+            await browser.close()
+            raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None
 
     async def _launch(self, spec: LaunchSpec) -> BrowserProcess:
         """A new browser for ``spec``, on demand or for the pool; RuntimeError when it cannot start."""
@@ -315,10 +329,24 @@ class SessionManager:
         log.info("session %s released (%s, %d ms)", session.id, reason.value, session.duration_ms)
         return True
 
+    async def context(self, session: LocalSession) -> dict[str, Any]:
+        """A live session's context in Steel's shape (cookies, localStorage, sessionStorage, indexedDB)."""
+        browser = session.browser
+        if not session.is_live or browser is None:
+            raise SessionGone(f"session {session.id} is {session.status.value}; its context went with its browser")
+        indexed_db = (session.params.context or {}).get("indexedDB", {})
+        try:
+            return await read_context(browser.ws_endpoint, session.context_agent, indexed_db)
+        except CDPError as exc:
+            raise SessionError(f"could not read the context of session {session.id}: {exc}") from None
+
     async def _end(self, session: LocalSession, status: SessionStatus, reason: ReleaseReason) -> None:
         session.mark_ended(status, reason)
         clients, session.clients = session.clients, set()
         browser, session.browser = session.browser, None
+        agent, session.context_agent = session.context_agent, None
+        if agent is not None:
+            await agent.close()
         closing = [c.close(code=1001, message=f"session {status.value}".encode()) for c in clients]
         try:
             await asyncio.gather(*closing, browser.close() if browser else asyncio.sleep(0), return_exceptions=True)

@@ -1,0 +1,95 @@
+"""A small CDP client for the server's own work on a session's browser (its context, for now).
+
+One WebSocket to the browser's endpoint, flat sessions for targets, commands
+awaited by id and events handed to listeners. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+COMMAND_TIMEOUT = 10.0  # seconds
+
+Listener = Callable[[dict[str, Any], str | None], None]  # (params, sessionId)
+
+
+class CDPError(RuntimeError):
+    """A command failed, timed out, or the connection is gone."""
+
+
+class CDPConnection:
+    def __init__(self, http: aiohttp.ClientSession, socket: aiohttp.ClientWebSocketResponse) -> None:
+        self._http = http
+        self._socket = socket
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._listeners: dict[str, list[Listener]] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def open(cls, ws_endpoint: str) -> CDPConnection:
+        http = aiohttp.ClientSession()
+        try:
+            socket = await http.ws_connect(ws_endpoint, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+        except (aiohttp.ClientError, OSError) as exc:
+            await http.close()
+            raise CDPError(f"cannot reach the browser: {exc}") from None
+        return cls(http, socket)
+
+    def on(self, method: str, listener: Listener) -> None:
+        self._listeners.setdefault(method, []).append(listener)
+
+    async def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
+        if self._reader.done():
+            raise CDPError("the browser connection is closed")
+        number = next(self._ids)
+        message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
+        if session is not None:
+            message["sessionId"] = session
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[number] = future
+        try:
+            await self._socket.send_str(json.dumps(message))
+            answer = await asyncio.wait_for(future, COMMAND_TIMEOUT)
+        except (asyncio.TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
+            raise CDPError(f"{method}: no answer from the browser ({type(exc).__name__})") from None
+        finally:
+            self._pending.pop(number, None)
+        if "error" in answer:
+            raise CDPError(f"{method}: {answer['error'].get('message', answer['error'])}")
+        return answer.get("result", {})
+
+    async def _read(self) -> None:
+        try:
+            async for message in self._socket:
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                if "id" in data:
+                    future = self._pending.get(data["id"])
+                    if future is not None and not future.done():
+                        future.set_result(data)
+                    continue
+                for listener in self._listeners.get(data.get("method", ""), ()):
+                    listener(data.get("params", {}), data.get("sessionId"))
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(CDPError("the browser connection closed"))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._socket.close()
+        self._reader.cancel()
+        with contextlib.suppress(BaseException):
+            await self._reader
+        await self._http.close()
