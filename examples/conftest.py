@@ -1,7 +1,9 @@
-"""Fixtures for the example suite: the shop, served on loopback.
+"""Fixtures for the example suite: the shop and an app with a login, served on loopback, and two signed-in roles.
 
 `steel_page` comes from pytest-steel: with nothing configured, each test gets a
-fresh browser session on the embedded local server.
+fresh browser session on the embedded local server. `steel_login` signs a role in
+once per run (once per xdist worker) and returns the session's context, which
+`@pytest.mark.steel(context="admin")` starts a test's fresh session from.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import login_app
 import pytest
+from playwright.sync_api import Page
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +29,30 @@ def shop_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """An app with a real login (an httpOnly cookie and a localStorage token), served on loopback."""
+    with login_app.serve() as (url, _):
+        yield url
+
+
+def sign_in_as(user: str, app_url: str):  # noqa: ANN201 - a Playwright step
+    def sign_in(page: Page) -> None:
+        page.goto(f"{app_url}/login?user={user}")
+        page.wait_for_selector("#done")
+
+    return sign_in
+
+
+@pytest.fixture(scope="session")
+def admin(steel_login, app_url: str):  # noqa: ANN001, ANN201
+    """Signed in as the admin, once."""
+    return steel_login(sign_in_as("admin", app_url))
+
+
+@pytest.fixture(scope="session")
+def viewer(steel_login, app_url: str):  # noqa: ANN001, ANN201
+    """Signed in as a viewer, once."""
+    return steel_login(sign_in_as("viewer", app_url))

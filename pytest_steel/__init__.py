@@ -23,6 +23,7 @@ __all__ = [
     "ReleaseReason",
     "ReleaseResult",
     "Session",
+    "SessionContext",
     "SessionStatus",
     "SteelAPIError",
     "SteelAuthenticationError",
@@ -40,12 +41,15 @@ __all__ = [
     "SteelSessionError",
     "SteelTimeoutError",
     "__version__",
+    "context_from_storage_state",
+    "storage_state_from_context",
 ]
 
 __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
     from ._client import SteelClient
+    from ._context import SessionContext, context_from_storage_state, storage_state_from_context
     from ._models import ReleaseResult, Session
     from ._wire import ReleaseReason, SessionStatus
 
@@ -56,6 +60,10 @@ def __getattr__(name: str) -> Any:
         from ._client import SteelClient
 
         return SteelClient
+    if name in ("SessionContext", "context_from_storage_state", "storage_state_from_context"):
+        from . import _context
+
+        return getattr(_context, name)
     if name in ("Session", "ReleaseResult"):
         from . import _models
 

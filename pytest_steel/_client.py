@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ._context import SessionContext, as_session_context
 from ._errors import SteelConnectionError, SteelError
 from ._http import RetryingHTTP, retry_after, should_retry
 from ._limits import API_KEY_ENV, BASE_URL_ENV
@@ -114,6 +115,8 @@ class SteelClient:
         ambiguous failure it can ask the server whether the attempt took effect.
         """
         body = wire_fields(fields)
+        if body.get("sessionContext") is not None:  # a Steel context, or a Playwright storage state (dict or file)
+            body["sessionContext"] = as_session_context(body["sessionContext"])
         if timeout is not None:
             body["timeout"] = timeout
         body.setdefault("sessionId", str(uuid.uuid4()))
@@ -126,6 +129,14 @@ class SteelClient:
 
     def retrieve(self, session_id: str) -> Session:
         return Session.from_wire(self._http.call("GET", f"/v1/sessions/{session_id}").json())
+
+    def context(self, session_id: str) -> SessionContext:
+        """The live session's context (cookies, localStorage, sessionStorage, indexedDB) in Steel's wire shape.
+
+        Pass it back as ``session_context`` on create to start a session from it. It
+        holds session cookies and tokens: its repr shows only counts.
+        """
+        return SessionContext(self._http.call("GET", f"/v1/sessions/{session_id}/context").json())
 
     def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> list[Session]:
         """Every session the server lists, page by page (by the last id, as Steel pages).

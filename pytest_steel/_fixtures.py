@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._errors import SteelError
 from ._markers import SteelMarks, timeout_ms
 from ._settings import Settings
 from ._stash import RECORDER_KEY, SETTINGS_KEY, run_of
@@ -26,13 +27,14 @@ if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start
     from ._artifacts import TestRecorder
     from ._client import SteelClient
     from ._connection import Connection
+    from ._context import SessionContext
     from ._lifecycle import TrackedSession
     from ._models import Session
     from ._module_session import ModuleSession
 
 # Fixtures whose session follows --steel-session-scope, and every fixture that needs the backend.
 SESSION_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
-STEEL_FIXTURES = frozenset(("steel_client", "steel_module_session", *SESSION_FIXTURES))
+STEEL_FIXTURES = frozenset(("steel_client", "steel_login", "steel_module_session", *SESSION_FIXTURES))
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -40,10 +42,22 @@ def settings_of(config: pytest.Config) -> Settings:
 
 
 def _create_params(request: pytest.FixtureRequest, node: pytest.Item | pytest.Collector) -> dict[str, Any]:
-    """``steel_session_params``, then the closest ``steel`` marker's fields, ``timeout`` in milliseconds."""
+    """``steel_session_params``, then the closest ``steel`` marker's fields, ``timeout`` in milliseconds.
+
+    The marker's ``context="NAME"`` names a fixture whose value (a session context,
+    or a Playwright storage state) the session starts from.
+    """
     params = {**request.getfixturevalue("steel_session_params"), **SteelMarks.of(node).create_fields()}
     if isinstance(params.get("timeout"), str):  # an overridden steel_session_params may say "2m" too
         params["timeout"] = timeout_ms(params["timeout"], "steel_session_params['timeout']")
+    if "context" in params:
+        name = params.pop("context")
+        if not isinstance(name, str):
+            raise SteelError(
+                "@pytest.mark.steel(context=...) takes the name of a fixture that returns a session context, "
+                f"e.g. context='admin'; got {type(name).__name__}"
+            )
+        params["session_context"] = request.getfixturevalue(name)
     return params
 
 
@@ -139,6 +153,30 @@ def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
         playwright.stop()
     finally:
         shutil.rmtree(driver_tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def steel_login(request: pytest.FixtureRequest, _steel_playwright: Playwright) -> Callable[..., SessionContext]:
+    """``steel_login(sign_in, **create_fields)``: run ``sign_in(page)`` in a fresh session; its context, to reuse."""
+    from ._connection import Connection
+
+    run = run_of(request.config)
+
+    def login(sign_in: Callable[[Page], object], **create_fields: Any) -> SessionContext:
+        params = {**request.getfixturevalue("steel_session_params"), **create_fields}
+        tracked = run.sessions.create(params, request.node, owner="steel_login")
+        try:
+            connection = Connection(_steel_playwright, run.backend.client(), tracked)
+            try:
+                context = connection.context
+                sign_in(context.pages[0] if context.pages else context.new_page())
+                return run.backend.client().context(tracked.id)
+            finally:
+                connection.close()
+        finally:
+            run.sessions.release(tracked)
+
+    return login
 
 
 @pytest.fixture

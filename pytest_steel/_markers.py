@@ -16,7 +16,10 @@ from ._limits import parse_timeout_ms, timeout_error
 from ._settings import ARTIFACT_FIELDS
 
 MARKER = "steel"
-MARKER_HELP = "steel(timeout=None, **create_fields): parameters for the Steel session of this test"
+MARKER_HELP = (
+    "steel(timeout=None, context=None, **create_fields): parameters for the Steel session of this test; "
+    "context names a fixture whose session context the session starts from"
+)
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,48 @@ from typing import Any
 
 from ._wire import SessionStatus
 
+_IRREGULAR = {"indexed_db": "indexedDB"}  # wire names that plain camel-casing would miss
+
 
 def _camel(name: str) -> str:
+    if name in _IRREGULAR:
+        return _IRREGULAR[name]
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+# Wire keys whose values are the user's own data (storage keys and values, indexedDB records): kept as given.
+_OPAQUE = frozenset({"localStorage", "sessionStorage", "key", "value", "extra", "userPreferences"})
+_BY_HOST = frozenset({"indexedDB"})  # maps whose keys are host names, over values in Steel's shape
+
+
 def wire_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Create fields as the wire spells them: ``block_ads`` and ``blockAds`` are both accepted."""
-    return {_camel(key) if "_" in key else key: value for key, value in fields.items()}
+    """Create fields as the wire spells them, at every level: ``block_ads`` and ``blockAds`` are both accepted.
+
+    Nested Steel objects are converted too (``session_context={"local_storage": ...}``,
+    a cookie's ``http_only``), but never the user's own data inside them: storage keys,
+    storage values and indexedDB records go out as given.
+    """
+    wired: dict[str, Any] = {}
+    for key, value in fields.items():
+        name = _camel(key) if "_" in key else key
+        if name in _OPAQUE:
+            wired[name] = value
+        elif name in _BY_HOST and isinstance(value, Mapping):
+            wired[name] = {host: _wire_value(v) for host, v in value.items()}
+        else:
+            wired[name] = _wire_value(value)
+    return wired
+
+
+def _wire_value(value: Any) -> Any:
+    if isinstance(value, dict) and type(value) is not dict:  # a SessionContext stays one: its repr hides it
+        return type(value)(wire_fields(value))
+    if isinstance(value, Mapping):
+        return wire_fields(value)
+    if isinstance(value, list):
+        return [_wire_value(v) for v in value]
+    return value
 
 
 def _parse_datetime(value: Any) -> datetime | None:

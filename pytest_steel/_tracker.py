@@ -48,21 +48,25 @@ class SessionTracker:
         self.backend = backend
         self.report = report
         self.live: dict[str, TrackedSession] = {}
-        self._creating_for: list[Node] = []
+        self._creating_for: list[tuple[Node, str]] = []  # the node a create is under way for, and its name
         self._sweeping = False
         backend.event_hooks["created"].append(self._created)
         backend.event_hooks["released"].append(self._released)
 
-    def create(self, params: dict[str, Any], node: Node) -> TrackedSession:
-        """Create a session for a fixture, within the server's concurrency, and tell the hooks."""
+    def create(self, params: dict[str, Any], node: Node, owner: str | None = None) -> TrackedSession:
+        """Create a session for a fixture, within the server's concurrency, and tell the hooks.
+
+        ``owner`` names it in reports when the node's id would not (a session-wide fixture's).
+        """
         client = self.backend.client()
         params = wire_fields(params)
         self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
         params = wire_fields(params)
         timeout = params.pop("timeout", None)
         session_id = str(params.setdefault("sessionId", str(uuid.uuid4())))
-        self.backend.limit().reserve(session_id, node.nodeid or node.name, timeout)
-        self._creating_for.append(node)
+        owner = owner or node.nodeid or node.name
+        self.backend.limit().reserve(session_id, owner, timeout)
+        self._creating_for.append((node, owner))
         try:
             session = client.create(timeout=timeout, **params)
         except SteelError as exc:
@@ -82,8 +86,11 @@ class SessionTracker:
             limit.free(session_id)
 
     def _created(self, session: Session, elapsed_s: float) -> None:
-        node = self._creating_for[-1] if self._creating_for else self.config.stash.get(CURRENT_ITEM_KEY, None)
-        owner = (node.nodeid or node.name) if node is not None else "the run"
+        if self._creating_for:
+            node, owner = self._creating_for[-1]
+        else:
+            node = self.config.stash.get(CURRENT_ITEM_KEY, None)
+            owner = (node.nodeid or node.name) if node is not None else "the run"
         tracked = TrackedSession(session, node, owner)
         self.live[session.id] = tracked
         self.report.created(tracked, elapsed_s)

@@ -27,6 +27,7 @@ from ._fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin mod
     steel_browser,
     steel_client,
     steel_context,
+    steel_login,
     steel_module_session,
     steel_page,
     steel_session,

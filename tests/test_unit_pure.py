@@ -251,3 +251,86 @@ def test_retry_after_as_an_http_date() -> None:
 
     delay = retry_after(httpx.Response(429, headers={"retry-after": formatdate(time() + 30, usegmt=True)}))
     assert delay is not None and 28 < delay <= 30
+
+
+# -- nested wire names and session contexts ---------------------------------------------------------
+
+
+def test_wire_fields_converts_every_level_of_steel_objects() -> None:
+    given = {
+        "device_config": {"device": "mobile"},  # level 1
+        "stealth_config": {"humanize_interactions": True, "skip_fingerprint_injection": False},
+        "session_context": {  # level 1, then its fields (level 2), a cookie's (3), its partition key's (4)
+            "cookies": [{"name": "sid", "value": "v_1", "http_only": True, "same_site": "Lax",
+                         "partition_key": {"top_level_site": "https://a.test", "has_cross_site_ancestor": False}}],
+            "local_storage": {"a.test": {"auth_token": "t_1"}},
+            "session_storage": {"a.test": {"tab_id": "x"}},
+            "indexed_db": {"a.test": [{"id": 1, "name": "db", "data": [{"id": 1, "name": "s", "records": [
+                {"key": {"user_id": 1}, "value": {"first_name": "Ada"},
+                 "blob_files": [{"blob_number": 1, "mime_type": "a/b", "size": 1}]}
+            ]}]}]},
+        },
+    }  # fmt: skip
+    wired = wire_fields(given)
+    assert wired["deviceConfig"] == {"device": "mobile"}
+    assert wired["stealthConfig"] == {"humanizeInteractions": True, "skipFingerprintInjection": False}
+    context = wired["sessionContext"]
+    assert set(context) == {"cookies", "localStorage", "sessionStorage", "indexedDB"}
+    assert context["cookies"][0] == {
+        "name": "sid",
+        "value": "v_1",
+        "httpOnly": True,
+        "sameSite": "Lax",
+        "partitionKey": {"topLevelSite": "https://a.test", "hasCrossSiteAncestor": False},
+    }
+    # The user's own data stays as given: storage keys, host names, indexedDB keys and values.
+    assert context["localStorage"] == {"a.test": {"auth_token": "t_1"}}
+    assert context["sessionStorage"] == {"a.test": {"tab_id": "x"}}
+    record = context["indexedDB"]["a.test"][0]["data"][0]["records"][0]
+    assert record["key"] == {"user_id": 1} and record["value"] == {"first_name": "Ada"}
+    assert record["blobFiles"] == [{"blobNumber": 1, "mimeType": "a/b", "size": 1}]
+    assert wire_fields(wired) == wired  # already on the wire: unchanged
+
+
+STORAGE_STATE = {
+    "cookies": [
+        {"name": "sid", "value": "s1", "domain": "127.0.0.1", "path": "/", "expires": -1, "httpOnly": True,
+         "secure": False, "sameSite": "Lax"},
+        {"name": "pref", "value": "dark", "domain": ".a.test", "path": "/", "expires": 1900000000.5,
+         "httpOnly": False, "secure": True, "sameSite": "None"},
+    ],
+    "origins": [{"origin": "http://127.0.0.1:8123", "localStorage": [{"name": "token", "value": "t1"}]}],
+}  # fmt: skip
+
+
+def test_a_playwright_storage_state_becomes_a_steel_context_and_back(tmp_path: Path) -> None:
+    from pytest_steel import SessionContext, context_from_storage_state, storage_state_from_context
+    from pytest_steel._context import as_session_context
+
+    context = context_from_storage_state(STORAGE_STATE)
+    assert isinstance(context, SessionContext)
+    assert context["cookies"][0] == {"name": "sid", "value": "s1", "domain": "127.0.0.1", "path": "/",
+                                     "httpOnly": True, "secure": False, "sameSite": "Lax", "session": True}  # fmt: skip
+    assert context["cookies"][1]["expires"] == 1900000000.5 and "session" not in context["cookies"][1]
+    assert context["localStorage"] == {"127.0.0.1": {"token": "t1"}}
+    state_file = tmp_path / "state.json"
+    state_file.write_text(__import__("json").dumps(STORAGE_STATE))
+    assert as_session_context(state_file) == as_session_context(str(state_file)) == context
+    assert as_session_context({"cookies": [], "localStorage": {}}) == {"cookies": [], "localStorage": {}}
+
+    # Back: the origin's scheme and port come from the host's cookies (here a cookie the server sent on port 8123).
+    context["cookies"][0].update(sourceScheme="NonSecure", sourcePort=8123)
+    back = storage_state_from_context(context)
+    assert back["origins"] == STORAGE_STATE["origins"]
+    assert back["cookies"][0] == STORAGE_STATE["cookies"][0]
+    assert back["cookies"][1]["expires"] == 1900000000.5
+    unknown_host = storage_state_from_context({"localStorage": {"b.test": {"k": "v"}}})
+    assert unknown_host["origins"] == [{"origin": "https://b.test", "localStorage": [{"name": "k", "value": "v"}]}]
+
+
+def test_a_session_context_shows_no_secret() -> None:
+    from pytest_steel import SessionContext
+
+    context = SessionContext(cookies=[{"name": "sid", "value": "sekrit"}], localStorage={"a": {"t": "tok"}})
+    assert repr(context) == str(context) == "<SessionContext: 1 cookies, storage for 1 hosts>"
+    assert "sekrit" not in f"{context!r} {context}" and context["cookies"][0]["value"] == "sekrit"
