@@ -18,7 +18,9 @@ CONNECT_TIMEOUT_MS = 30_000
 class Connection:
     """One CDP connection: a dropped connection is the session's news (``connection_lost``), a close is ours."""
 
-    def __init__(self, playwright: Playwright, client: SteelClient, tracked: TrackedSession) -> None:
+    def __init__(
+        self, playwright: Playwright, client: SteelClient, tracked: TrackedSession, slow_mo: float = 0
+    ) -> None:
         from playwright.sync_api import Error as PlaywrightError
 
         self.tracked = tracked
@@ -27,7 +29,7 @@ class Connection:
         failure: str | None = None
         try:
             self.browser: Browser = playwright.chromium.connect_over_cdp(
-                client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS
+                client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
             )
         except PlaywrightError as exc:
             failure = client.redact(first_line(exc))

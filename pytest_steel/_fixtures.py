@@ -8,6 +8,7 @@ module's next test. Playwright is imported only when a test first asks for a bro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ import pytest
 from ._errors import SteelError
 from ._markers import SteelMarks, timeout_ms
 from ._settings import Settings
-from ._stash import RECORDER_KEY, SETTINGS_KEY, run_of
+from ._stash import AFTER_TEST_KEY, RECORDER_KEY, SETTINGS_KEY, run_of
 
 if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start-up stays cheap
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start
     from ._lifecycle import TrackedSession
     from ._models import Session
     from ._module_session import ModuleSession
+    from ._run import SteelRun
 
 # Fixtures whose session follows --steel-session-scope, and every fixture that needs the backend.
 SESSION_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
@@ -72,9 +74,18 @@ def steel_session_params(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Create parameters for every session: ``timeout`` (ms) and any Steel create field. Override to change them."""
     settings = settings_of(request.config)
     params: dict[str, Any] = {"timeout": settings.timeout_ms.value}
-    if settings.is_embedded and settings.headed.value:
+    if settings.is_embedded and (settings.headed.value or _pytest_playwright_headed(request.config, settings)):
         params["headless"] = False
     return params
+
+
+def _pytest_playwright_headed(config: pytest.Config, settings: Settings) -> bool:
+    return settings.playwright.value and bool(config.getoption("headed", False))
+
+
+def _slow_mo(config: pytest.Config, settings: Settings) -> float:
+    """pytest-playwright's ``--slowmo``, which slows the Steel connection too under --steel-playwright."""
+    return float(config.getoption("slowmo", 0) or 0) if settings.playwright.value else 0.0
 
 
 @pytest.fixture(scope="module")
@@ -99,16 +110,50 @@ def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
         note_use(request.node, shared)
         yield shared
         return
-    from ._module_session import session_error
-
     tracked = run.sessions.create(_create_params(request, request.node), request.node)
     note_use(request.node, tracked)
+    if _after_the_test(request, lambda: _finish(run, tracked)):
+        yield tracked
+        return
     try:
         yield tracked
     finally:
         run.sessions.release(tracked)
+    _finish(run, tracked)
+
+
+def _finish(run: SteelRun, tracked: TrackedSession) -> None:
+    """Release a test's own session; one that ended on its own under the test is the test's error."""
+    from ._module_session import session_error
+
+    run.sessions.release(tracked)
     if tracked.owes_error and tracked.mark_reported():
         raise session_error(tracked)
+
+
+def _after_the_test(request: pytest.FixtureRequest, finish: Callable[[], None]) -> bool:
+    """Under --steel-playwright, put ``finish`` off until every fixture of the test is torn down.
+
+    pytest-playwright's artifacts recorder may be set up before ``browser`` (its own
+    autouse fixture asks for it when tracing) and so torn down after it: it still
+    needs the browser connected to save a video. ``run_after_test`` runs these.
+    """
+    if not settings_of(request.config).playwright.value:
+        return False
+    request.node.stash.setdefault(AFTER_TEST_KEY, []).append(finish)
+    return True
+
+
+def run_after_test(item: pytest.Item) -> BaseException | None:
+    """Run what the test's fixtures put off, last first; the first error, if any, is the teardown's."""
+    error: BaseException | None = None
+    for finish in reversed(item.stash.get(AFTER_TEST_KEY, [])):
+        try:
+            finish()
+        except Exception as exc:  # noqa: BLE001 - each must run; the first error is reported
+            error = error or exc
+    item.stash[AFTER_TEST_KEY] = []
+    return error
 
 
 @pytest.fixture
@@ -136,23 +181,38 @@ def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
         return
     from playwright.sync_api import sync_playwright
 
-    # Playwright's driver makes a playwright-artifacts-* folder per connection in its TMPDIR, and may not
-    # remove it when a session dies under it and the run ends soon after: give the driver a folder we remove.
-    driver_tmp = tempfile.mkdtemp(prefix="pytest-steel-playwright-")
-    previous = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = driver_tmp  # read once, by the driver process that start() spawns
-    try:
+    with driver_tmpdir() as started:
         playwright = sync_playwright().start()
-    finally:
+        started()
+        yield playwright
+        playwright.stop()
+
+
+@contextlib.contextmanager
+def driver_tmpdir() -> Iterator[Callable[[], None]]:
+    """A TMPDIR for a Playwright driver about to start, removed once the block ends (after the driver stops).
+
+    The driver makes a playwright-artifacts-* folder per CDP connection in its TMPDIR and
+    does not always remove it. The driver reads TMPDIR once, when it starts: call the
+    given function then, and the tests get their own TMPDIR back.
+    """
+    path = tempfile.mkdtemp(prefix="pytest-steel-playwright-")
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = path
+
+    def started() -> None:
+        if os.environ.get("TMPDIR") != path:
+            return
         if previous is None:
             del os.environ["TMPDIR"]
         else:
             os.environ["TMPDIR"] = previous
+
     try:
-        yield playwright
-        playwright.stop()
+        yield started
     finally:
-        shutil.rmtree(driver_tmp, ignore_errors=True)
+        started()
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -190,11 +250,17 @@ def _steel_connection(
     """
     run = run_of(request.config)
     if run.settings.module_scope:
-        yield request.getfixturevalue("_steel_module").connection(_steel_playwright)
+        slow_mo = _slow_mo(request.config, run.settings)
+        yield request.getfixturevalue("_steel_module").connection(_steel_playwright, slow_mo=slow_mo)
         return
     from ._connection import Connection
 
-    connection = Connection(_steel_playwright, run.backend.client(), _steel_tracked)
+    connection = Connection(
+        _steel_playwright, run.backend.client(), _steel_tracked, slow_mo=_slow_mo(request.config, run.settings)
+    )
+    if _after_the_test(request, connection.close):
+        yield connection
+        return
     yield connection
     connection.close()
 

@@ -15,6 +15,7 @@ from ._wire import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 API_KEY_ENV = "STEEL_API_KEY"
 BASE_URL_ENV = "STEEL_BASE_URL"
 CHROMIUM_ENV = "STEEL_CHROMIUM"  # the browser binary for the embedded server
+PLAYWRIGHT_ENV = "STEEL_PLAYWRIGHT"  # pytest-playwright's fixtures on Steel sessions
 
 TIMEOUT_RANGE = "a positive duration of at most 24 h: milliseconds (300000) or 30s, 10m, 1h (1 to 86400000 ms)"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)

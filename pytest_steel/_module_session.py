@@ -53,13 +53,13 @@ class ModuleSession:
             self._tracked = self._run.sessions.create(self._params(), self._module)
         return self._tracked
 
-    def connection(self, playwright: Playwright) -> Connection:
+    def connection(self, playwright: Playwright, slow_mo: float = 0) -> Connection:
         """The module's browser connection, made on first need (after ``for_test``)."""
         from ._connection import Connection
 
         assert self._tracked is not None, "for_test() first"
         if self._connection is None:
-            self._connection = Connection(playwright, self._run.backend.client(), self._tracked)
+            self._connection = Connection(playwright, self._run.backend.client(), self._tracked, slow_mo=slow_mo)
         return self._connection
 
     def _discard(self) -> None:

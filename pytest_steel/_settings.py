@@ -25,6 +25,7 @@ from ._limits import (
     BASE_URL_ENV,
     CHROMIUM_ENV,
     MAX_SESSIONS,
+    PLAYWRIGHT_ENV,
     POOL_SIZE,
     TIMEOUT_RANGE,
     Count,
@@ -236,6 +237,14 @@ class Settings:
         False,
         flag=True,
     )
+    playwright: Setting[bool] = _option(
+        "steel_playwright",
+        "run pytest-playwright's browser, context, new_context and page fixtures on Steel sessions",
+        parse_bool,
+        False,
+        env=PLAYWRIGHT_ENV,
+        flag=True,
+    )
     backend: Setting[Backend] = dataclasses.field(default=Setting(Backend.EMBEDDED, "default"))  # derived
 
     @staticmethod
@@ -325,6 +334,8 @@ class Settings:
         ]
         if self.max_sessions.value is not None:
             session.append(("max sessions", str(self.max_sessions.value), self.max_sessions))
+        if self.playwright.value:
+            session.append(("pytest-playwright", "on", self.playwright))
         if backend is Backend.EMBEDDED:
             session.append(("headed", "yes" if self.headed.value else "no", self.headed))
             if self.pool_size.value is not None:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # the keys' value types, named in strings below
+    from collections.abc import Callable  # noqa: F401
+
     from ._artifacts import TestRecorder  # noqa: F401
     from ._lifecycle import TrackedSession  # noqa: F401
     from ._run import SteelRun
@@ -30,7 +32,8 @@ ITEM_SESSIONS_KEY = pytest.StashKey["list[TrackedSession]"]()  # the sessions it
 RECORDER_KEY = pytest.StashKey["TestRecorder"]()  # its screenshots and trace
 FAILED_SO_FAR_KEY = pytest.StashKey[bool]()  # its setup or call failed (from the reports)
 LATER_FIXTURES_KEY = pytest.StashKey[bool]()  # a function fixture was set up after its recorder started
-PER_RUN_ITEM_KEYS = (ITEM_SESSIONS_KEY, RECORDER_KEY, FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY)
+AFTER_TEST_KEY = pytest.StashKey["list[Callable[[], None]]"]()  # run once every fixture is torn down, last first
+PER_RUN_ITEM_KEYS = (ITEM_SESSIONS_KEY, RECORDER_KEY, FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY, AFTER_TEST_KEY)
 
 
 def started_run(config: pytest.Config) -> SteelRun | None:

@@ -37,6 +37,7 @@ from ._markers import MARKER_HELP
 from ._redaction import hidden_comparison, scrub_report
 from ._settings import Settings, add_options
 from ._stash import (
+    AFTER_TEST_KEY,
     CURRENT_ITEM_KEY,
     LATER_FIXTURES_KEY,
     PER_RUN_ITEM_KEYS,
@@ -57,7 +58,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
+    settings = config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
+    if settings.playwright.value:
+        from . import _on_pytest_playwright as on_pytest_playwright
+
+        on_pytest_playwright.check(config, settings)
+        # Registered now, after pytest-playwright: its browser fixture is then the one pytest finds.
+        config.pluginmanager.register(on_pytest_playwright, on_pytest_playwright.PLUGIN_NAME)
     if not hasattr(config, "workerinput"):  # workers send their reports to the controller, which shows them
         from ._test_reports import ReportShower
 
@@ -116,6 +123,18 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
     """A function fixture set up after the test's recorder started is torn down before its page: note it."""
     if fixturedef.scope == "function" and RECORDER_KEY in request.node.stash:
         request.node.stash[LATER_FIXTURES_KEY] = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
+    """What the test's fixtures put off until all of them are torn down (--steel-playwright), as its teardown."""
+    outcome = yield
+    if item.stash.get(AFTER_TEST_KEY, None):
+        from ._fixtures import run_after_test
+
+        error = run_after_test(item)
+        if error is not None and outcome.excinfo is None:
+            outcome.force_exception(error)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import http.server
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -81,6 +83,18 @@ def fresh(server: Server) -> Iterator[Server]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/headers":
+            return super().do_GET()
+        # What the browser sent, lower-cased, as a page: tests of context options read it.
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        body = f"<!doctype html><title>headers</title><pre>{html.escape(json.dumps(headers))}</pre>".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 @pytest.fixture(scope="session")

@@ -259,7 +259,8 @@ def test_log_in_once_per_role_under_xdist(pytester: pytest.Pytester, embedded_ba
 
 
 def test_the_example_suite_starts_signed_in_under_xdist(pytester: pytest.Pytester, backend: Backend) -> None:
-    shutil.copytree(EXAMPLES, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    skip = shutil.ignore_patterns("__pycache__", "pytest.ini", "pytest_playwright")  # pytest-playwright's part
+    shutil.copytree(EXAMPLES, pytester.path, dirs_exist_ok=True, ignore=skip)
     result = backend.run(pytester, "-n", "2", "-p", "no:randomly", "test_logged_in.py")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*= pytest-steel =*", "* sessions created: * released"])

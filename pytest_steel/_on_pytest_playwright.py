@@ -1,0 +1,87 @@
+"""``--steel-playwright``: pytest-playwright's ``browser``, ``new_context``, ``context`` and ``page`` on Steel sessions.
+
+Only ``browser`` is replaced: it becomes the Playwright browser connected over CDP
+to the test's Steel session (or the module's, with ``--steel-session-scope
+module``). pytest-playwright's own ``new_context``, ``context`` and ``page`` then do
+what they always do on it: a new context per test made with the test's
+``browser_context_args`` (and its marker), ``--base-url``, ``--device``, and its
+``--output``, ``--screenshot``, ``--tracing`` and ``--video`` artifacts.
+
+A new context rather than the session's default one, because that is the only way
+every context option takes effect (viewport, locale, timezone, storage state,
+permissions, geolocation, HTTP headers and credentials are fixed when a context is
+made), and it is what a pytest-playwright suite already relies on. The price, on
+Steel Cloud: the default context is the one Steel fits with its stealth, proxy and
+recording features, which a new context does not get.
+
+This module is registered as a plugin at configure time, after pytest-playwright,
+so that its ``browser`` fixture is the one pytest finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
+
+PLUGIN_NAME = "steel-playwright"
+
+
+def check(config: pytest.Config, settings: Settings) -> None:
+    """Usage errors for what cannot work on Steel, before anything starts."""
+    if not settings.playwright.value:
+        return
+    where = settings.playwright.source
+    if not config.pluginmanager.has_plugin("playwright"):
+        raise pytest.UsageError(
+            f"{where} puts pytest-playwright's fixtures on Steel sessions, but pytest-playwright is not active "
+            "(pip install pytest-playwright, and do not pass -p no:playwright)"
+        )
+    browsers = [b for b in config.getoption("browser", None) or () if b != "chromium"]
+    if browsers:
+        raise pytest.UsageError(
+            f"--browser {browsers[0]}: Steel sessions run Chromium; with {where} use --browser chromium (or none)"
+        )
+    if config.getoption("browser_channel", None):
+        raise pytest.UsageError(
+            f"--browser-channel: a Steel session's browser is chosen by its backend, not by a channel; "
+            f"drop it, or drop {where}"
+        )
+    if config.getoption("headed", False) and not settings.is_embedded:
+        raise pytest.UsageError(
+            f"--headed shows the browser of the embedded server only, and the backend is chosen by "
+            f"{settings.backend.source}; watch a remote session in its viewer instead"
+        )
+
+
+@pytest.fixture(scope="session")
+def _steel_driver_tmpdir() -> Iterator[Callable[[], None]]:
+    """A TMPDIR for pytest-playwright's driver, which pytest-steel removes after the driver stops."""
+    from ._fixtures import driver_tmpdir
+
+    with driver_tmpdir() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def playwright(_steel_driver_tmpdir: Callable[[], None], playwright: Playwright) -> Playwright:
+    """pytest-playwright's own ``playwright``, its driver started in a temp folder that is removed with it."""
+    _steel_driver_tmpdir()  # the driver has read TMPDIR: the tests get theirs back
+    return playwright
+
+
+@pytest.fixture
+def browser(steel_browser: Browser, connect_options: Any) -> Iterator[Browser]:
+    """The Playwright ``Browser`` of this test's Steel session (--steel-playwright); contexts come from it."""
+    if connect_options:
+        raise pytest.UsageError(
+            "connect_options connects with Playwright's own protocol, which a Steel session does not speak "
+            "(Steel sessions take CDP); remove the connect_options fixture override, or drop --steel-playwright"
+        )
+    yield steel_browser
