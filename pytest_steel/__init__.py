@@ -20,6 +20,7 @@ from ._errors import (
 )
 
 __all__ = [
+    "AsyncSteelClient",
     "ReleaseReason",
     "ReleaseResult",
     "Session",
@@ -48,6 +49,7 @@ __all__ = [
 __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
+    from ._async_client import AsyncSteelClient
     from ._client import SteelClient
     from ._context import SessionContext, context_from_storage_state, storage_state_from_context
     from ._models import ReleaseResult, Session
@@ -56,6 +58,10 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Loaded on first use, so that pytest's start-up pays nothing for them (``SteelClient`` loads httpx)."""
+    if name == "AsyncSteelClient":
+        from ._async_client import AsyncSteelClient
+
+        return AsyncSteelClient
     if name == "SteelClient":
         from ._client import SteelClient
 

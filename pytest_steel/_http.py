@@ -1,21 +1,24 @@
-"""The retrying HTTP layer under the client: sending, retries and backoff, and the one place that maps errors.
+"""The HTTP layer under both clients: Steel's retry rules written once, as plans that a sync or an async driver runs.
 
-httpx's transport errors become ``SteelConnectionError`` / ``SteelTimeoutError`` and
-error statuses the ``SteelAPIError`` subclass for their status, here and nowhere else.
-Retries follow Steel's SDKs: connection errors, 408, 409, 429 and 5xx, exponential
-backoff from 0.5 s to 8 s with jitter, ``Retry-After`` (or ``retry-after-ms``)
-honoured up to a minute, ``x-should-retry`` overriding the status; all within a
-budget of waiting per call.
+A *plan* is a generator that yields what to do next, ``Send`` a request or ``Sleep``,
+and is sent what came of it: the ``httpx.Response``, or a ``SteelConnectionError``
+thrown in. The rules live in plans (which statuses and errors are retried, backoff
+from 0.5 s to 8 s with jitter, ``Retry-After`` or ``retry-after-ms`` honoured up to a
+minute, ``x-should-retry`` overriding the status, a budget of waiting per call); the
+drivers only do I/O. httpx's transport errors become ``SteelConnectionError`` /
+``SteelTimeoutError``, and error statuses the ``SteelAPIError`` for their status, here
+and nowhere else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import httpx
 
@@ -29,17 +32,33 @@ from ._errors import (
 from ._redaction import display_url
 from ._wire import SHOULD_RETRY_HEADER
 
+T = TypeVar("T")
+
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 
 
-@dataclass
-class RetryingHTTP:
-    """An httpx client with Steel's retry rules, speaking in ``SteelError`` only."""
+@dataclass(frozen=True)
+class Send:
+    method: str
+    path: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
-    http: httpx.Client
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+Plan = Generator["Send | Sleep", Any, T]
+
+
+@dataclass
+class Rules:
+    """Steel's retry rules for one client, and how it words an error status."""
+
     base_url: str
     max_retries: int
     retry_budget: float  # seconds of waiting between attempts, per call
@@ -51,37 +70,25 @@ class RetryingHTTP:
         for number in range(self.max_retries + 1):
             yield Attempt(number, last=number == self.max_retries, deadline=deadline)
 
-    def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
+    def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> Plan[httpx.Response]:
         """One API call, retried as Steel's SDKs do; an error status raises its ``SteelAPIError``."""
         for attempt in self.attempts():
             last = attempt.last or not retry
             try:
-                response = self.send(method, path, **kwargs)
+                response = yield Send(method, path, kwargs)
             except SteelConnectionError:
-                if last or not attempt.wait():
+                delay = None if last else attempt.delay()
+                if delay is None:
                     raise
+                yield Sleep(delay)
                 continue
             if response.status_code < 400:
                 return response
-            if last or not should_retry(response) or not attempt.wait(retry_after(response)):
+            delay = None if last or not should_retry(response) else attempt.delay(retry_after(response))
+            if delay is None:
                 raise self.status_error(response, method, path)
+            yield Sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request, no retry: any status comes back; a transport failure raises ``SteelConnectionError``."""
-        try:
-            return self.http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise SteelTimeoutError(
-                f"the Steel API at {display_url(self.base_url)} did not answer {method} {path} in time "
-                f"({type(exc).__name__}); is the server overloaded or stuck?"
-            ) from None
-        except httpx.TransportError as exc:
-            reason = self.redact(str(exc)) or type(exc).__name__
-            raise SteelConnectionError(
-                f"could not reach the Steel API at {display_url(self.base_url)} ({reason}); is the server running, "
-                "and is the base URL right?"
-            ) from None
 
     def status_error(self, response: httpx.Response, method: str, path: str) -> SteelAPIError:
         try:
@@ -102,6 +109,20 @@ class RetryingHTTP:
         if isinstance(body, dict) and body.get("field"):
             message += f" (field {body['field']!r})"
         return error_class(message, status_code=status, method=method, path=path, body=body)
+
+
+@dataclass
+class Attempt:
+    number: int
+    last: bool
+    deadline: float
+
+    def delay(self, server_delay: float | None = None) -> float | None:
+        """How long to back off before the next attempt; None when the retry budget cannot cover it."""
+        delay = server_delay
+        if delay is None:
+            delay = min(INITIAL_RETRY_DELAY * 2**self.number, MAX_RETRY_DELAY) * random.uniform(0.75, 1.0)
+        return None if time.monotonic() + delay > self.deadline else delay
 
 
 def should_retry(response: httpx.Response) -> bool:
@@ -131,18 +152,70 @@ def retry_after(response: httpx.Response) -> float | None:
     return delay if delay is not None and 0 < delay <= MAX_RETRY_AFTER else None
 
 
-@dataclass
-class Attempt:
-    number: int
-    last: bool
-    deadline: float
+def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> SteelConnectionError:
+    """The one mapping of httpx's transport failures: no answer in time, or no connection at all."""
+    where = display_url(rules.base_url)
+    if isinstance(exc, httpx.TimeoutException):
+        return SteelTimeoutError(
+            f"the Steel API at {where} did not answer {step.method} {step.path} in time "
+            f"({type(exc).__name__}); is the server overloaded or stuck?"
+        )
+    reason = rules.redact(str(exc)) or type(exc).__name__
+    return SteelConnectionError(
+        f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
+    )
 
-    def wait(self, server_delay: float | None = None) -> bool:
-        """Back off before the next attempt; False when the retry budget cannot cover the wait."""
-        delay = server_delay
-        if delay is None:
-            delay = min(INITIAL_RETRY_DELAY * 2**self.number, MAX_RETRY_DELAY) * random.uniform(0.75, 1.0)
-        if time.monotonic() + delay > self.deadline:
-            return False
-        time.sleep(delay)
-        return True
+
+class _Steps:
+    """A plan's steps, one at a time; what each ``Send`` brought back goes in before the next is taken."""
+
+    def __init__(self, plan: Plan[Any], rules: Rules) -> None:
+        self._plan, self._rules = plan, rules
+        self._answer: httpx.Response | None = None
+        self._failure: SteelConnectionError | None = None
+        self.value: Any = None
+
+    def __iter__(self) -> _Steps:
+        return self
+
+    def __next__(self) -> Send | Sleep:
+        answer, failure, self._answer, self._failure = self._answer, self._failure, None, None
+        try:
+            return self._plan.throw(failure) if failure is not None else self._plan.send(answer)
+        except StopIteration as done:
+            self.value = done.value
+            raise StopIteration from None
+
+    def answered(self, response: httpx.Response) -> None:
+        self._answer = response
+
+    def failed(self, exc: httpx.TransportError, step: Send) -> None:
+        self._failure = transport_error(exc, self._rules, step)
+
+
+def drive(plan: Plan[T], http: httpx.Client, rules: Rules) -> T:
+    """Run a plan with a blocking httpx client."""
+    steps = _Steps(plan, rules)
+    for step in steps:
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+            continue
+        try:
+            steps.answered(http.request(step.method, step.path, **step.kwargs))
+        except httpx.TransportError as exc:
+            steps.failed(exc, step)
+    return steps.value
+
+
+async def drive_async(plan: Plan[T], http: httpx.AsyncClient, rules: Rules) -> T:
+    """Run a plan with an async httpx client: the same rules, awaited."""
+    steps = _Steps(plan, rules)
+    for step in steps:
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+            continue
+        try:
+            steps.answered(await http.request(step.method, step.path, **step.kwargs))
+        except httpx.TransportError as exc:
+            steps.failed(exc, step)
+    return steps.value

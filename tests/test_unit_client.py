@@ -6,14 +6,16 @@ here each answer is scripted exactly, so every branch is reached in milliseconds
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 import pytest_steel._http as http_layer
 from pytest_steel import (
+    AsyncSteelClient,
     SteelAuthenticationError,
     SteelBadRequestError,
     SteelClient,
@@ -57,28 +59,60 @@ class Script:
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The client's backoff waits, recorded instead of slept."""
+    """The client's backoff waits, recorded instead of slept (by either driver)."""
     recorded: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        recorded.append(seconds)
+
     monkeypatch.setattr(http_layer.time, "sleep", recorded.append)
+    monkeypatch.setattr(http_layer.asyncio, "sleep", no_wait)
     return recorded
 
 
-def client(script: Script, **kwargs: object) -> SteelClient:
-    return SteelClient("http://steel.test", KEY, transport=httpx.MockTransport(script), **kwargs)  # type: ignore[arg-type]
+class Blocking:
+    """An AsyncSteelClient called from sync test code: each call runs to completion on the test's own loop."""
+
+    def __init__(self, client: AsyncSteelClient, loop: asyncio.AbstractEventLoop) -> None:
+        self._client, self._loop = client, loop
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._client, name)
+        if asyncio.iscoroutinefunction(attr):
+            return lambda *args, **kwargs: self._loop.run_until_complete(attr(*args, **kwargs))
+        return attr
+
+
+Make = Callable[..., "SteelClient | Blocking"]
+
+
+@pytest.fixture(params=["sync", "async"])
+def client(request: pytest.FixtureRequest, waits: list[float]) -> Iterator[Make]:
+    """Both clients, over the same scripted transport: the wire rules are one implementation."""
+    loop = asyncio.new_event_loop()
+
+    def make(script: Script, **kwargs: object) -> SteelClient | Blocking:
+        transport = httpx.MockTransport(script)
+        if request.param == "sync":
+            return SteelClient("http://steel.test", KEY, transport=transport, **kwargs)
+        return Blocking(AsyncSteelClient("http://steel.test", KEY, transport=transport, **kwargs), loop)
+
+    yield make
+    loop.close()
 
 
 def echo_live(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=live(json.loads(request.content)["sessionId"]))
 
 
-def test_requests_are_retried_on_5xx_and_429_then_succeed(waits: list[float]) -> None:
+def test_requests_are_retried_on_5xx_and_429_then_succeed(client: Make, waits: list[float]) -> None:
     script = Script(httpx.Response(503), httpx.Response(429), httpx.Response(200, json=live("s")))
     assert client(script).retrieve("s").id == "s"
     assert script.seen() == ["GET /v1/sessions/s"] * 3
     assert len(waits) == 2 and 0.375 <= waits[0] <= 0.5 and 0.75 <= waits[1] <= 1.0  # exponential, jittered
 
 
-def test_retry_after_sets_the_wait_and_x_should_retry_overrides_the_status(waits: list[float]) -> None:
+def test_retry_after_sets_the_wait_and_x_should_retry_overrides_the_status(client: Make, waits: list[float]) -> None:
     script = Script(httpx.Response(429, headers={"retry-after-ms": "1500"}), httpx.Response(200, json=live("s")))
     client(script).retrieve("s")
     assert waits == [1.5]
@@ -91,21 +125,21 @@ def test_retry_after_sets_the_wait_and_x_should_retry_overrides_the_status(waits
     assert len(script.requests) == 2
 
 
-def test_retries_stop_within_the_budget(waits: list[float]) -> None:
+def test_retries_stop_within_the_budget(client: Make, waits: list[float]) -> None:
     script = Script(httpx.Response(429, headers={"retry-after": "20"}))
     with pytest.raises(SteelRateLimitError):
         client(script, retry_budget=10.0).retrieve("s")
     assert (len(script.requests), waits) == (1, [])  # a 20 s wait would pass the 10 s budget: give up instead
 
 
-def test_create_chooses_the_session_id_and_a_retry_reuses_it(waits: list[float]) -> None:
+def test_create_chooses_the_session_id_and_a_retry_reuses_it(client: Make, waits: list[float]) -> None:
     script = Script(httpx.Response(500), httpx.Response(404), echo_live)
     session = client(script).create(timeout=60_000, block_ads=True)
     assert script.seen() == ["POST /v1/sessions", "GET /v1/sessions/" + session.id, "POST /v1/sessions"]
     assert script.body(0) == script.body(2) == {"blockAds": True, "timeout": 60_000, "sessionId": session.id}
 
 
-def test_a_create_whose_answer_was_lost_is_found_not_repeated(waits: list[float]) -> None:
+def test_a_create_whose_answer_was_lost_is_found_not_repeated(client: Make, waits: list[float]) -> None:
     script = Script(
         httpx.ReadError("connection reset"), lambda r: httpx.Response(200, json=live(r.url.path.split("/")[-1]))
     )
@@ -113,21 +147,21 @@ def test_a_create_whose_answer_was_lost_is_found_not_repeated(waits: list[float]
     assert script.seen() == ["POST /v1/sessions", f"GET /v1/sessions/{session.id}"]  # one POST: no second session
 
 
-def test_a_409_for_our_own_id_means_an_earlier_attempt_got_through(waits: list[float]) -> None:
+def test_a_409_for_our_own_id_means_an_earlier_attempt_got_through(client: Make, waits: list[float]) -> None:
     found_live = lambda r: httpx.Response(200, json=live(r.url.path.split("/")[-1]))  # noqa: E731
     script = Script(httpx.Response(503), httpx.Response(404), httpx.Response(409), found_live)
     session = client(script).create()
     assert script.seen() == ["POST /v1/sessions", f"GET /v1/sessions/{session.id}"] * 2
 
 
-def test_a_spent_id_is_never_reused(waits: list[float]) -> None:
+def test_a_spent_id_is_never_reused(client: Make, waits: list[float]) -> None:
     released = lambda r: httpx.Response(200, json={"id": r.url.path.split("/")[-1], "status": "released"})  # noqa: E731
     script = Script(httpx.Response(502), released, echo_live)
     session = client(script).create()
     assert script.body(0)["sessionId"] != session.id == script.body(2)["sessionId"]
 
 
-def test_a_failed_create_releases_the_id_it_may_have_brought_to_life(waits: list[float]) -> None:
+def test_a_failed_create_releases_the_id_it_may_have_brought_to_life(client: Make, waits: list[float]) -> None:
     outage = [httpx.Response(503)] * 4
     script = Script(outage[0], httpx.Response(404), outage[1], httpx.Response(404), outage[2], httpx.Response(404),
                     outage[3], httpx.Response(404), httpx.Response(200, json={"success": True}))  # fmt: skip
@@ -148,7 +182,7 @@ def test_a_failed_create_releases_the_id_it_may_have_brought_to_life(waits: list
     ],
 )  # fmt: skip
 def test_statuses_map_to_one_error_each_and_never_show_the_key(
-    waits: list[float], status: int, error: type[Exception], words: str
+    client: Make, waits: list[float], status: int, error: type[Exception], words: str
 ) -> None:
     body = {"message": f"dimensions too small, you sent {KEY}", "field": "dimensions"}
     script = Script(httpx.Response(status, headers={"x-should-retry": "false"}, json=body))
@@ -161,14 +195,14 @@ def test_statuses_map_to_one_error_each_and_never_show_the_key(
     assert raised.value.status_code == status  # type: ignore[attr-defined]
 
 
-def test_connection_failures_say_where_and_are_retried(waits: list[float]) -> None:
+def test_connection_failures_say_where_and_are_retried(client: Make, waits: list[float]) -> None:
     script = Script(*[httpx.ConnectError("refused")] * 4)
     with pytest.raises(SteelConnectionError, match="could not reach the Steel API at http://steel.test"):
         client(script).retrieve("s")
     assert len(script.requests) == 4 and len(waits) == 3
 
 
-def test_event_hooks_tell_of_creates_and_releases(waits: list[float]) -> None:
+def test_event_hooks_tell_of_creates_and_releases(client: Make, waits: list[float]) -> None:
     seen: list[tuple] = []
     script = Script(echo_live, httpx.Response(200, json={"success": True, "message": "ok"}))
     steel = client(script, event_hooks={"created": [lambda s, elapsed: seen.append(("created", s.id, elapsed >= 0))]})
@@ -180,7 +214,7 @@ def test_event_hooks_tell_of_creates_and_releases(waits: list[float]) -> None:
         client(script, event_hooks={"deleted": []})
 
 
-def test_list_pages_by_the_last_id_and_stops_on_a_repeated_page(waits: list[float]) -> None:
+def test_list_pages_by_the_last_id_and_stops_on_a_repeated_page(client: Make, waits: list[float]) -> None:
     page = {"sessions": [live("a"), live("b")]}
     script = Script(httpx.Response(200, json=page), httpx.Response(200, json=page))  # steel-browser ignores the cursor
     assert [s.id for s in client(script).list(limit=2)] == ["a", "b"]

@@ -1,0 +1,234 @@
+"""The Steel sessions endpoints as plans, and the client state both clients share.
+
+``SteelClient`` and ``AsyncSteelClient`` are this base with a driver: every rule of
+the wire (field names, the idempotent create, paging, event hooks, what an error
+says) is written here once, and each client only runs the plans, blocking or awaited.
+
+Why not the official SDK: it retries ``create`` with no way to find what an
+ambiguous attempt left behind, its paginator never ends on a self-hosted
+steel-browser, and its ``timeout`` keyword silently sets the session lifetime.
+These clients pick every session id themselves, so a retried create can never
+leave an orphan, and keep the API key out of every repr, message and log line.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from ._context import SessionContext, as_session_context
+from ._errors import SteelConnectionError, SteelError
+from ._http import Plan, Rules, Send, Sleep, retry_after, should_retry
+from ._limits import API_KEY_ENV, BASE_URL_ENV
+from ._models import ReleaseResult, Session, SessionPage, wire_fields
+from ._redaction import Redacted, display_url, redact
+from ._wire import API_KEY_HEADER, API_KEY_QUERY, STEEL_CLOUD_URL, SessionStatus, normalize_base_url
+
+EVENTS = ("created", "released")
+EventHook = Callable[..., None]  # created(session, elapsed_s); released(snapshot)
+
+
+class ClientBase:
+    """Configuration, secrets and event hooks of a client, and a plan for each endpoint.
+
+    ``base_url`` defaults to ``$STEEL_BASE_URL`` or Steel Cloud, ``api_key`` to
+    ``$STEEL_API_KEY``. Session timeouts are in milliseconds (Steel's unit); the
+    HTTP timeouts are in seconds and live here, never on ``create``. ``event_hooks``
+    works as httpx's: ``{"created": [f], "released": [g]}`` calls ``f(session,
+    elapsed_seconds)`` after every create and ``g(snapshot)`` after every release.
+
+    Its methods are the endpoints' plans and the secrets' handling; a subclass runs
+    the plans (``_plan_*``) with its own driver.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        api_key_source: str = f"{API_KEY_ENV} or the api_key argument",
+        http_timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 3,
+        retry_budget: float = 30.0,
+        event_hooks: Mapping[str, Sequence[EventHook]] | None = None,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or STEEL_CLOUD_URL)
+        api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        self._api_key = Redacted(api_key) if api_key else None
+        self._api_key_source = api_key_source
+        unknown = set(event_hooks or ()) - set(EVENTS)
+        if unknown:
+            raise ValueError(f"event_hooks: unknown event {sorted(unknown)[0]!r}; use {' or '.join(EVENTS)}")
+        self.event_hooks: dict[str, list[EventHook]] = {e: list((event_hooks or {}).get(e, ())) for e in EVENTS}
+        self._rules = Rules(self.base_url, max_retries, retry_budget, self.redact, self._auth_advice)
+        headers = {"user-agent": "pytest-steel"}
+        if self._api_key:
+            headers[API_KEY_HEADER] = self._api_key
+        self._http_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": headers,
+            "timeout": httpx.Timeout(http_timeout, connect=connect_timeout),
+        }
+
+    def __repr__(self) -> str:
+        key = "***" if self._api_key else None
+        return f"{type(self).__name__}(base_url={display_url(self.base_url)!r}, api_key={key})"
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api_key is not None
+
+    def _auth_advice(self) -> str:
+        if self._api_key:
+            return f"the API key from {self._api_key_source} was rejected; check that it is current"
+        return f"no API key is configured; set one with {self._api_key_source}"
+
+    def cdp_url(self, session: Session) -> Redacted:
+        """The session's CDP WebSocket URL, with the key as ``apiKey`` when one is configured (Steel Cloud needs it)."""
+        if not session.websocket_url:
+            raise SteelError(f"the Steel server gave session {session.id} no websocketUrl to connect to")
+        if not self._api_key:
+            return Redacted(session.websocket_url)
+        parts = urllib.parse.urlsplit(session.websocket_url)
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        query = [(k, v) for k, v in query if k != API_KEY_QUERY] + [(API_KEY_QUERY, str(self._api_key))]
+        return Redacted(urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query))))
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key (and its URL-encoded form) replaced, for messages from other libraries."""
+        return redact(text, self._api_key)
+
+    # -- plans ------------------------------------------------------------------
+
+    def _plan_create(self, timeout: int | None, fields: dict[str, Any]) -> Plan[Session]:
+        body = wire_fields(fields)
+        if body.get("sessionContext") is not None:  # a Steel context, or a Playwright storage state (dict or file)
+            body["sessionContext"] = as_session_context(body["sessionContext"])
+        if timeout is not None:
+            body["timeout"] = timeout
+        body.setdefault("sessionId", str(uuid.uuid4()))
+        started = time.monotonic()
+        session = yield from self._create_with_retries(body)
+        elapsed = time.monotonic() - started
+        for hook in self.event_hooks["created"]:
+            hook(session, elapsed)
+        return session
+
+    def _plan_retrieve(self, session_id: str) -> Plan[Session]:
+        response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}")
+        return Session.from_wire(response.json())
+
+    def _plan_context(self, session_id: str) -> Plan[SessionContext]:
+        response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}/context")
+        return SessionContext(response.json())
+
+    def _plan_list(self, status: SessionStatus | str | None, limit: int) -> Plan[list[Session]]:
+        sessions: list[Session] = []
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = (yield from self._plan_list_page(status, limit, cursor)).sessions
+            fresh = [s for s in page if s.id not in seen]
+            sessions.extend(fresh)
+            seen.update(s.id for s in fresh)
+            if len(page) < limit or len(fresh) < len(page):
+                return sessions
+            cursor = page[-1].id
+
+    def _plan_list_page(
+        self, status: SessionStatus | str | None, limit: int, cursor_id: str | None
+    ) -> Plan[SessionPage]:
+        params: dict[str, Any] = {"limit": limit}
+        if status is not None:
+            params["status"] = str(status)
+        if cursor_id is not None:
+            params["cursorId"] = cursor_id
+        response = yield from self._rules.call("GET", "/v1/sessions", params=params)
+        return SessionPage.from_wire(response.json())
+
+    def _plan_release(self, session_id: str) -> Plan[ReleaseResult]:
+        body = (yield from self._rules.call("POST", f"/v1/sessions/{session_id}/release")).json()
+        snapshot = Session(id=session_id, status=SessionStatus.RELEASED, release_reason="user_requested")
+        for hook in self.event_hooks["released"]:
+            hook(snapshot)
+        return ReleaseResult(bool(body.get("success", True)), body.get("message"))
+
+    def _plan_release_all(self) -> Plan[ReleaseResult]:
+        body = (yield from self._rules.call("POST", "/v1/sessions/release")).json()
+        return ReleaseResult(bool(body.get("success", True)), body.get("message"))
+
+    def _plan_health(self) -> Plan[dict[str, Any]]:
+        return (yield from self._rules.call("GET", "/v1/health", retry=False)).json()
+
+    # -- the idempotent create ------------------------------------------------------
+
+    def _create_with_retries(self, body: dict[str, Any]) -> Plan[Session]:
+        """POST a create; after an ambiguous failure, look the chosen id up before trying again.
+
+        An attempt is ambiguous when the server may have acted on it (no answer,
+        a 5xx, a 408, a 409 for our own id). Before the next POST, and before
+        giving up, the client asks for that id: a live session is returned, a
+        spent id is replaced, and an id it cannot account for is released.
+        """
+        ambiguous = False
+        error: SteelError | None = None
+        for attempt in self._rules.attempts():
+            if ambiguous:
+                found = yield from self._lookup(body["sessionId"])
+                if found is not None and found.is_live:
+                    return found
+                if found is not None:  # it existed and already ended: never reuse a spent id
+                    body["sessionId"] = str(uuid.uuid4())
+                    ambiguous = False
+            try:
+                response = yield Send("POST", "/v1/sessions", {"json": body})
+            except SteelConnectionError as exc:
+                ambiguous, error = True, exc
+                delay = None if attempt.last else attempt.delay()
+                if delay is None:
+                    break
+                yield Sleep(delay)
+                continue
+            if response.status_code < 400:
+                return Session.from_wire(response.json())
+            error = self._rules.status_error(response, "POST", "/v1/sessions")
+            if response.status_code == 409:  # the id exists: an earlier attempt got through after all
+                ambiguous = True
+                if attempt.last:
+                    break
+                continue
+            ambiguous = ambiguous or response.status_code >= 500 or response.status_code == 408
+            delay = None if attempt.last or not should_retry(response) else attempt.delay(retry_after(response))
+            if delay is None:
+                break
+            yield Sleep(delay)
+        if ambiguous:
+            found = yield from self._lookup(body["sessionId"])
+            if found is not None and found.is_live:
+                return found
+            if found is None:
+                yield from self._abandon(body["sessionId"])
+        assert error is not None
+        raise error
+
+    def _lookup(self, session_id: str) -> Plan[Session | None]:
+        """One GET for an id this client chose; None when it does not exist or the server cannot say."""
+        try:
+            response = yield Send("GET", f"/v1/sessions/{session_id}")
+        except SteelConnectionError:
+            return None
+        return Session.from_wire(response.json()) if response.status_code == 200 else None
+
+    def _abandon(self, session_id: str) -> Plan[None]:
+        """Best effort: release an id a failed create may have brought to life, so it does not meter on."""
+        try:
+            yield Send("POST", f"/v1/sessions/{session_id}/release")
+        except SteelConnectionError:
+            pass
