@@ -20,7 +20,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,12 +29,12 @@ from ._markers import SteelMarks
 from ._settings import SCREENSHOT_MODES, TRACING_MODES, Settings
 from ._stash import FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY
 
-__all__ = ["ArtifactModes", "TestRecorder", "artifact_modes", "folder_for"]
+__all__ = ["ArtifactModes", "AsyncTestRecorder", "TestRecorder", "artifact_modes", "folder_for"]
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-    from ._connection import Connection
+    from ._connection import AsyncConnection, Connection
 
 SCREENSHOT_TIMEOUT_MS = 5_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -86,7 +86,7 @@ class TestRecorder:
     __test__ = False  # not a test class, whatever its name says
 
     @classmethod
-    def for_test(cls, item: pytest.Item, settings: Settings, connection: Connection) -> TestRecorder | None:
+    def for_test(cls, item: pytest.Item, settings: Settings, connection: Any) -> TestRecorder | None:
         """A recorder when the options and the marker ask for any artifact, else None."""
         modes = artifact_modes(item, settings)
         if not modes.records_anything:
@@ -94,59 +94,63 @@ class TestRecorder:
         return cls(folder_for(settings.output.value, item), modes, connection, item)
 
     def start(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)  # the test runs again: its old artifacts go, no others
-        if self.modes.tracing == "off":
-            return
-        tracing = self.connection.context.tracing
-        if not self.connection.tracing:  # a per-module session's context traces once, in one chunk per test
-            tracing.start(title=self.item.nodeid, screenshots=True, snapshots=True, sources=True)
-            self.connection.tracing = True
-        else:
-            tracing.start_chunk(title=self.item.nodeid)
+        tracing = self._begin()
+        if tracing is not None:
+            getattr(self.connection.context.tracing, tracing[0])(**tracing[1])
 
     def stop(self, pages: list[Page]) -> None:
         """Screenshots (when the mode and the outcome so far ask for them) and the trace, while the pages live."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        for page, path in self._screenshot_targets(pages):
+            try:
+                self._took(path, page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS))
+            except PlaywrightError as exc:
+                self._missed(page.url, path, exc)
+        if self.modes.tracing != "off":
+            try:
+                self.connection.context.tracing.stop_chunk(path=self.folder / "trace.zip")
+            except PlaywrightError as exc:
+                self.problems.append(f"no trace: {first_line(exc)}")
+            else:
+                self._traced()
+
+    # -- what to do, and what came of it (the I/O is start's and stop's, blocking or awaited) --
+
+    def _begin(self) -> tuple[str, dict[str, Any]] | None:
+        """Clear the test's old folder; the tracing call to make, if any, as (method, arguments)."""
+        shutil.rmtree(self.folder, ignore_errors=True)  # the test runs again: its old artifacts go, no others
+        if self.modes.tracing == "off":
+            return None
+        if not self.connection.tracing:  # a per-module session's context traces once, in one chunk per test
+            self.connection.tracing = True
+            return "start", {"title": self.item.nodeid, "screenshots": True, "snapshots": True, "sources": True}
+        return "start_chunk", {"title": self.item.nodeid}
+
+    def _screenshot_targets(self, pages: list[Any]) -> list[tuple[Any, Path | None]]:
+        """The pages to screenshot now, each with its file; None for one held in memory for a late failure."""
         failed = self.item.stash.get(FAILED_SO_FAR_KEY, False)
         live = [p for p in pages if not p.is_closed()]
         if self.modes.screenshot == "on" or (failed and self.modes.screenshot == "only-on-failure"):
-            self._screenshots(live, "failed" if failed else "finished")
-        elif self.modes.screenshot == "only-on-failure" and self.item.stash.get(LATER_FIXTURES_KEY, False):
-            self._hold_screenshots(live)
-        if self.modes.tracing != "off":
-            self._stop_trace()
+            status = "failed" if failed else "finished"
+            return [(page, self.folder / f"test-{status}-{index + 1}.png") for index, page in enumerate(live)]
+        if self.modes.screenshot == "only-on-failure" and self.item.stash.get(LATER_FIXTURES_KEY, False):
+            return [(page, None) for page in live]
+        return []
 
-    def _screenshots(self, pages: list[Page], status: str) -> None:
-        from playwright.sync_api import Error as PlaywrightError
-
-        for index, page in enumerate(pages):
-            path = self.folder / f"test-{status}-{index + 1}.png"
-            try:
-                page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS)
-            except PlaywrightError as exc:
-                self.problems.append(f"no screenshot of {page.url}: {first_line(exc)}")
-                continue
+    def _took(self, path: Path | None, data: bytes) -> None:
+        if path is None:
+            self._held.append(data)
+        else:
             self.kept.append(("screenshot", path))
 
-    def _hold_screenshots(self, pages: list[Page]) -> None:
-        from playwright.sync_api import Error as PlaywrightError
+    def _missed(self, url: str, path: Path | None, exc: Exception) -> None:
+        if path is not None:  # a held one only a failure would have wanted; a failure then gets the trace
+            self.problems.append(f"no screenshot of {url}: {first_line(exc)}")
 
-        for page in pages:
-            try:
-                self._held.append(page.screenshot(timeout=SCREENSHOT_TIMEOUT_MS))
-            except PlaywrightError:
-                continue  # only a failure would have wanted it; a failure then gets the trace
-
-    def _stop_trace(self) -> None:
-        from playwright.sync_api import Error as PlaywrightError
-
-        path = self.folder / "trace.zip"
-        try:
-            self.connection.context.tracing.stop_chunk(path=path)
-        except PlaywrightError as exc:
-            self.problems.append(f"no trace: {first_line(exc)}")
-            return
-        self._trace = path
-        self.kept.append(("trace", path))
+    def _traced(self) -> None:
+        self._trace = self.folder / "trace.zip"
+        self.kept.append(("trace", self._trace))
 
     def settle(self, failed: bool) -> list[tuple[str, Path]]:
         """After the last teardown: keep held screenshots of a failed test, drop a passing test's trace
@@ -169,3 +173,30 @@ class TestRecorder:
             except OSError:
                 break
         return self.kept
+
+
+class AsyncTestRecorder(TestRecorder):
+    """The same artifacts for an async test: the recorder's steps, awaited on Playwright's async API."""
+
+    connection: AsyncConnection  # type: ignore[assignment]
+
+    async def start(self) -> None:  # type: ignore[override]
+        tracing = self._begin()
+        if tracing is not None:
+            await getattr(self.connection.context.tracing, tracing[0])(**tracing[1])
+
+    async def stop(self, pages: list[Any]) -> None:  # type: ignore[override]
+        from playwright.async_api import Error as PlaywrightError
+
+        for page, path in self._screenshot_targets(pages):
+            try:
+                self._took(path, await page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS))
+            except PlaywrightError as exc:
+                self._missed(page.url, path, exc)
+        if self.modes.tracing != "off":
+            try:
+                await self.connection.context.tracing.stop_chunk(path=self.folder / "trace.zip")
+            except PlaywrightError as exc:
+                self.problems.append(f"no trace: {first_line(exc)}")
+            else:
+                self._traced()

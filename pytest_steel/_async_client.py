@@ -18,7 +18,10 @@ from ._wire import MAX_LIST_LIMIT, SessionStatus
 
 
 class AsyncSteelClient(ClientBase):
-    """The Steel sessions API, awaited. Arguments as ``SteelClient``'s; use ``async with`` or ``aclose()``."""
+    """The Steel sessions API, awaited. Arguments as ``SteelClient``'s; use ``async with`` or ``aclose()``.
+
+    One method per endpoint plus ``aclose`` and the async context-manager pair: its size is the API's.
+    """
 
     def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -28,7 +28,12 @@ if TYPE_CHECKING:
 
 
 class BackendAccess:
-    """The backend as one run (one process: the controller or a worker) reaches it."""
+    """The backend as one run (one process: the controller or a worker) reaches it.
+
+    A few methods over a dozen, because reaching the backend has that many faces (the
+    client, the embedded server, the xdist hand-over, the concurrency limit, the end);
+    each is short, and each face is delegated to its own type where it has state.
+    """
 
     def __init__(self, settings: Settings, workerinput: Mapping[str, Any] | None, say: Callable[[str], None]) -> None:
         self.settings = settings

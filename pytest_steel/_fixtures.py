@@ -8,10 +8,7 @@ module's next test. Playwright is imported only when a test first asks for a bro
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
+import inspect
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +17,14 @@ import pytest
 from ._errors import SteelError
 from ._markers import SteelMarks, timeout_ms
 from ._settings import Settings
-from ._stash import AFTER_TEST_KEY, RECORDER_KEY, SETTINGS_KEY, run_of
+from ._stash import AFTER_TEST_KEY, DRIVER_KEY, RECORDER_KEY, SETTINGS_KEY, run_of
 
 if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start-up stays cheap
-    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+    from playwright.sync_api import Browser, BrowserContext, Page
 
     from ._artifacts import TestRecorder
     from ._client import SteelClient
-    from ._connection import Connection
+    from ._connection import Connection, PlaywrightDriver
     from ._context import SessionContext
     from ._lifecycle import TrackedSession
     from ._models import Session
@@ -36,7 +33,8 @@ if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start
 
 # Fixtures whose session follows --steel-session-scope, and every fixture that needs the backend.
 SESSION_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
-STEEL_FIXTURES = frozenset(("steel_client", "steel_login", "steel_module_session", *SESSION_FIXTURES))
+ASYNC_FIXTURES = ("steel_async_browser", "steel_async_context", "steel_async_page")  # with pytest-asyncio
+STEEL_FIXTURES = frozenset(("steel_client", "steel_login", "steel_module_session", *SESSION_FIXTURES, *ASYNC_FIXTURES))
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -174,49 +172,34 @@ def steel_session(_steel_tracked: TrackedSession) -> Session:
 
 
 @pytest.fixture(scope="session")
-def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
-    """One Playwright per process: pytest-playwright's when it is installed, else our own."""
-    if request.config.pluginmanager.has_plugin("playwright"):
-        yield request.getfixturevalue("playwright")
+def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[PlaywrightDriver]:
+    """The process's Playwright sync driver: pytest-playwright's under --steel-playwright, else our own."""
+    from ._connection import PlaywrightDriver
+
+    if settings_of(request.config).playwright.value and request.config.pluginmanager.has_plugin("playwright"):
+        driver = PlaywrightDriver(request.getfixturevalue("playwright"))
+    else:
+        driver = PlaywrightDriver()
+    request.config.stash[DRIVER_KEY] = driver  # for room_for_async, before an async test's fixtures
+    yield driver
+    driver.stop()
+
+
+def room_for_async(item: pytest.Item) -> None:
+    """Before a test that runs in an event loop: stop the sync Playwright driver, which would hold the loop."""
+    driver = item.config.stash.get(DRIVER_KEY, None)
+    if driver is None:
         return
-    from playwright.sync_api import sync_playwright
-
-    with driver_tmpdir() as started:
-        playwright = sync_playwright().start()
-        started()
-        yield playwright
-        playwright.stop()
-
-
-@contextlib.contextmanager
-def driver_tmpdir() -> Iterator[Callable[[], None]]:
-    """A TMPDIR for a Playwright driver about to start, removed once the block ends (after the driver stops).
-
-    The driver makes a playwright-artifacts-* folder per CDP connection in its TMPDIR and
-    does not always remove it. The driver reads TMPDIR once, when it starts: call the
-    given function then, and the tests get their own TMPDIR back.
-    """
-    path = tempfile.mkdtemp(prefix="pytest-steel-playwright-")
-    previous = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = path
-
-    def started() -> None:
-        if os.environ.get("TMPDIR") != path:
-            return
-        if previous is None:
-            del os.environ["TMPDIR"]
-        else:
-            os.environ["TMPDIR"] = previous
-
-    try:
-        yield started
-    finally:
-        started()
-        shutil.rmtree(path, ignore_errors=True)
+    coroutine = inspect.iscoroutinefunction(getattr(item, "obj", None))
+    if coroutine or item.get_closest_marker("asyncio") or any(n in ASYNC_FIXTURES for n in item.fixturenames):
+        try:
+            driver.make_room_for_async(item.nodeid)
+        except SteelError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def steel_login(request: pytest.FixtureRequest, _steel_playwright: Playwright) -> Callable[..., SessionContext]:
+def steel_login(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver) -> Callable[..., SessionContext]:
     """``steel_login(sign_in, **create_fields)``: run ``sign_in(page)`` in a fresh session; its context, to reuse."""
     from ._connection import Connection
 
@@ -241,7 +224,7 @@ def steel_login(request: pytest.FixtureRequest, _steel_playwright: Playwright) -
 
 @pytest.fixture
 def _steel_connection(
-    request: pytest.FixtureRequest, _steel_playwright: Playwright, _steel_tracked: TrackedSession
+    request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver, _steel_tracked: TrackedSession
 ) -> Iterator[Connection]:
     """This test's CDP connection to its session (the module's, shared, with a per-module session).
 

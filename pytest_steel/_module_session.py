@@ -19,9 +19,7 @@ from ._markers import SteelMarks
 from ._report import describe_end
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Playwright
-
-    from ._connection import Connection
+    from ._connection import Connection, PlaywrightDriver
     from ._lifecycle import TrackedSession
     from ._run import SteelRun
 
@@ -53,7 +51,7 @@ class ModuleSession:
             self._tracked = self._run.sessions.create(self._params(), self._module)
         return self._tracked
 
-    def connection(self, playwright: Playwright, slow_mo: float = 0) -> Connection:
+    def connection(self, playwright: PlaywrightDriver, slow_mo: float = 0) -> Connection:
         """The module's browser connection, made on first need (after ``for_test``)."""
         from ._connection import Connection
 

@@ -31,6 +31,19 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
 PLUGIN_NAME = "steel-playwright"
+ASYNCIO_PLUGIN = "playwright-asyncio"  # pytest-playwright-asyncio's entry point
+
+
+def register(config: pytest.Config) -> None:
+    """Put this mode's ``browser`` in front of pytest-playwright's (or pytest-playwright-asyncio's)."""
+    if not config.pluginmanager.has_plugin("playwright"):
+        from . import _on_pytest_playwright_asyncio as on_asyncio
+
+        config.pluginmanager.register(on_asyncio, on_asyncio.PLUGIN_NAME)
+        return
+    import sys
+
+    config.pluginmanager.register(sys.modules[__name__], PLUGIN_NAME)
 
 
 def check(config: pytest.Config, settings: Settings) -> None:
@@ -38,10 +51,10 @@ def check(config: pytest.Config, settings: Settings) -> None:
     if not settings.playwright.value:
         return
     where = settings.playwright.source
-    if not config.pluginmanager.has_plugin("playwright"):
+    if not (config.pluginmanager.has_plugin("playwright") or config.pluginmanager.has_plugin(ASYNCIO_PLUGIN)):
         raise pytest.UsageError(
-            f"{where} puts pytest-playwright's fixtures on Steel sessions, but pytest-playwright is not active "
-            "(pip install pytest-playwright, and do not pass -p no:playwright)"
+            f"{where} puts pytest-playwright's fixtures on Steel sessions, but neither pytest-playwright nor "
+            "pytest-playwright-asyncio is active (pip install one of them, and do not pass -p no:playwright)"
         )
     browsers = [b for b in config.getoption("browser", None) or () if b != "chromium"]
     if browsers:
@@ -63,7 +76,7 @@ def check(config: pytest.Config, settings: Settings) -> None:
 @pytest.fixture(scope="session")
 def _steel_driver_tmpdir() -> Iterator[Callable[[], None]]:
     """A TMPDIR for pytest-playwright's driver, which pytest-steel removes after the driver stops."""
-    from ._fixtures import driver_tmpdir
+    from ._connection import driver_tmpdir
 
     with driver_tmpdir() as started:
         yield started

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the keys' value types, named in strings below
     from collections.abc import Callable  # noqa: F401
 
     from ._artifacts import TestRecorder  # noqa: F401
+    from ._connection import PlaywrightDriver  # noqa: F401
     from ._lifecycle import TrackedSession  # noqa: F401
     from ._run import SteelRun
     from ._settings import Settings  # noqa: F401
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the keys' value types, named in strings below
 SETTINGS_KEY = pytest.StashKey["Settings"]()
 RUN_KEY = pytest.StashKey["SteelRun"]()  # made when a test first needs Steel
 CURRENT_ITEM_KEY = pytest.StashKey["pytest.Item | None"]()  # the test running now
+DRIVER_KEY = pytest.StashKey["PlaywrightDriver"]()  # the sync Playwright driver, once a fixture needed it
 
 
 # xdist workerinput: where workers ask for the embedded server's URL, and the session slots they share

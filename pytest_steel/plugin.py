@@ -39,6 +39,7 @@ from ._settings import Settings, add_options
 from ._stash import (
     AFTER_TEST_KEY,
     CURRENT_ITEM_KEY,
+    DRIVER_KEY,
     LATER_FIXTURES_KEY,
     PER_RUN_ITEM_KEYS,
     RECORDER_KEY,
@@ -64,7 +65,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
         on_pytest_playwright.check(config, settings)
         # Registered now, after pytest-playwright: its browser fixture is then the one pytest finds.
-        config.pluginmanager.register(on_pytest_playwright, on_pytest_playwright.PLUGIN_NAME)
+        on_pytest_playwright.register(config)
+    if config.pluginmanager.has_plugin("asyncio"):  # pytest-asyncio: the async fixtures
+        from . import _async_fixtures
+
+        config.pluginmanager.register(_async_fixtures, _async_fixtures.PLUGIN_NAME)
     if not hasattr(config, "workerinput"):  # workers send their reports to the controller, which shows them
         from ._test_reports import ReportShower
 
@@ -117,6 +122,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for key in PER_RUN_ITEM_KEYS:  # pytest-rerunfailures runs an item again
         if key in item.stash:
             del item.stash[key]
+    if DRIVER_KEY in item.config.stash:  # a sync Playwright driver runs: an async test needs the loop it holds
+        from ._fixtures import room_for_async
+
+        room_for_async(item)
 
 
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:

@@ -8,8 +8,12 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
+import selectors
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +24,8 @@ import psutil
 import pytest
 
 from pytest_steel.local import LocalServerProcess
+
+RUN_BOUND = 120  # seconds any pytest subprocess a test starts may take
 
 
 class Server:
@@ -216,3 +222,36 @@ class Backend:
             return []
         response = self.server.http.get("/v1/sessions", params={"status": "live"})
         return [s["id"] for s in response.json()["sessions"]]
+
+
+def run_until_ready_then_signal(
+    pytester: pytest.Pytester, backend: Backend, sig: signal.Signals
+) -> tuple[int, str, str]:
+    """Start pytest, wait for the test to say READY, send ``sig``; return exit code, session id, output."""
+    process = pytester.popen(
+        [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", *backend.args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    output = b""
+    ready = re.compile(rb"READY (\S+)\n")
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while not ready.search(output) and selector.select(RUN_BOUND):
+                chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
+                if not chunk:
+                    break
+                output += chunk
+        found = ready.search(output)
+        assert found, output.decode()
+    except BaseException:
+        process.kill()
+        process.communicate(timeout=RUN_BOUND)
+        raise
+    session_id = found.group(1).decode()
+    process.send_signal(sig)
+    rest, _ = process.communicate(timeout=RUN_BOUND)
+    return process.returncode, session_id, (output + rest).decode()

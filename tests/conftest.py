@@ -6,8 +6,10 @@ import html
 import http.server
 import json
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +191,24 @@ def backend(
 def embedded_backend(start_server: StartServer, monkeypatch, tmp_path_factory) -> Iterator[Backend]:
     """The embedded server only, with the same checks as ``backend``."""
     yield from _backend("embedded", start_server, monkeypatch, tmp_path_factory)
+
+
+# Where Playwright keeps its browsers and ffmpeg (video needs it): read now, since pytester moves HOME.
+PLAYWRIGHT_HOME = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
+
+
+@pytest.fixture(scope="session")
+def playwright_browsers(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PLAYWRIGHT_BROWSERS_PATH with Playwright's ffmpeg: the installed one, else the system's linked in place."""
+    import playwright as package
+
+    info = json.loads((Path(package.__file__).parent / "driver" / "package" / "browsers.json").read_text())
+    ffmpeg = f"ffmpeg-{next(b['revision'] for b in info['browsers'] if b['name'] == 'ffmpeg')}/ffmpeg-linux"
+    if (PLAYWRIGHT_HOME / ffmpeg).exists():
+        return str(PLAYWRIGHT_HOME)
+    system = shutil.which("ffmpeg")
+    assert system, "video tests need ffmpeg: apt-get install ffmpeg (or playwright install ffmpeg)"
+    home = tmp_path_factory.mktemp("ms-playwright")
+    (home / ffmpeg).parent.mkdir()
+    (home / ffmpeg).symlink_to(system)
+    return str(home)

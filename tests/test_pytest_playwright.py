@@ -148,25 +148,6 @@ def sessions_created(result: pytest.RunResult) -> int:
 
 
 TESTS = 7
-# Where Playwright keeps its browsers and ffmpeg (video needs it): read now, since pytester moves HOME.
-PLAYWRIGHT_HOME = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
-
-
-@pytest.fixture(scope="session")
-def playwright_browsers(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A PLAYWRIGHT_BROWSERS_PATH with Playwright's ffmpeg: the installed one, else the system's linked in place."""
-    import playwright as package
-
-    info = json.loads((Path(package.__file__).parent / "driver" / "package" / "browsers.json").read_text())
-    ffmpeg = f"ffmpeg-{next(b['revision'] for b in info['browsers'] if b['name'] == 'ffmpeg')}/ffmpeg-linux"
-    if (PLAYWRIGHT_HOME / ffmpeg).exists():
-        return str(PLAYWRIGHT_HOME)
-    system = shutil.which("ffmpeg")
-    assert system, "video tests need ffmpeg: apt-get install ffmpeg (or playwright install ffmpeg)"
-    home = tmp_path_factory.mktemp("ms-playwright")
-    (home / ffmpeg).parent.mkdir()
-    (home / ffmpeg).symlink_to(system)
-    return str(home)
 
 
 @pytest.mark.parametrize("options", [[], ["--device", "Pixel 5", "--slowmo", "150"]], ids=["plain", "device-slowmo"])
@@ -245,7 +226,7 @@ def test_pytest_playwrights_artifacts_for_a_failing_test(
         (["--browser-channel", "chrome"], "ERROR: --browser-channel: a Steel session's browser is chosen by its "
          "backend, not by a channel; drop it, or drop --steel-playwright"),
         (["-p", "no:playwright"], "ERROR: --steel-playwright puts pytest-playwright's fixtures on Steel sessions, "
-         "but pytest-playwright is not active*"),
+         "but neither pytest-playwright nor pytest-playwright-asyncio is active*"),
         (["--headed", "--steel-base-url", "http://127.0.0.1:9"], "ERROR: --headed shows the browser of the embedded "
          "server only, and the backend is chosen by --steel-base-url*"),
     ],

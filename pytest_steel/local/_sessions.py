@@ -149,7 +149,7 @@ class SessionManager:
     More methods than a type usually wants, on purpose: it is the one owner of every
     session's state on the server, so each step of the lifecycle (launch, watch the
     browser, inactivity, end, history) is a method here rather than a second writer
-    elsewhere. Its public face is create, get, list_page, release, release_all, shutdown.
+    elsewhere. Its public face is create, get, list_page, context, release, release_all, shutdown.
     """
 
     def __init__(
