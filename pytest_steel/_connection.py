@@ -28,7 +28,8 @@ class PlaywrightDriver:
     as its driver runs, which stops any later async test (pytest-asyncio runs those in a
     loop of its own). So the driver runs only while sync connections need it: an async
     fixture asks for room (``make_room_for_async``), and the next sync one starts it again.
-    Under --steel-playwright it is pytest-playwright's driver, which is not ours to stop.
+    When pytest-playwright is active it is pytest-playwright's driver (two sync drivers cannot
+    share a thread), which is not ours to stop.
     """
 
     def __init__(self, given: Playwright | None = None) -> None:

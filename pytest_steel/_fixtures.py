@@ -173,10 +173,10 @@ def steel_session(_steel_tracked: TrackedSession) -> Session:
 
 @pytest.fixture(scope="session")
 def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[PlaywrightDriver]:
-    """The process's Playwright sync driver: pytest-playwright's under --steel-playwright, else our own."""
+    """The process's Playwright sync driver: pytest-playwright's when it is active, else our own."""
     from ._connection import PlaywrightDriver
 
-    if settings_of(request.config).playwright.value and request.config.pluginmanager.has_plugin("playwright"):
+    if request.config.pluginmanager.has_plugin("playwright"):  # two sync drivers cannot share a thread
         driver = PlaywrightDriver(request.getfixturevalue("playwright"))
     else:
         driver = PlaywrightDriver()

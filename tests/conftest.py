@@ -11,12 +11,15 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpcore  # noqa: F401 - imported before any pytester snapshot: see pytest_plugins below
 import pytest
 
 from pytest_steel.local import LocalServerProcess
 
 from ._support import Backend, FaultProxy, Server, StartServer, live_processes_mentioning, wait_until_gone
 
+# pytester removes modules first imported during a test when the test ends. httpx imports httpcore lazily and maps
+# httpcore's exceptions by class: a second import of httpcore would leave its errors unmapped. Hence the import above.
 pytest_plugins = ["pytester"]
 
 

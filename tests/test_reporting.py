@@ -292,10 +292,10 @@ def test_the_summary_is_one_line_with_q_and_lists_every_session_with_v(
     verbose.assert_outcomes(passed=2)
     verbose.stdout.fnmatch_lines(
         [
-            "steel: created session * for test_summary.py::test_passes in * ms",  # as it happens
+            "steel: created session * for test_summary.py::test_passes in *s",  # as it happens
             "test_summary.py::test_passes PASSED*",
             "steel: session * released after * ms",
-            "steel: created session * for test_summary.py::test_leaks in * ms",
+            "steel: created session * for test_summary.py::test_leaks in *s",
             "*= pytest-steel =*",
             "2 sessions created: 1 released, 1 released by the safety net",
             "session time *",
