@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from ._fixtures import ASYNC_FIXTURES
 from ._stash import RECORDER_KEY, SETTINGS_KEY, run_of
 
 if TYPE_CHECKING:
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 PLUGIN_NAME = "steel-asyncio"
 SYNC_PLAYWRIGHT_FIXTURES = ("steel_browser", "steel_context", "steel_page")
-__all__ = ["ASYNC_FIXTURES", *ASYNC_FIXTURES]
 
 
 @pytest_asyncio.fixture

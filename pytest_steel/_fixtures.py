@@ -81,7 +81,7 @@ def _pytest_playwright_headed(config: pytest.Config, settings: Settings) -> bool
     return settings.playwright.value and bool(config.getoption("headed", False))
 
 
-def _slow_mo(config: pytest.Config, settings: Settings) -> float:
+def slow_mo_of(config: pytest.Config, settings: Settings) -> float:
     """pytest-playwright's ``--slowmo``, which slows the Steel connection too under --steel-playwright."""
     return float(config.getoption("slowmo", 0) or 0) if settings.playwright.value else 0.0
 
@@ -110,7 +110,7 @@ def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
         return
     tracked = run.sessions.create(_create_params(request, request.node), request.node)
     note_use(request.node, tracked)
-    if _after_the_test(request, lambda: _finish(run, tracked)):
+    if after_the_test(request, lambda: _finish(run, tracked)):
         yield tracked
         return
     try:
@@ -129,7 +129,7 @@ def _finish(run: SteelRun, tracked: TrackedSession) -> None:
         raise session_error(tracked)
 
 
-def _after_the_test(request: pytest.FixtureRequest, finish: Callable[[], None]) -> bool:
+def after_the_test(request: pytest.FixtureRequest, finish: Callable[[], None]) -> bool:
     """Under --steel-playwright, put ``finish`` off until every fixture of the test is torn down.
 
     pytest-playwright's artifacts recorder may be set up before ``browser`` (its own
@@ -233,15 +233,15 @@ def _steel_connection(
     """
     run = run_of(request.config)
     if run.settings.module_scope:
-        slow_mo = _slow_mo(request.config, run.settings)
+        slow_mo = slow_mo_of(request.config, run.settings)
         yield request.getfixturevalue("_steel_module").connection(_steel_playwright, slow_mo=slow_mo)
         return
     from ._connection import Connection
 
     connection = Connection(
-        _steel_playwright, run.backend.client(), _steel_tracked, slow_mo=_slow_mo(request.config, run.settings)
+        _steel_playwright, run.backend.client(), _steel_tracked, slow_mo=slow_mo_of(request.config, run.settings)
     )
-    if _after_the_test(request, connection.close):
+    if after_the_test(request, connection.close):
         yield connection
         return
     yield connection

@@ -41,7 +41,7 @@ async def browser(
 
     from ._connection import CONNECT_TIMEOUT_MS, connect_error
     from ._errors import first_line
-    from ._fixtures import _after_the_test, _slow_mo
+    from ._fixtures import after_the_test, slow_mo_of
 
     if connect_options:
         raise pytest.UsageError(
@@ -49,7 +49,7 @@ async def browser(
             "(Steel sessions take CDP); remove the connect_options fixture override, or drop --steel-playwright"
         )
     client = run_of(request.config).backend.client()
-    slow_mo = _slow_mo(request.config, request.config.stash[SETTINGS_KEY])
+    slow_mo = slow_mo_of(request.config, request.config.stash[SETTINGS_KEY])
     failure: str | None = None
     try:
         connected = await playwright.chromium.connect_over_cdp(
@@ -68,5 +68,5 @@ async def browser(
         if connected.is_connected() and not loop.is_closed():  # after the last test, the loop and driver are gone
             loop.run_until_complete(connected.close())
 
-    deferred = _after_the_test(request, disconnect)
+    deferred = after_the_test(request, disconnect)
     assert deferred, "registered only under --steel-playwright, which defers the disconnect"
