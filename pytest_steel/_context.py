@@ -31,13 +31,6 @@ class SessionContext(dict):  # type: ignore[type-arg]
     __str__ = __repr__
 
 
-def is_storage_state(value: object) -> bool:
-    """A Playwright storage state: a path to its JSON file, or a dict with ``origins``."""
-    if isinstance(value, (str, os.PathLike)):
-        return True
-    return isinstance(value, Mapping) and "origins" in value
-
-
 def as_session_context(value: object) -> SessionContext:
     """What ``sessionContext`` may be given as (a Steel context, or a Playwright storage state), as Steel's shape."""
     if isinstance(value, (str, os.PathLike)):

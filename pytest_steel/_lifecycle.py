@@ -60,10 +60,6 @@ class TrackedSession:
         return self.phase is Phase.LIVE
 
     @property
-    def disconnected(self) -> bool:
-        return self.lost_connection
-
-    @property
     def owes_error(self) -> bool:
         """It ended on its own and no report has said so yet."""
         return self.is_over and self.on_its_own and not self.reported
