@@ -124,7 +124,7 @@ def connect_error(tracked: TrackedSession, failure: str) -> SteelSessionError:
 
 
 class AsyncConnection:
-    """``Connection``'s async twin, for async tests: its own async Playwright driver, in the test's event loop."""
+    """``Connection``'s async twin: its own async Playwright driver in the test's loop, or one it is lent."""
 
     def __init__(self, tracked: TrackedSession) -> None:
         self.tracked = tracked
@@ -134,21 +134,31 @@ class AsyncConnection:
         self.browser: async_api.Browser
 
     @classmethod
-    async def open(cls, client: SteelClient, tracked: TrackedSession, slow_mo: float = 0) -> AsyncConnection:
+    async def open(
+        cls,
+        client: SteelClient,
+        tracked: TrackedSession,
+        slow_mo: float = 0,
+        playwright: async_api.Playwright | None = None,
+    ) -> AsyncConnection:
+        """Connect; with ``playwright`` given (pytest-playwright-asyncio's), on that driver, which it leaves running."""
         from playwright.async_api import Error as PlaywrightError
         from playwright.async_api import async_playwright
 
         self = cls(tracked)
-        started = self._stack.enter_context(driver_tmpdir())
-        try:
-            self._playwright = await async_playwright().start()
-        except BaseException:
-            self._stack.close()
-            raise
-        started()
+        if playwright is None:
+            started = self._stack.enter_context(driver_tmpdir())
+            try:
+                self._playwright = await async_playwright().start()
+            except BaseException:
+                self._stack.close()
+                raise
+            started()
+        driver = playwright or self._playwright
+        assert driver is not None
         failure: str | None = None
         try:
-            self.browser = await self._playwright.chromium.connect_over_cdp(
+            self.browser = await driver.chromium.connect_over_cdp(
                 client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
             )
         except PlaywrightError as exc:
@@ -165,7 +175,7 @@ class AsyncConnection:
         return self.browser.contexts[0]
 
     async def close(self) -> None:
-        """Disconnect on purpose, stop this test's driver, remove its temp folder."""
+        """Disconnect on purpose; stop this connection's own driver and remove its temp folder, if it has one."""
         from playwright.async_api import Error as PlaywrightError
 
         if not self.browser.is_connected():

@@ -117,16 +117,17 @@ def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
         yield tracked
     finally:
         run.sessions.release(tracked)
-    _finish(run, tracked)
+    from ._module_session import raise_if_it_ended_under_the_test
+
+    raise_if_it_ended_under_the_test(tracked)
 
 
 def _finish(run: SteelRun, tracked: TrackedSession) -> None:
     """Release a test's own session; one that ended on its own under the test is the test's error."""
-    from ._module_session import session_error
+    from ._module_session import raise_if_it_ended_under_the_test
 
     run.sessions.release(tracked)
-    if tracked.owes_error and tracked.mark_reported():
-        raise session_error(tracked)
+    raise_if_it_ended_under_the_test(tracked)
 
 
 def after_the_test(request: pytest.FixtureRequest, finish: Callable[[], None]) -> bool:

@@ -76,8 +76,13 @@ class ModuleSession:
         if connection is not None:
             connection.close()
         self._run.sessions.release(tracked)
-        if tracked.owes_error and tracked.mark_reported():
-            raise session_error(tracked)
+        raise_if_it_ended_under_the_test(tracked)
+
+
+def raise_if_it_ended_under_the_test(tracked: TrackedSession) -> None:
+    """A session that ended on its own (crash, timeout) and no report has said so: the teardown's error."""
+    if tracked.owes_error and tracked.mark_reported():
+        raise session_error(tracked)
 
 
 def session_error(tracked: TrackedSession) -> SteelSessionError:

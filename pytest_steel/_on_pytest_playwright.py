@@ -92,9 +92,14 @@ def playwright(_steel_driver_tmpdir: Callable[[], None], playwright: Playwright)
 @pytest.fixture
 def browser(steel_browser: Browser, connect_options: Any) -> Iterator[Browser]:
     """The Playwright ``Browser`` of this test's Steel session (--steel-playwright); contexts come from it."""
+    refuse(connect_options)
+    yield steel_browser
+
+
+def refuse(connect_options: Any) -> None:
+    """A connect_options override speaks Playwright's own protocol: a Steel session cannot take it."""
     if connect_options:
         raise pytest.UsageError(
             "connect_options connects with Playwright's own protocol, which a Steel session does not speak "
             "(Steel sessions take CDP); remove the connect_options fixture override, or drop --steel-playwright"
         )
-    yield steel_browser

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from ._on_pytest_playwright import _steel_driver_tmpdir, playwright  # noqa: F401 - its driver's temp folder too
+from ._on_pytest_playwright import _steel_driver_tmpdir, playwright, refuse  # noqa: F401 - its driver's temp folder
 from ._stash import SETTINGS_KEY, run_of
 
 if TYPE_CHECKING:
@@ -37,36 +37,21 @@ async def browser(
     connect_options: Any,
 ) -> AsyncIterator[Browser]:
     """The async ``Browser`` of this test's Steel session (--steel-playwright); contexts come from it."""
-    from playwright.async_api import Error as PlaywrightError
-
-    from ._connection import CONNECT_TIMEOUT_MS, connect_error
-    from ._errors import first_line
+    from ._connection import AsyncConnection
     from ._fixtures import after_the_test, slow_mo_of
 
-    if connect_options:
-        raise pytest.UsageError(
-            "connect_options connects with Playwright's own protocol, which a Steel session does not speak "
-            "(Steel sessions take CDP); remove the connect_options fixture override, or drop --steel-playwright"
-        )
+    refuse(connect_options)
     client = run_of(request.config).backend.client()
     slow_mo = slow_mo_of(request.config, request.config.stash[SETTINGS_KEY])
-    failure: str | None = None
-    try:
-        connected = await playwright.chromium.connect_over_cdp(
-            client.cdp_url(_steel_tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
-        )
-    except PlaywrightError as exc:
-        failure = client.redact(first_line(exc))
-    if failure is not None:
-        raise connect_error(_steel_tracked, failure)
-    connected.on("disconnected", lambda _: _steel_tracked.connection_lost())
-    yield connected
+    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright)
+    yield connection.browser
     loop = asyncio.get_running_loop()
 
     def disconnect() -> None:
-        _steel_tracked.close_connection()
-        if connected.is_connected() and not loop.is_closed():  # after the last test, the loop and driver are gone
-            loop.run_until_complete(connected.close())
+        if loop.is_closed():  # after the last test, the loop and its driver are gone, and so is the connection
+            _steel_tracked.close_connection()
+        else:
+            loop.run_until_complete(connection.close())
 
     deferred = after_the_test(request, disconnect)
     assert deferred, "registered only under --steel-playwright, which defers the disconnect"
