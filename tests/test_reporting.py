@@ -262,7 +262,7 @@ def test_the_summary_counts_sessions_by_how_they_ended_and_what_they_cost(
             "*= pytest-steel =*",
             "4 sessions created: 2 released, 1 released by timeout, 1 released by the safety net",
             "session time *; billed 4 min (each session's time rounded up to whole minutes)",
-            "slowest creations: * ms (test_summary.py::test_*), * ms (test_summary.py::test_*), * ms (*)",
+            "slowest creations: *s (test_summary.py::test_*), *s (test_summary.py::test_*), *s (*)",
             "released session *, which test_summary.py::test_leaks created and left live",
         ]
     )
@@ -294,14 +294,14 @@ def test_the_summary_is_one_line_with_q_and_lists_every_session_with_v(
         [
             "steel: created session * for test_summary.py::test_passes in *s",  # as it happens
             "test_summary.py::test_passes PASSED*",
-            "steel: session * released after * ms",
+            "steel: session * released after *s",
             "steel: created session * for test_summary.py::test_leaks in *s",
             "*= pytest-steel =*",
             "2 sessions created: 1 released, 1 released by the safety net",
             "session time *",
             "sessions, slowest creation first:",
-            "  *  create * ms, released* after * ms  test_summary.py::test_*",
-            "  *  create * ms, released* after * ms  test_summary.py::test_*",
+            "  *  create *s, released* after *s  test_summary.py::test_*",
+            "  *  create *s, released* after *s  test_summary.py::test_*",
         ]
     )
 
