@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ._wire import MAX_TIMEOUT_MS, MIN_TIMEOUT_MS
 
 API_KEY_ENV = "STEEL_API_KEY"
+SECRET_ENV = frozenset({API_KEY_ENV})  # never passed on to a browser or a helper process
 BASE_URL_ENV = "STEEL_BASE_URL"
 CHROMIUM_ENV = "STEEL_CHROMIUM"  # the browser binary for the embedded server
 PLAYWRIGHT_ENV = "STEEL_PLAYWRIGHT"  # pytest-playwright's fixtures on Steel sessions

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from ._support import Server, StartServer
@@ -32,6 +34,9 @@ BAD_CREATE_BODIES = [
     pytest.param({"headless": "yes"}, 400, "headless", "true or false", id="headless-string"),
     pytest.param({"userAgent": 7}, 400, "userAgent", "string", id="user-agent-number"),
     pytest.param({"userAgent": "a\nb"}, 400, "userAgent", "single-line", id="user-agent-newline"),
+    pytest.param({"userAgent": "a\u0000b"}, 400, "userAgent", "control characters", id="user-agent-nul"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, 400, None, "nests too deeply", id="json-100000-deep"),
+    pytest.param(b'{"a":' * 50_000 + b"1" + b"}" * 50_000, 400, None, "nests too deeply", id="object-50000-deep"),
 ]
 
 
@@ -125,7 +130,43 @@ def test_auth_covers_every_route(start_server: StartServer) -> None:
     anonymous.close()
 
 
+def test_the_key_reaches_no_browser_and_no_watchdog(start_server: StartServer) -> None:
+    """Chromium runs with --no-sandbox: whatever its environment holds, a page exploit could read."""
+    server = start_server(api_key="k-in-the-environment-42")
+    server.create()
+    helpers = [*server.browsers(), psutil.Process(server.watchdog_pid or -1)]
+    assert len(helpers) >= 2
+    for process in helpers:
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes()
+        assert b"k-in-the-environment-42" not in environ, process.cmdline()[:1]
+        assert b"STEEL_API_KEY=" not in environ
+
+
 def test_health(fresh: Server) -> None:
     fresh.create()
     health = fresh.http.get("/v1/health").json()
     assert health == {"status": "ok", "liveSessions": 1, "maxSessions": 16, "pool": {"ready": 0, "size": 0}}
+
+
+def test_rejected_creates_leave_nothing_in_the_temp_directory(start_server: StartServer) -> None:
+    server = start_server()
+    [root] = server.tmpdir.iterdir()  # the server's own temp root; browsers get directories inside it
+    for body in ({"userAgent": "a\u0000b"}, {"userAgent": "x\x7f"}, {"timeout": -1}):
+        assert server.http.post("/v1/sessions", json=body).status_code == 400
+    assert list(root.iterdir()) == []
+
+
+def test_a_broken_temp_root_is_a_clear_error_not_a_crash(start_server: StartServer) -> None:
+    server = start_server()
+    [root] = server.tmpdir.iterdir()
+    root.rmdir()
+    root.write_text("not a directory any more")
+    try:
+        response = server.http.post("/v1/sessions", json={})
+        assert response.status_code == 500
+        assert "could not make the browser's directories under" in response.json()["message"]
+        assert server.http.get("/v1/health").status_code == 200  # the server stayed up
+    finally:
+        root.unlink()
+        root.mkdir()
+    assert server.create()["status"] == "live"  # and recovers once the directory is back

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._chromium import Chromium, chromium_command
+from .._limits import SECRET_ENV
 from ._procs import OWNER_ENV, sweep_owned_processes
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ def _make_directories(parent_dir: Path) -> list[Path]:
 
 
 def _environment(directory: Path, tmp: Path, owner: str) -> dict[str, str]:
-    """The server's environment, with every temp and cache path inside the browser's directories, and its marker."""
-    env = dict(os.environ)
+    """The server's environment without its secrets, every temp and cache path in the browser's directories."""
+    env = {name: value for name, value in os.environ.items() if name not in SECRET_ENV}
     env.update(
         {
             "TMPDIR": str(tmp),
@@ -125,7 +126,10 @@ class BrowserProcess:
         watchdog: Watchdog | None = None,
     ) -> BrowserProcess:
         """Start Chromium and wait, bounded, until its CDP endpoint is announced."""
-        directories = _make_directories(parent_dir)
+        try:
+            directories = _make_directories(parent_dir)
+        except OSError as exc:  # the temp root went missing, became a file, or filled up
+            raise BrowserLaunchError(f"could not make the browser's directories under {parent_dir}: {exc}") from None
         directory = directories[0]
         env = _environment(directory, directories[-1] if len(directories) > 1 else directory / "tmp", owner)
         argv = chromium_command(
@@ -145,7 +149,7 @@ class BrowserProcess:
                 env=env,
                 start_new_session=True,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: an argument exec cannot pass (a NUL byte)
             for path in directories:
                 shutil.rmtree(path, ignore_errors=True)
             raise BrowserLaunchError(f"could not start {chromium.path}: {exc}") from exc

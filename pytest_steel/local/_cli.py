@@ -226,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(), format="steel-local: %(message)s")
-    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    # Taken out of the environment, so that no child (the watchdog, a browser) inherits it.
+    from_env = os.environ.pop(API_KEY_ENV, None) or None
+    api_key = args.api_key if args.api_key is not None else from_env
     if api_key is not None and not api_key.strip():
         parser.error("--api-key must not be empty")
     if api_key is None and not _is_loopback(args.host):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import uuid
 from typing import Any
 
@@ -49,6 +50,9 @@ class ListQuery:
     limit: int
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL cannot reach exec; a newline would end a header
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -61,6 +65,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per level: 100 000 nested arrays exhaust the stack
+        raise InvalidRequest("request body nests too deeply to be a Steel request") from None
     if not isinstance(value, dict):
         raise InvalidRequest(f"request body must be a JSON object, got {type(value).__name__}")
     return value
@@ -131,9 +137,11 @@ def parse_create(body: dict[str, Any]) -> CreateParams:
 
     if body.get("userAgent") is not None:
         user_agent = body["userAgent"]
-        if not isinstance(user_agent, str) or not user_agent.strip() or "\n" in user_agent:
+        if not isinstance(user_agent, str) or not user_agent.strip() or _CONTROL.search(user_agent):
             raise InvalidRequest(
-                f"userAgent must be a non-empty single-line string, got {json.dumps(user_agent)}", "userAgent"
+                "userAgent must be a non-empty single-line string without control characters, "
+                f"got {json.dumps(user_agent)}",
+                "userAgent",
             )
         fields["user_agent"] = user_agent
 
