@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import shutil
 import tempfile
 import threading
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import SteelBackendUnavailableError, SteelError
 from ._limits import API_KEY_ENV
 from ._settings import Settings
-from ._stash import WORKER_BROKER_KEY, WORKER_SLOTS_KEY
+from ._stash import WORKER_BROKER_KEY, WORKER_EMBEDDED_KEY, WORKER_SLOTS_KEY
 
 if TYPE_CHECKING:
     from ._client import EventHook, SteelClient
@@ -47,6 +48,16 @@ class BackendAccess:
         self._own_slots_dir = False
         self._limit: SessionLimit | None = None
         self._unavailable: SteelError | None = None
+        # The embedded server gets a fresh key per run, so no other local process can drive its sessions;
+        # xdist workers receive it from the controller over execnet, never through a socket anyone can ask.
+        self.embedded_key: str | None = None
+        if settings.is_embedded:
+            self.embedded_key = self._workerinput.get(WORKER_EMBEDDED_KEY) or secrets.token_urlsafe(24)
+
+    @property
+    def secret(self) -> str | None:
+        """The key this run sends: the user's for a remote backend, the per-run one for the embedded server."""
+        return self.embedded_key if self.settings.is_embedded else self.settings.api_key.value
 
     @property
     def used(self) -> bool:
@@ -79,12 +90,15 @@ class BackendAccess:
 
             self._client = SteelClient(
                 base_url,
-                self.settings.api_key.value if not self.settings.is_embedded else None,
-                api_key_source=f"--steel-api-key or {API_KEY_ENV}",
+                self.secret,
+                api_key_source=self._key_source(),
                 event_hooks=self.event_hooks,
             )
             self.event_hooks = self._client.event_hooks
         return self._client
+
+    def _key_source(self) -> str:
+        return "the embedded server's per-run key" if self.settings.is_embedded else f"--steel-api-key or {API_KEY_ENV}"
 
     def mark_unavailable(self, exc: SteelError) -> None:
         """An unreachable backend or a rejected key: later tests fail fast, and the summary says it once."""
@@ -130,6 +144,7 @@ class BackendAccess:
                 chromium=self.settings.chromium.value,
                 max_sessions=self.settings.max_sessions.value,
                 pool_size=self.settings.pool_size.value,
+                api_key=self.embedded_key,
             )
         return self._embedded
 
@@ -144,6 +159,7 @@ class BackendAccess:
 
                 self._broker = Broker(self._embedded_server())
             given[WORKER_BROKER_KEY] = self._broker.address
+            given[WORKER_EMBEDDED_KEY] = self.embedded_key or ""
         return given
 
     def _slots_directory(self) -> str:

@@ -27,8 +27,16 @@ SERVER_START_TIMEOUT = 60.0
 class EmbeddedServer:
     """steel-local as a child of this process, started by the first caller of ``url()``."""
 
-    def __init__(self, *, chromium: str | None, max_sessions: int | None, pool_size: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        chromium: str | None,
+        max_sessions: int | None,
+        pool_size: int | None = None,
+        api_key: str | None = None,
+    ) -> None:
         self._chromium = chromium
+        self._api_key = api_key
         self._max_sessions = max_sessions
         self._pool_size = pool_size
         # The environment as it is now, in the thread that decides to start the server: it may start
@@ -60,7 +68,9 @@ class EmbeddedServer:
         if self._pool_size is not None:
             args += ["--pool-size", str(self._pool_size)]
         logdir = tempfile.mkdtemp(prefix="pytest-steel-")
-        process = LocalServerProcess(args, env=self._env, log_path=Path(logdir, "steel-local.log"))
+        process = LocalServerProcess(
+            args, api_key=self._api_key, env=self._env, log_path=Path(logdir, "steel-local.log")
+        )
         try:
             process.start(SERVER_START_TIMEOUT)
         except LocalServerError as exc:

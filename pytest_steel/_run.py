@@ -48,7 +48,7 @@ class SteelRun:
 
     def redact(self, text: str) -> str:
         """``text`` without the API key, for anything shown that came from elsewhere."""
-        return redact(text, self.settings.api_key.value)
+        return redact(text, self.backend.secret)
 
     def finish(self) -> None:
         """Release what tests left live, release-all on the controller, then stop the backend; once."""

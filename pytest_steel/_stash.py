@@ -28,6 +28,7 @@ DRIVER_KEY = pytest.StashKey["PlaywrightDriver"]()  # the sync Playwright driver
 # xdist workerinput: where workers ask for the embedded server's URL, and the session slots they share
 WORKER_BROKER_KEY = "steel_broker"
 WORKER_SLOTS_KEY = "steel_slots_dir"
+WORKER_EMBEDDED_KEY = "steel_embedded_key"  # the embedded server's per-run API key
 
 # on each test item (cleared before each run of it: pytest-rerunfailures runs items again)
 ITEM_SESSIONS_KEY = pytest.StashKey["list[TrackedSession]"]()  # the sessions it used, for its report

@@ -72,7 +72,7 @@ class TestReporting:
         events = run.report.take_events()
         if events:
             report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]
-        scrub_report(report, run.settings.api_key.value)
+        scrub_report(report, run.backend.secret)
         if report.failed and call.when in ("setup", "call"):
             self.item.stash[FAILED_SO_FAR_KEY] = True
         if not report.failed or call.excinfo is None:

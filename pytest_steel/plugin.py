@@ -170,6 +170,9 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:
     """Assertion diffs print strings whole, a CDP URL with its ``apiKey`` included; not ours."""
+    run = started_run(config)
+    if run is not None:
+        return hidden_comparison(left, op, right, run.backend.secret)
     settings = config.stash.get(SETTINGS_KEY, None)
     return hidden_comparison(left, op, right, settings.api_key.value if settings is not None else None)
 

@@ -246,7 +246,7 @@ def test_a_leaked_session_is_released_by_the_safety_net(pytester: pytest.Pyteste
 
         def test_leaks_past_the_plugin(steel_client):
             # a session the plugin never hears of: only release-all can catch it
-            with SteelClient(steel_client.base_url) as other:
+            with SteelClient(steel_client.base_url, api_key=steel_client._api_key) as other:
                 other.create(timeout=60_000)
         """
     )

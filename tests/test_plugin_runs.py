@@ -39,7 +39,7 @@ def test_xdist_workers_share_one_embedded_server_and_leave_nothing(pytester: pyt
 
         def test_leaks_past_the_plugin(steel_client):
             from pytest_steel import SteelClient
-            SteelClient(steel_client.base_url).create(timeout=60_000)
+            SteelClient(steel_client.base_url, api_key=steel_client._api_key).create(timeout=60_000)
         """
     )
     result = backend.run(pytester, "-n", "2")
@@ -62,7 +62,7 @@ def test_release_all_can_be_turned_off(pytester: pytest.Pytester, start_server: 
         from pytest_steel import SteelClient
 
         def test_leaks_past_the_plugin(steel_client):
-            SteelClient(steel_client.base_url).create(timeout=60_000)
+            SteelClient(steel_client.base_url, api_key=steel_client._api_key).create(timeout=60_000)
         """
     )
     result = pytester.runpytest_subprocess("--steel-base-url", server.url, "--no-steel-release-all")
@@ -247,3 +247,34 @@ def test_a_failed_release_of_an_ended_session_is_a_warning(
         ]
     )
     assert server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []
+
+
+def test_the_embedded_server_admits_no_local_process_without_the_runs_key(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    """The plugin starts its server with a fresh key per run: another local process can neither list,
+    read nor release a running suite's sessions, nor drive their browsers through the relay."""
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+        from playwright.sync_api import Error
+
+        def test_a_stranger_is_turned_away(steel_page, steel_session, steel_client, steel_browser):
+            stranger = httpx.Client(base_url=steel_client.base_url, timeout=10)
+            for method, path in [
+                ("GET", "/v1/sessions"),
+                ("GET", f"/v1/sessions/{steel_session.id}"),
+                ("POST", f"/v1/sessions/{steel_session.id}/release"),
+                ("POST", "/v1/sessions/release"),
+            ]:
+                assert stranger.request(method, path).status_code == 401, (method, path)
+            with pytest.raises(Error):
+                steel_browser.browser_type.connect_over_cdp(steel_session.websocket_url, timeout=10_000)
+            assert steel_client.retrieve(steel_session.id).is_live
+            steel_page.goto("data:text/html,<title>still mine</title>")
+            assert steel_page.title() == "still mine"
+        """
+    )
+    result = embedded_backend.run(pytester)
+    result.assert_outcomes(passed=1)
