@@ -17,6 +17,7 @@ from ._errors import (
     SteelServerError,
     SteelSessionError,
     SteelTimeoutError,
+    SteelUnreachableError,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "SteelServerError",
     "SteelSessionError",
     "SteelTimeoutError",
+    "SteelUnreachableError",
     "__version__",
     "context_from_storage_state",
     "storage_state_from_context",

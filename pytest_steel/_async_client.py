@@ -59,6 +59,10 @@ class AsyncSteelClient(ClientBase):
     async def health(self) -> dict[str, Any]:
         return await self._run(self._plan_health())
 
+    async def settle_abandoned(self) -> list[str]:
+        """As ``SteelClient.settle_abandoned``: release what came to life of the creates given up on."""
+        return await self._run(self._plan_settle_abandoned())
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

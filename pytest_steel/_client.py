@@ -75,6 +75,14 @@ class SteelClient(ClientBase):
     def health(self) -> dict[str, Any]:
         return self._run(self._plan_health())
 
+    def settle_abandoned(self) -> list[str]:
+        """Release any session whose create this client gave up on but that came to life since; their ids.
+
+        Call it before dropping the client (pytest-steel does at the end of the run):
+        a create can reach a server after the client stopped waiting for it.
+        """
+        return self._run(self._plan_settle_abandoned())
+
     def close(self) -> None:
         self._http.close()
 

@@ -31,6 +31,7 @@ from ._redaction import Redacted, display_url, redact
 from ._wire import API_KEY_HEADER, API_KEY_QUERY, STEEL_CLOUD_URL, SessionStatus, normalize_base_url
 
 EVENTS = ("created", "released")
+LOOKUP_TIMEOUT = 10.0  # seconds for one look-up or clean-up request after a failed create
 EventHook = Callable[..., None]  # created(session, elapsed_s); released(snapshot)
 
 
@@ -39,7 +40,9 @@ class ClientBase:
 
     ``base_url`` defaults to ``$STEEL_BASE_URL`` or Steel Cloud, ``api_key`` to
     ``$STEEL_API_KEY``. Session timeouts are in milliseconds (Steel's unit); the
-    HTTP timeouts are in seconds and live here, never on ``create``. ``event_hooks``
+    HTTP timeouts are in seconds and live here, never on ``create``: ``http_timeout``
+    for one answer, ``connect_timeout`` for one connection, ``call_timeout`` (three
+    answers' worth by default) for a whole call with its retries. ``event_hooks``
     works as httpx's: ``{"created": [f], "released": [g]}`` calls ``f(session,
     elapsed_seconds)`` after every create and ``g(snapshot)`` after every release.
 
@@ -56,7 +59,7 @@ class ClientBase:
         http_timeout: float = 30.0,
         connect_timeout: float = 5.0,
         max_retries: int = 3,
-        retry_budget: float = 30.0,
+        call_timeout: float | None = None,
         event_hooks: Mapping[str, Sequence[EventHook]] | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or STEEL_CLOUD_URL)
@@ -67,7 +70,11 @@ class ClientBase:
         if unknown:
             raise ValueError(f"event_hooks: unknown event {sorted(unknown)[0]!r}; use {' or '.join(EVENTS)}")
         self.event_hooks: dict[str, list[EventHook]] = {e: list((event_hooks or {}).get(e, ())) for e in EVENTS}
-        self._rules = Rules(self.base_url, max_retries, retry_budget, self.redact, self._auth_advice)
+        call_timeout = call_timeout if call_timeout is not None else 3 * http_timeout
+        self._rules = Rules(
+            self.base_url, max_retries, call_timeout, self.redact, self._auth_advice, http_timeout, connect_timeout
+        )
+        self.abandoned: set[str] = set()  # ids of creates given up on that may yet come to life
         headers = {"user-agent": "pytest-steel"}
         if self._api_key:
             headers[API_KEY_HEADER] = self._api_key
@@ -188,7 +195,7 @@ class ClientBase:
                     body["sessionId"] = str(uuid.uuid4())
                     ambiguous = False
             try:
-                response = yield Send("POST", "/v1/sessions", {"json": body})
+                response = yield attempt.send("POST", "/v1/sessions", json=body)
             except SteelConnectionError as exc:
                 ambiguous, error = True, exc
                 delay = None if attempt.last else attempt.delay()
@@ -218,17 +225,45 @@ class ClientBase:
         assert error is not None
         raise error
 
+    def _quick(self, method: str, path: str) -> Send:
+        """A look-up or clean-up request after a failure: bounded by one short wait, not the whole call's."""
+        read = min(self._rules.read_timeout, LOOKUP_TIMEOUT)
+        return Send(method, path, {"timeout": httpx.Timeout(read, connect=min(self._rules.connect_timeout, read))})
+
     def _lookup(self, session_id: str) -> Plan[Session | None]:
         """One GET for an id this client chose; None when it does not exist or the server cannot say."""
         try:
-            response = yield Send("GET", f"/v1/sessions/{session_id}")
+            response = yield self._quick("GET", f"/v1/sessions/{session_id}")
         except SteelConnectionError:
             return None
         return Session.from_wire(response.json()) if response.status_code == 200 else None
 
     def _abandon(self, session_id: str) -> Plan[None]:
-        """Best effort: release an id a failed create may have brought to life, so it does not meter on."""
+        """Release an id a failed create may have brought to life; if that cannot be confirmed, remember it.
+
+        A create can reach the server after the client gave up on it (a slow proxy, a
+        queue): ``settle_abandoned`` looks again before the client is done with.
+        """
+        self.abandoned.add(session_id)
         try:
-            yield Send("POST", f"/v1/sessions/{session_id}/release")
+            response = yield self._quick("POST", f"/v1/sessions/{session_id}/release")
         except SteelConnectionError:
-            pass
+            return
+        if response.status_code == 200:
+            self.abandoned.discard(session_id)
+
+    def _plan_settle_abandoned(self) -> Plan[list[str]]:
+        """Release what came to life of the creates given up on; the ids released."""
+        released = []
+        for session_id in sorted(self.abandoned):
+            found = yield from self._lookup(session_id)
+            if found is not None and found.is_live:
+                try:
+                    response = yield self._quick("POST", f"/v1/sessions/{session_id}/release")
+                except SteelConnectionError:
+                    continue
+                if response.status_code != 200:
+                    continue
+                released.append(session_id)
+            self.abandoned.discard(session_id)
+        return released

@@ -20,6 +20,13 @@ class SteelTimeoutError(SteelConnectionError):
     """The backend accepted the connection but did not answer in time."""
 
 
+class SteelUnreachableError(SteelConnectionError):
+    """No connection could be made at all (refused, DNS, connect timeout): the backend is down or the URL wrong.
+
+    Unlike a slow answer or a dropped connection, this condemns the backend: a run stops asking it.
+    """
+
+
 class SteelAPIError(SteelError):
     """The backend answered with an error status."""
 

@@ -4,7 +4,7 @@ A *plan* is a generator that yields what to do next, ``Send`` a request or ``Sle
 and is sent what came of it: the ``httpx.Response``, or a ``SteelConnectionError``
 thrown in. The rules live in plans (which statuses and errors are retried, backoff
 from 0.5 s to 8 s with jitter, ``Retry-After`` or ``retry-after-ms`` honoured up to a
-minute, ``x-should-retry`` overriding the status, a budget of waiting per call); the
+minute, ``x-should-retry`` overriding the status) and the timeouts (see ``Rules``); the
 drivers only do I/O. httpx's transport errors become ``SteelConnectionError`` /
 ``SteelTimeoutError``, and error statuses the ``SteelAPIError`` for their status, here
 and nowhere else.
@@ -27,6 +27,7 @@ from ._errors import (
     SteelAuthenticationError,
     SteelConnectionError,
     SteelTimeoutError,
+    SteelUnreachableError,
     error_class_for_status,
 )
 from ._redaction import display_url
@@ -57,25 +58,36 @@ Plan = Generator["Send | Sleep", Any, T]
 
 @dataclass
 class Rules:
-    """Steel's retry rules for one client, and how it words an error status."""
+    """Steel's retry rules and timeouts for one client, and how it words an error status.
+
+    The timeouts are one design: each attempt may take ``connect_timeout`` to connect
+    and ``read_timeout`` to answer; a whole call (attempts, back-off, the look-ups of
+    an ambiguous create) ends by ``call_timeout``, which defaults to three read
+    timeouts, so that a create slower than one read timeout is still retried, and
+    the last attempt only gets the time that is left.
+    """
 
     base_url: str
     max_retries: int
-    retry_budget: float  # seconds of waiting between attempts, per call
+    call_timeout: float  # seconds a whole call may take, retries and back-off included
     redact: Callable[[str], str]
     auth_advice: Callable[[], str]  # what a 401 means: no key configured, or which setting's key was refused
+    read_timeout: float = 30.0
+    connect_timeout: float = 5.0
 
     def attempts(self) -> Iterator[Attempt]:
-        deadline = time.monotonic() + self.retry_budget
+        deadline = time.monotonic() + self.call_timeout
         for number in range(self.max_retries + 1):
-            yield Attempt(number, last=number == self.max_retries, deadline=deadline)
+            yield Attempt(number, last=number == self.max_retries, deadline=deadline, rules=self)
+            if time.monotonic() >= deadline:
+                return
 
     def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> Plan[httpx.Response]:
         """One API call, retried as Steel's SDKs do; an error status raises its ``SteelAPIError``."""
         for attempt in self.attempts():
             last = attempt.last or not retry
             try:
-                response = yield Send(method, path, kwargs)
+                response = yield attempt.send(method, path, **kwargs)
             except SteelConnectionError:
                 delay = None if last else attempt.delay()
                 if delay is None:
@@ -116,9 +128,17 @@ class Attempt:
     number: int
     last: bool
     deadline: float
+    rules: Rules
+
+    def send(self, method: str, path: str, **kwargs: Any) -> Send:
+        """The request, with no more time to answer than the call has left."""
+        left = max(self.deadline - time.monotonic(), 0.5)
+        read = min(self.rules.read_timeout, left)
+        kwargs["timeout"] = httpx.Timeout(read, connect=min(self.rules.connect_timeout, read))
+        return Send(method, path, kwargs)
 
     def delay(self, server_delay: float | None = None) -> float | None:
-        """How long to back off before the next attempt; None when the retry budget cannot cover it."""
+        """How long to back off before the next attempt; None when the call's time cannot cover it."""
         delay = server_delay
         if delay is None:
             delay = min(INITIAL_RETRY_DELAY * 2**self.number, MAX_RETRY_DELAY) * random.uniform(0.75, 1.0)
@@ -153,16 +173,20 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> SteelConnectionError:
-    """The one mapping of httpx's transport failures: no answer in time, or no connection at all."""
+    """The one mapping of httpx's transport failures: no connection at all, no answer in time, or a lost one."""
     where = display_url(rules.base_url)
+    reason = rules.redact(str(exc)) or type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return SteelUnreachableError(
+            f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
+        )
     if isinstance(exc, httpx.TimeoutException):
         return SteelTimeoutError(
             f"the Steel API at {where} did not answer {step.method} {step.path} in time "
             f"({type(exc).__name__}); is the server overloaded or stuck?"
         )
-    reason = rules.redact(str(exc)) or type(exc).__name__
     return SteelConnectionError(
-        f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
+        f"the connection to the Steel API at {where} failed during {step.method} {step.path} ({reason})"
     )
 
 

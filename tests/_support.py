@@ -124,8 +124,10 @@ class FaultProxy:
     Each request takes the next action from ``script`` (default ``forward``):
     a status code to answer with (``"500"``, ``"429"``), ``"drop"`` (forward,
     then close the connection unanswered: the server acted, the client never
-    hears), ``"hang"`` (never answer) or ``"forward"``. ``requests`` records
-    what arrived, and ``headers`` what every answer should carry.
+    hears), ``"hang"`` (never answer), ``"delay:S"`` (forward after S seconds,
+    whether or not the client still waits) or ``"forward"``. ``requests`` records
+    what arrived, ``upstream_answers`` what the server answered to each forwarded
+    request, and ``answer_headers`` what every injected answer should carry.
     """
 
     def __init__(self, upstream: str | None) -> None:
@@ -135,6 +137,8 @@ class FaultProxy:
         self.answer_headers: dict[str, str] = {}
         self.answer_body: dict = {"message": "injected fault"}
         self.fail_paths: dict[str, str] = {}  # path fragment -> status, for every matching request
+        self.upstream_answers: list[tuple[str, int]] = []  # ("POST /v1/sessions", 200), as the server answered
+        self._answered = threading.Condition()
         self.release = threading.Event()
         proxy = self
 
@@ -155,6 +159,8 @@ class FaultProxy:
                     proxy.release.wait(30)
                     self.close_connection = True
                     return
+                if action.startswith("delay:"):
+                    proxy.release.wait(float(action.split(":", 1)[1]))
                 if action.isdigit():
                     payload = json.dumps(proxy.answer_body).encode()
                     self.send_response(int(action))
@@ -168,15 +174,21 @@ class FaultProxy:
                 assert proxy.upstream, "nothing to forward to"
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "steel-api-key")}
                 answer = httpx.request(self.command, proxy.upstream + self.path, content=raw, headers=headers)
+                with proxy._answered:
+                    proxy.upstream_answers.append((f"{self.command} {self.path}", answer.status_code))
+                    proxy._answered.notify_all()
                 if action == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self.send_response(answer.status_code)
-                self.send_header("content-type", answer.headers.get("content-type", "application/json"))
-                self.send_header("content-length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
+                try:
+                    self.send_response(answer.status_code)
+                    self.send_header("content-type", answer.headers.get("content-type", "application/json"))
+                    self.send_header("content-length", str(len(answer.content)))
+                    self.end_headers()
+                    self.wfile.write(answer.content)
+                except OSError:  # the client stopped waiting (a delayed answer)
+                    self.close_connection = True
 
             do_GET = do_POST = _handle
 
@@ -184,6 +196,12 @@ class FaultProxy:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait_for_upstream_answers(self, count: int, timeout: float = 30.0) -> list[tuple[str, int]]:
+        """The server's answers once ``count`` forwarded requests have had one (bounded)."""
+        with self._answered:
+            assert self._answered.wait_for(lambda: len(self.upstream_answers) >= count, timeout), self.upstream_answers
+            return list(self.upstream_answers)
 
     def paths(self) -> list[str]:
         return [f"{method} {path.split('?')[0]}" for method, path, _ in self.requests]

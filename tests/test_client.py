@@ -156,6 +156,38 @@ def test_a_create_that_keeps_failing_leaves_no_orphan(fresh: Server, fault_proxy
     assert fresh.get(session_id)["status"] == "released"
 
 
+def test_a_create_slower_than_one_read_timeout_is_retried_within_the_call(
+    fresh: Server, fault_proxy: StartProxy
+) -> None:
+    """The first POST reaches the server after the client stopped waiting: the retry wins, the late one is refused."""
+    proxy = fault_proxy(fresh.url)
+    proxy.script = ["delay:1.5"]
+    with SteelClient(proxy.url, http_timeout=0.5) as client:  # the call may take 1.5 s: three answers' worth
+        session = client.create(timeout=60_000)
+        assert live_ids(fresh) == [session.id]
+        answers = proxy.wait_for_upstream_answers(len(proxy.requests))  # the delayed POST, too
+        assert ("POST /v1/sessions", 409) in answers  # the same id again: refused, never a second session
+        assert live_ids(fresh) == [session.id]
+        client.release(session.id)
+    assert proxy.paths()[:3] == ["POST /v1/sessions", f"GET /v1/sessions/{session.id}", "POST /v1/sessions"]
+
+
+def test_a_create_the_client_gave_up_on_never_comes_to_life(fresh: Server, fault_proxy: StartProxy) -> None:
+    """Every POST arrives after the client gave up and released the id: the server refuses them all (no orphan)."""
+    proxy = fault_proxy(fresh.url)
+    proxy.script = ["delay:2.5", "forward", "delay:2.5"]  # POST, GET (404), POST; then the GET and the release
+    with SteelClient(proxy.url, http_timeout=0.4, max_retries=1, call_timeout=1.0) as client:
+        with pytest.raises(SteelTimeoutError):
+            client.create(timeout=60_000)
+        session_id = proxy.requests[0][2]["sessionId"]
+        assert client.abandoned == {session_id}  # released before its create arrived: not yet confirmed
+        creates = [a for a in proxy.wait_for_upstream_answers(len(proxy.requests)) if a[0] == "POST /v1/sessions"]
+        assert creates == [("POST /v1/sessions", 409), ("POST /v1/sessions", 409)]
+        assert live_ids(fresh) == []
+        assert client.settle_abandoned() == []
+        assert client.abandoned == set()
+
+
 def test_should_retry_false_is_obeyed(fault_proxy: StartProxy) -> None:
     proxy = fault_proxy()
     proxy.script = ["503"]

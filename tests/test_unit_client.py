@@ -128,7 +128,7 @@ def test_retry_after_sets_the_wait_and_x_should_retry_overrides_the_status(clien
 def test_retries_stop_within_the_budget(client: Make, waits: list[float]) -> None:
     script = Script(httpx.Response(429, headers={"retry-after": "20"}))
     with pytest.raises(SteelRateLimitError):
-        client(script, retry_budget=10.0).retrieve("s")
+        client(script, call_timeout=10.0).retrieve("s")
     assert (len(script.requests), waits) == (1, [])  # a 20 s wait would pass the 10 s budget: give up instead
 
 

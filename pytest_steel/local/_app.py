@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .._wire import API_KEY_HEADER, API_KEY_QUERY, SHOULD_RETRY_HEADER
 from ._params import InvalidRequest, parse_create, parse_json_object, parse_list_query
-from ._sessions import LocalSession, SessionError, SessionGone, SessionManager
+from ._sessions import LocalSession, SessionError, SessionGone, SessionManager, SessionNotFound
 
 log = logging.getLogger("pytest_steel.local")
 
@@ -118,7 +118,11 @@ async def session_context(request: web.Request) -> web.Response:
 
 async def release_session(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
-    session = manager.get(request.match_info["session_id"])
+    try:
+        session = manager.get(request.match_info["session_id"])
+    except SessionNotFound:
+        manager.release_unknown(request.match_info["session_id"])
+        raise
     released = await manager.release(session)
     if released:
         message = f"Session {session.id} released"

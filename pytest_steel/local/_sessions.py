@@ -33,6 +33,9 @@ from ._watchdog import Watchdog
 log = logging.getLogger("pytest_steel.local")
 
 
+RELEASED_EARLY_KEPT = 10_000  # ids remembered as released before their create
+
+
 class SessionError(Exception):
     """An API error with its HTTP status; the message is safe to show to the client."""
 
@@ -173,6 +176,9 @@ class SessionManager:
         self._startup_timeout = startup_timeout
         self._sessions: collections.OrderedDict[str, LocalSession] = collections.OrderedDict()
         self._starting: set[str] = set()
+        # Ids released before any create for them arrived: a client that gave up on a create released its id,
+        # and the create, delayed on the way, must not bring it to life afterwards.
+        self._released_early: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._no_launches = asyncio.Event()
         self._no_launches.set()
         self._seq = itertools.count(1)
@@ -195,6 +201,14 @@ class SessionManager:
         if session is None:
             raise SessionNotFound(f"no session with id {session_id!r}")
         return session
+
+    def release_unknown(self, session_id: str) -> None:
+        """A release for an id no create has brought yet: a create for it that arrives later is refused (409)."""
+        key = canonical_uuid(session_id)
+        if key is not None:
+            self._released_early[key] = None
+            while len(self._released_early) > RELEASED_EARLY_KEPT:
+                self._released_early.popitem(last=False)
 
     def all_sessions(self) -> list[LocalSession]:
         """Newest first."""
@@ -227,6 +241,8 @@ class SessionManager:
         session_id = params.session_id or str(uuid.uuid4())
         if session_id in self._sessions or session_id in self._starting:
             raise SessionConflict(f"a session with id {session_id} already exists")
+        if session_id in self._released_early:
+            raise SessionConflict(f"session id {session_id} was released before this create arrived")
         if self.live_count + len(self._starting) >= self.max_sessions:
             raise AtCapacity(
                 f"at capacity: {self.max_sessions} sessions are live or starting (--max-sessions); "
