@@ -56,8 +56,8 @@ class AsyncSteelClient(ClientBase):
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
         return await self._run(self._plan_release_all())
 
-    async def health(self) -> dict[str, Any]:
-        return await self._run(self._plan_health())
+    async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
+        return await self._run(self._plan_health(timeout))
 
     async def settle_abandoned(self) -> list[str]:
         """As ``SteelClient.settle_abandoned``: release what came to life of the creates given up on."""

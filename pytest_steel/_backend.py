@@ -4,6 +4,12 @@
 and an HTTP request: which URL, started how (the embedded server on first need, or
 asked of the xdist controller), with which key, within which concurrency limit, and
 whether an earlier failure already showed the backend unusable.
+
+What a failure says about the backend is decided here, once: a connection that
+cannot be made, or a rejected key, condemns it at once; a slow answer does not,
+but two calls in a row that time out do. A condemned backend costs each later
+test that wants a session one health probe of at most a second, which brings it
+back if it answers again (a restarted server); everything else fails at once.
 """
 
 from __future__ import annotations
@@ -17,7 +23,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import SteelBackendUnavailableError, SteelError
+from ._errors import (
+    SteelAPIError,
+    SteelAuthenticationError,
+    SteelBackendUnavailableError,
+    SteelConnectionError,
+    SteelError,
+    SteelTimeoutError,
+    SteelUnreachableError,
+)
 from ._limits import API_KEY_ENV
 from ._settings import Settings
 from ._stash import WORKER_BROKER_KEY, WORKER_EMBEDDED_KEY, WORKER_SLOTS_KEY
@@ -26,6 +40,10 @@ if TYPE_CHECKING:
     from ._client import EventHook, SteelClient
     from ._embedded import Broker, EmbeddedServer
     from ._slots import SessionLimit
+
+
+TIMEOUTS_THAT_CONDEMN = 2  # calls in a row that got no answer in time
+PROBE_TIMEOUT = 1.0  # seconds the health probe of a condemned backend may take
 
 
 class BackendAccess:
@@ -48,6 +66,7 @@ class BackendAccess:
         self._own_slots_dir = False
         self._limit: SessionLimit | None = None
         self._unavailable: SteelError | None = None
+        self._timeouts_in_a_row = 0
         # The embedded server gets a fresh key per run, so no other local process can drive its sessions;
         # xdist workers receive it from the controller over execnet, never through a socket anyone can ask.
         self.embedded_key: str | None = None
@@ -92,6 +111,7 @@ class BackendAccess:
                 base_url,
                 self.secret,
                 api_key_source=self._key_source(),
+                http_timeout=self.settings.http_timeout.value,
                 event_hooks=self.event_hooks,
             )
             self.event_hooks = self._client.event_hooks
@@ -105,6 +125,44 @@ class BackendAccess:
         if self._unavailable is None:
             self._unavailable = exc
             self._say(f"the Steel backend was unavailable, so tests needing a session errored: {exc}")
+
+    def why_unavailable(self) -> str | None:
+        """The error that condemned the backend, while it stays condemned."""
+        return str(self._unavailable) if self._unavailable is not None else None
+
+    def redact(self, text: str) -> str:
+        from ._redaction import redact
+
+        return redact(text, self.secret)
+
+    def failed(self, exc: SteelError) -> None:
+        """A call failed: decide what that says about the backend."""
+        if isinstance(exc, (SteelUnreachableError, SteelAuthenticationError)):
+            self.mark_unavailable(exc)
+        elif isinstance(exc, SteelTimeoutError):
+            self._timeouts_in_a_row += 1
+            if self._timeouts_in_a_row >= TIMEOUTS_THAT_CONDEMN:
+                self.mark_unavailable(exc)
+
+    def answered(self) -> None:
+        """A call got an answer: the backend is not stuck."""
+        self._timeouts_in_a_row = 0
+
+    def probe(self) -> bool:
+        """Whether the backend can be asked: if condemned, one quick health probe decides (a restarted server)."""
+        if self._unavailable is None:
+            return True
+        if isinstance(self._unavailable, SteelAuthenticationError) or self._client is None:
+            return False  # a rejected key does not come back by itself; a server that never started neither
+        try:
+            self._client.health(timeout=PROBE_TIMEOUT)
+        except SteelConnectionError:
+            return False
+        except SteelAPIError:
+            pass  # it answered: a server without a health route is up all the same
+        self._say(f"the Steel backend answered again after: {self._unavailable}")
+        self._unavailable, self._timeouts_in_a_row = None, 0
+        return True
 
     def _base_url(self) -> str:
         if self.settings.server_url is not None:

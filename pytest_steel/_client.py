@@ -72,8 +72,9 @@ class SteelClient(ClientBase):
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
         return self._run(self._plan_release_all())
 
-    def health(self) -> dict[str, Any]:
-        return self._run(self._plan_health())
+    def health(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """The server's health; ``timeout`` (seconds) bounds the one attempt, else the client's timeouts apply."""
+        return self._run(self._plan_health(timeout))
 
     def settle_abandoned(self) -> list[str]:
         """Release any session whose create this client gave up on but that came to life since; their ids.

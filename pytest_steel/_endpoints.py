@@ -161,7 +161,10 @@ class ClientBase:
         return SessionPage.from_wire(response.json())
 
     def _plan_release(self, session_id: str) -> Plan[ReleaseResult]:
-        body = (yield from self._rules.call("POST", f"/v1/sessions/{session_id}/release")).json()
+        # One answer's worth of time, retries included: a release that hangs must not hold a test for minutes,
+        # and what it leaves is reported and swept at the end of the run.
+        path = f"/v1/sessions/{session_id}/release"
+        body = (yield from self._rules.call("POST", path, call_timeout=self._rules.read_timeout)).json()
         snapshot = Session(id=session_id, status=SessionStatus.RELEASED, release_reason="user_requested")
         for hook in self.event_hooks["released"]:
             hook(snapshot)
@@ -171,8 +174,8 @@ class ClientBase:
         body = (yield from self._rules.call("POST", "/v1/sessions/release")).json()
         return ReleaseResult(bool(body.get("success", True)), body.get("message"))
 
-    def _plan_health(self) -> Plan[dict[str, Any]]:
-        return (yield from self._rules.call("GET", "/v1/health", retry=False)).json()
+    def _plan_health(self, timeout: float | None) -> Plan[dict[str, Any]]:
+        return (yield from self._rules.call("GET", "/v1/health", retry=False, call_timeout=timeout)).json()
 
     # -- the idempotent create ------------------------------------------------------
 

@@ -75,16 +75,18 @@ class Rules:
     read_timeout: float = 30.0
     connect_timeout: float = 5.0
 
-    def attempts(self) -> Iterator[Attempt]:
-        deadline = time.monotonic() + self.call_timeout
+    def attempts(self, call_timeout: float | None = None) -> Iterator[Attempt]:
+        deadline = time.monotonic() + (call_timeout if call_timeout is not None else self.call_timeout)
         for number in range(self.max_retries + 1):
             yield Attempt(number, last=number == self.max_retries, deadline=deadline, rules=self)
             if time.monotonic() >= deadline:
                 return
 
-    def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> Plan[httpx.Response]:
+    def call(
+        self, method: str, path: str, *, retry: bool = True, call_timeout: float | None = None, **kwargs: Any
+    ) -> Plan[httpx.Response]:
         """One API call, retried as Steel's SDKs do; an error status raises its ``SteelAPIError``."""
-        for attempt in self.attempts():
+        for attempt in self.attempts(call_timeout):
             last = attempt.last or not retry
             try:
                 response = yield attempt.send(method, path, **kwargs)

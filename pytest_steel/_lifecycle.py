@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from ._models import Session
 
 
+LOST_WITH_BACKEND = "backend_unreachable"  # the release reason of a session whose backend stopped answering
+
+
 class Phase(enum.Enum):
     LIVE = "live"
     DISCONNECTED = "disconnected"  # its browser connection dropped; the session itself may be live
@@ -45,6 +48,7 @@ class TrackedSession:
     reported: bool = False  # a test report already says how it ended
     closing: bool = False  # its fixture is disconnecting on purpose: a disconnect now is no loss
     lost_connection: bool = False  # its browser connection dropped while a fixture held it
+    unreleased: bool = False  # our release failed, and the backend could not say it ended: it may meter on
 
     @property
     def id(self) -> str:
@@ -82,6 +86,10 @@ class TrackedSession:
             return False
         self.phase, self.final, self.on_its_own = Phase.ENDED, final, on_its_own
         return True
+
+    def could_not_release(self) -> None:
+        """Our release failed and nothing showed the session ended: no longer ours to track, maybe still live."""
+        self.unreleased = True
 
     def released_anyway(self) -> None:
         """Our release ran (and may have failed) before we saw the end: the end is not the test's concern."""

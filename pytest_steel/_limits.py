@@ -47,6 +47,21 @@ def timeout_error(where: str, value: object) -> str:
     return f"{where}: {value!r} is not a valid session timeout; give {TIMEOUT_RANGE}"
 
 
+HTTP_TIMEOUT_RANGE = "a number of seconds from 0.1 to 600"
+DEFAULT_HTTP_TIMEOUT = 30.0
+
+
+def parse_seconds(text: str) -> float:
+    """An HTTP timeout in seconds; ValueError names the range."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(HTTP_TIMEOUT_RANGE) from None
+    if not 0.1 <= seconds <= 600:  # also refuses nan and inf
+        raise ValueError(HTTP_TIMEOUT_RANGE)
+    return seconds
+
+
 @dataclass(frozen=True)
 class Count:
     """A whole number in ``low..high``: how many sessions, how many pooled browsers."""

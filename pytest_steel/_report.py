@@ -41,6 +41,7 @@ class SessionRecord:
     lifetime_ms: float | None = None  # Steel's duration when the backend reports it, else measured here
     end: str = "live"  # a key of ENDS
     state: str = "live"  # e.g. "released (user_requested)", "failed (browser_crashed)"
+    timeout_ms: int | None = None  # known when it matters: a session we could not release meters until then
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +96,14 @@ def summary(records: list[SessionRecord], caught_by_release_all: int, verbosity:
     lines.append(
         f"session time {format_ms(total_ms)}; billed {billed} min (each session's time rounded up to whole minutes)"
     )
+    unreleased = [r for r in records if r.end == "unreleased"]
+    if unreleased:
+        more = sum(max(math.ceil((r.timeout_ms or 0) / 60_000) - r.billed_minutes, 0) for r in unreleased)
+        upto = f" (up to {more} min more)" if more else ""
+        lines.append(
+            f"{len(unreleased)} could not be released and may go on metering until their timeout{upto}: "
+            "check the backend's dashboard"
+        )
     by_create = sorted(records, key=lambda r: r.create_ms, reverse=True)
     if verbosity <= 0 and by_create:
         shown = ", ".join(f"{format_ms(r.create_ms)} ({r.owner})" for r in by_create[:SLOWEST_SHOWN])
@@ -136,7 +145,11 @@ class RunReport:
         self._events.append(ended_line(record))
 
     def unreleased(self, tracked: TrackedSession, why: str) -> None:
-        self.records[tracked.id].end = "unreleased"
+        """Our release failed: billed for its time so far, and said to be able to meter on until its timeout."""
+        record = self.records[tracked.id]
+        record.end, record.state = "unreleased", "may be live until its timeout"
+        record.lifetime_ms = tracked.lifetime_ms()
+        record.timeout_ms = tracked.session.timeout or None
         self.note(f"session {tracked.id} created by {tracked.owner} could not be released: {why}")
 
     def take_events(self) -> list[str]:
@@ -173,6 +186,8 @@ def describe_end(tracked: TrackedSession) -> str:
         "or @pytest.mark.steel(timeout=...)",
         "inactivity_timeout": "it was idle for longer than its inactivityTimeout",
         "user_requested": "something other than its fixture released it",
+        "backend_unreachable": "its backend stopped answering, so the session is gone with it, or out of reach "
+        "(see the pytest-steel summary for the first error)",
     }
     why = reasons.get(final.release_reason or "", "the backend ended it")
     return f"Steel session {tracked.id} is {final.describe_state()} during the test: {why}"
@@ -181,7 +196,9 @@ def describe_end(tracked: TrackedSession) -> str:
 def session_properties(tracked: TrackedSession, shared: bool, debug_url: bool) -> list[tuple[str, str]]:
     """A test's JUnit properties for one session it used."""
     state = tracked.final.describe_state() if tracked.final is not None else "live"
-    if tracked.final is None:
+    if tracked.unreleased:
+        state = "could not be released: it may be live, and metering, until its timeout"
+    elif tracked.final is None:
         state += " (shared with the module's other tests)" if shared else " (left live; released at the run's end)"
     properties = [("steel_session_id", tracked.id), ("steel_session_state", state)]
     if tracked.session.session_viewer_url:

@@ -24,11 +24,14 @@ from ._limits import (
     API_KEY_ENV,
     BASE_URL_ENV,
     CHROMIUM_ENV,
+    DEFAULT_HTTP_TIMEOUT,
+    HTTP_TIMEOUT_RANGE,
     MAX_SESSIONS,
     PLAYWRIGHT_ENV,
     POOL_SIZE,
     TIMEOUT_RANGE,
     Count,
+    parse_seconds,
     parse_timeout_ms,
 )
 from ._redaction import Redacted, display_url
@@ -101,6 +104,13 @@ def _timeout(text: str) -> int:
         return parse_timeout_ms(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid session timeout; give {TIMEOUT_RANGE}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_seconds(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid HTTP timeout; give {HTTP_TIMEOUT_RANGE}") from None
 
 
 def _base_url(text: str) -> str | None:
@@ -211,6 +221,13 @@ class Settings:
     )
     headed: Setting[bool] = _option(
         "steel_headed", "embedded server only: show the browser windows", parse_bool, False, flag=True
+    )
+    http_timeout: Setting[float] = _option(
+        "steel_http_timeout",
+        "seconds the Steel API may take to answer one request (default 30); a create retries within three "
+        "times that, a release within it",
+        _seconds,
+        DEFAULT_HTTP_TIMEOUT,
     )
     max_sessions: Setting[int | None] = _option(
         "steel_max_sessions", "sessions the server runs at once (default: detected)", _count(MAX_SESSIONS)
@@ -334,6 +351,8 @@ class Settings:
         ]
         if self.max_sessions.value is not None:
             session.append(("max sessions", str(self.max_sessions.value), self.max_sessions))
+        if self.http_timeout.source != "default":
+            session.append(("http timeout", f"{self.http_timeout.value:g} s", self.http_timeout))
         if self.playwright.value:
             session.append(("pytest-playwright", "on", self.playwright))
         if backend is Backend.EMBEDDED:

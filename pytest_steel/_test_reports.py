@@ -91,6 +91,8 @@ class TestReporting:
             if not (tracked.lost_connection or playwright_error):
                 continue
             state = self.run.sessions.check(tracked)
+            if state is None and self.run.sessions.lost_with_backend(tracked):
+                state = tracked.final
             if state is None or (state.is_live and not tracked.lost_connection):
                 continue
             tracked.mark_reported()

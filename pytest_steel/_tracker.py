@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._errors import (
-    SteelAuthenticationError,
-    SteelConnectionError,
     SteelError,
     SteelNotFoundError,
     SteelReleaseWarning,
 )
-from ._lifecycle import TrackedSession
+from ._lifecycle import LOST_WITH_BACKEND, TrackedSession
 from ._models import Session, wire_fields
 from ._stash import CURRENT_ITEM_KEY, ITEM_SESSIONS_KEY
 from ._wire import SessionStatus
@@ -58,6 +56,7 @@ class SessionTracker:
 
         ``owner`` names it in reports when the node's id would not (a session-wide fixture's).
         """
+        self.backend.probe()  # a condemned backend gets one quick chance to show it is back
         client = self.backend.client()
         params = wire_fields(params)
         self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
@@ -71,11 +70,11 @@ class SessionTracker:
             session = client.create(timeout=timeout, **params)
         except SteelError as exc:
             self._free(session_id)
-            if isinstance(exc, (SteelConnectionError, SteelAuthenticationError)):
-                self.backend.mark_unavailable(exc)
+            self.backend.failed(exc)
             raise
         finally:
             self._creating_for.pop()
+        self.backend.answered()
         tracked = self.live[session.id]
         tracked.by_fixture = True
         return tracked
@@ -126,27 +125,47 @@ class SessionTracker:
             return tracked.final
         try:
             current = self.backend.client().retrieve(tracked.id)
-        except SteelError:
+        except SteelError as exc:
+            self.backend.failed(exc)
             return None
+        self.backend.answered()
         if not current.is_live:
             tracked.end(current, on_its_own=True)
         return current
+
+    def lost_with_backend(self, tracked: TrackedSession) -> bool:
+        """If the backend has stopped answering, count the session as lost with it (failed); whether it was."""
+        why = self.backend.why_unavailable()
+        if why is None or tracked.id not in self.live:
+            return False
+        final = Session(id=tracked.id, status=SessionStatus.FAILED, release_reason=LOST_WITH_BACKEND)
+        tracked.end(final, on_its_own=True)
+        self._ended(tracked, final, on_its_own=True)
+        self.report.note(f"session {tracked.id} of {tracked.owner} was lost with its backend: {why}")
+        return True
 
     def release(self, tracked: TrackedSession) -> None:
         """Release a fixture's session; raise only if it may still be live (and metering)."""
         if tracked.id not in self.live:
             return
+        if self.backend.unavailable and self.lost_with_backend(tracked):
+            return  # asking a backend known gone would only cost time
         # One GET first: a session that ended on its own (crash, timeout) needs no release, and its test
         # must hear why. Cheaper than guessing from Playwright's events, which may not have arrived yet.
         final = self.check(tracked)
         if final is not None and not final.is_live:
             self._ended(tracked, final, on_its_own=True)
             return
+        if final is None and self.backend.unavailable and self.lost_with_backend(tracked):
+            return  # the check found the backend gone
         try:
             self.backend.client().release(tracked.id)
         except SteelNotFoundError:
             self._ended(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED), on_its_own=False)
         except SteelError as exc:
+            self.backend.failed(exc)
+            if self.backend.unavailable and self.lost_with_backend(tracked):
+                return
             current = self.check(tracked)
             tracked.released_anyway()  # our release may well have ended it: not the test's concern
             if current is not None and not current.is_live:
@@ -158,10 +177,17 @@ class SessionTracker:
                     stacklevel=2,
                 )
                 return
+            # Reported as such, and its slot freed: the server's own limit still holds if it lives on.
+            self.live.pop(tracked.id, None)
+            self._free(tracked.id)
+            tracked.could_not_release()
+            self.report.unreleased(tracked, self.backend.redact(str(exc)))
             raise SteelError(
                 f"could not release Steel session {tracked.id}; it may still be live, and metering, "
                 f"until its timeout: {exc}"
             ) from None
+        else:
+            self.backend.answered()
 
     def for_node(self, *nodes: Node) -> list[TrackedSession]:
         """The live sessions made for any of these nodes (a test, its module)."""
@@ -173,20 +199,39 @@ class SessionTracker:
         for tracked in list(self.live.values()):
             try:
                 self.release(tracked)
-            except SteelError as exc:
-                self.report.unreleased(tracked, str(exc))
-                continue
+            except SteelError:
+                continue  # reported as unreleased by release()
             if not tracked.by_fixture:
                 self.report.note(f"released session {tracked.id}, which {tracked.owner} created and left live")
+        self._settle_abandoned()
         if release_all:
             self._release_all()
+
+    def _settle_abandoned(self) -> None:
+        """Creates the client gave up on may have reached the server since: release what came to life."""
+        if not self.backend.used or not self.backend.probe():
+            return
+        client = self.backend.client()
+        if not client.abandoned:
+            return
+        try:
+            released = client.settle_abandoned()
+        except SteelError as exc:
+            released = []
+            self.backend.failed(exc)
+        for session_id in released:
+            self.report.note(f"released session {session_id}: its create had been given up on, and came to life later")
+        for session_id in sorted(client.abandoned):
+            self.report.note(
+                f"could not confirm that session {session_id}, whose create was given up on, never started"
+            )
 
     def _release_all(self) -> None:
         backend = self.backend
         if not backend.used and not self.report.workers_used_steel:
             return  # nothing in this run touched Steel: leave the backend alone
-        if backend.unavailable:
-            return  # said once already
+        if not backend.probe():
+            return  # condemned, and still not answering: said once already
         if backend.settings.is_embedded and not backend.embedded_started:
             return  # an embedded server that never started has nothing to release
         try:

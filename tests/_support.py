@@ -137,6 +137,7 @@ class FaultProxy:
         self.answer_headers: dict[str, str] = {}
         self.answer_body: dict = {"message": "injected fault"}
         self.fail_paths: dict[str, str] = {}  # path fragment -> status, for every matching request
+        self.on_create: list[str] = []  # actions for the next creates (POST /v1/sessions) only
         self.upstream_answers: list[tuple[str, int]] = []  # ("POST /v1/sessions", 200), as the server answered
         self._answered = threading.Condition()
         self.release = threading.Event()
@@ -155,6 +156,8 @@ class FaultProxy:
                 proxy.requests.append((self.command, self.path, body))
                 action = proxy.script.pop(0) if proxy.script else "forward"
                 action = next((v for k, v in proxy.fail_paths.items() if k in self.path), action)
+                if self.command == "POST" and self.path == "/v1/sessions" and proxy.on_create:
+                    action = proxy.on_create.pop(0)
                 if action == "hang":
                     proxy.release.wait(30)
                     self.close_connection = True

@@ -134,17 +134,28 @@ def test_a_failed_release_of_a_live_session_is_a_teardown_error(
             assert 1 == 2
         """
     )
-    result = pytester.runpytest_subprocess("--steel-base-url", proxy.url, "--no-steel-release-all")
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", proxy.url, "--no-steel-release-all", "--junitxml", "junit.xml"
+    )
     result.assert_outcomes(failed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
             "SteelError: could not release Steel session *; it may still be live, and metering, until its timeout: "
             f"POST /v1/sessions/*/release on {proxy.url} failed (500). The server said: injected fault",
             "*assert 1 == 2*",
+            "session state: could not be released: it may be live, and metering, until its timeout",
             "*= pytest-steel =*",
+            "1 session created: 1 could not be released",
+            "session time *; billed 1 min (each session's time rounded up to whole minutes)",
+            "1 could not be released and may go on metering until their timeout (up to 4 min more): "
+            "check the backend's dashboard",
+            "*",
             "session * created by *::test_fails_on_its_own could not be released: *",
         ]
     )
+    junit = (pytester.path / "junit.xml").read_text()
+    assert 'value="could not be released: it may be live, and metering, until its timeout"' in junit
+    assert "left live" not in junit
     assert len(server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"]) == 1
     server.http.post("/v1/sessions/release")
 
@@ -243,7 +254,7 @@ def test_a_failed_release_of_an_ended_session_is_a_warning(
     result.stdout.fnmatch_lines(
         [
             "*SteelReleaseWarning: releasing Steel session * failed, but it is released (user_requested): "
-            f"could not reach the Steel API at {proxy.url}*"
+            f"the connection to the Steel API at {proxy.url} failed during POST /v1/sessions/*/release*"
         ]
     )
     assert server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []

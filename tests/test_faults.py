@@ -1,0 +1,204 @@
+"""Faults injected for real into whole pytest runs: a slow or lost create, a backend that dies, one that comes back.
+
+Each scenario runs pytest in a subprocess against a real steel-local, either through a
+loopback ``FaultProxy`` that delays or fails requests, or by killing the server's
+process from inside the inner test, and checks what the user sees and that nothing
+is left live.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ._support import RUN_BOUND, Backend, FaultProxy, StartServer
+
+pytestmark = pytest.mark.timeout(RUN_BOUND * 2)
+
+PAGES = """
+import pytest
+
+@pytest.mark.parametrize("n", range(3))
+def test_page(steel_page, n):
+    steel_page.goto("data:text/html,<title>%d</title>" % n)
+    assert steel_page.title() == str(n)
+"""
+
+# Finds the server to kill: the base URL's (by the pid the outer test gives) or the embedded one (a child).
+KILL_THE_SERVER = """
+import os
+import select
+import signal
+
+import psutil
+
+
+def kill_the_server():
+    if "SERVER_PID" in os.environ:  # the outer test's child: it stays a zombie until that one reaps it
+        pid = int(os.environ["SERVER_PID"])
+    else:
+        pid = next(p.pid for p in psutil.Process().children() if "pytest_steel.local" in " ".join(p.cmdline()))
+    exited = os.pidfd_open(pid)  # readable once the process has exited, reaped or not
+    try:
+        os.kill(pid, signal.SIGKILL)
+        assert select.select([exited], [], [], 30)[0], "the server outlived SIGKILL"
+    finally:
+        os.close(exited)
+"""
+
+
+def live_ids(server_http) -> list[str]:  # type: ignore[no-untyped-def]
+    return [s["id"] for s in server_http.get("/v1/sessions", params={"status": "live"}).json()["sessions"]]
+
+
+def test_one_slow_create_does_not_condemn_the_backend(
+    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+) -> None:
+    """The first create reaches the server only after one read timeout: it is retried, and the run goes on."""
+    server = start_server()
+    proxy: FaultProxy = fault_proxy(server.url)
+    proxy.on_create = ["delay:1.5"]
+    pytester.makepyfile(PAGES)
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", proxy.url, "--steel-http-timeout", "1", "-p", "no:playwright", timeout=RUN_BOUND
+    )
+    result.assert_outcomes(passed=3)
+    assert "unavailable" not in result.stdout.str()
+    answers = proxy.wait_for_upstream_answers(len(proxy.requests))
+    assert answers.count(("POST /v1/sessions", 409)) == 1  # the late copy of the first create, refused
+    assert answers.count(("POST /v1/sessions", 200)) == 3
+    assert live_ids(server.http) == []
+
+
+def test_a_create_given_up_on_never_becomes_a_live_orphan(
+    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+) -> None:
+    """Every attempt of the first create arrives after the client gave up: the test errors, nothing meters on."""
+    server = start_server()
+    proxy: FaultProxy = fault_proxy(server.url)
+    proxy.on_create = ["delay:4", "delay:4"]  # both attempts that fit in the call's 1.5 s
+    pytester.makepyfile(
+        """
+        def test_gets_no_session(steel_session):
+            pass
+
+        def test_gets_one(steel_session):
+            assert steel_session.is_live
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", proxy.url, "--steel-http-timeout", "0.5", "-p", "no:playwright", timeout=RUN_BOUND
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [f"SteelTimeoutError: the Steel API at {proxy.url} did not answer POST /v1/sessions in time (ReadTimeout)*"]
+    )
+    assert "unavailable" not in result.stdout.str()  # one slow call does not condemn the backend
+    creates = [a for a in proxy.wait_for_upstream_answers(len(proxy.requests)) if a[0] == "POST /v1/sessions"]
+    assert sorted(creates) == [("POST /v1/sessions", 200), ("POST /v1/sessions", 409), ("POST /v1/sessions", 409)]
+    assert live_ids(server.http) == []
+
+
+def test_a_backend_that_dies_is_named_once_and_not_asked_again(
+    pytester: pytest.Pytester, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server is killed mid-test: that test says its session was lost with its backend, the next ones fail fast."""
+    pytester.makeconftest(KILL_THE_SERVER)
+    pytester.makepyfile(
+        """
+        from conftest import kill_the_server
+
+        def test_1_loses_its_session(steel_page):
+            steel_page.goto("data:text/html,<title>one</title>")
+            kill_the_server()
+            steel_page.goto("data:text/html,<title>two</title>")
+
+        def test_2_needs_a_session(steel_session):
+            pass
+
+        def test_3_needs_a_session(steel_session):
+            pass
+        """
+    )
+    if backend.server is not None:
+        monkeypatch.setenv("SERVER_PID", str(backend.server.pid))
+    result = backend.run(pytester)
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "SteelSessionError: Steel session * is failed (backend_unreachable) during the test: "
+            "its backend stopped answering*",
+            "*Playwright said: *",
+        ]
+    )
+    unavailable = "SteelBackendUnavailableError: the Steel backend is unavailable; see the first error of this run*"
+    result.stdout.fnmatch_lines([unavailable, unavailable])
+    result.stdout.fnmatch_lines(
+        [
+            "*= pytest-steel =*",
+            "1 session created: 1 failed",
+            "session time *; billed 1 min*",
+            "*the Steel backend was unavailable, so tests needing a session errored: could not reach the Steel API*",
+        ]
+    )
+    assert result.stdout.str().count("could not release") == 0
+    if backend.server is not None:
+        backend.server = None  # killed: nothing left to ask (the fixture still checks processes and files)
+
+
+RESTARTS = """
+import os
+from pathlib import Path
+
+from conftest import kill_the_server
+from pytest_steel.local import LocalServerProcess
+
+RESTARTED = []
+
+
+def test_1_loses_its_server(steel_session):
+    kill_the_server()
+
+
+def test_2_restarts_it_on_the_same_port():
+    port = os.environ["SERVER_URL"].rsplit(":", 1)[1]
+    server = LocalServerProcess(["--port", port, "--max-sessions", "1", "--pool-size", "0"])
+    server.start()
+    RESTARTED.append(server)
+
+
+def test_3_gets_a_session_again(steel_page):
+    steel_page.goto("data:text/html,<title>back</title>")
+    assert steel_page.title() == "back"
+
+
+def test_4_and_again(steel_page):
+    steel_page.goto("data:text/html,<title>again</title>")
+
+
+def test_5_stops_it(steel_client):
+    steel_client.release_all()
+    assert RESTARTED.pop().stop() == 0
+"""
+
+
+def test_a_one_session_server_that_comes_back_is_used_again(
+    pytester: pytest.Pytester, start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lost session's slot is freed with it, and a probe sees the restarted server (steel-browser's case)."""
+    server = start_server("--max-sessions", "1")
+    pytester.makeconftest(KILL_THE_SERVER)
+    pytester.makepyfile(RESTARTS)
+    monkeypatch.setenv("SERVER_PID", str(server.pid))
+    monkeypatch.setenv("SERVER_URL", server.url)
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", server.url, "--steel-max-sessions", "1", "-p", "no:playwright", timeout=RUN_BOUND
+    )
+    result.assert_outcomes(passed=5, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_1_loses_its_server*",
+            "SteelSessionError: Steel session * is failed (backend_unreachable) during the test*",
+        ]
+    )
+    assert "slot" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*the Steel backend answered again after: could not reach the Steel API*"])
