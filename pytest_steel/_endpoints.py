@@ -13,6 +13,7 @@ leave an orphan, and keep the API key out of every repr, message and log line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import urllib.parse
@@ -28,7 +29,14 @@ from ._http import Plan, Rules, Send, Sleep, retry_after, should_retry
 from ._limits import API_KEY_ENV, BASE_URL_ENV
 from ._models import ReleaseResult, Session, SessionPage, wire_fields
 from ._redaction import Redacted, display_url, redact
-from ._wire import API_KEY_HEADER, API_KEY_QUERY, STEEL_CLOUD_URL, SessionStatus, normalize_base_url
+from ._wire import (
+    API_KEY_HEADER,
+    API_KEY_QUERY,
+    IGNORED_FIELDS_HEADER,
+    STEEL_CLOUD_URL,
+    SessionStatus,
+    normalize_base_url,
+)
 
 EVENTS = ("created", "released")
 LOOKUP_TIMEOUT = 10.0  # seconds for one look-up or clean-up request after a failed create
@@ -207,7 +215,7 @@ class ClientBase:
                 yield Sleep(delay)
                 continue
             if response.status_code < 400:
-                return Session.from_wire(response.json())
+                return _with_ignored_fields(Session.from_wire(response.json()), body, response)
             error = self._rules.status_error(response, "POST", "/v1/sessions")
             if response.status_code == 409:  # the id exists: an earlier attempt got through after all
                 ambiguous = True
@@ -270,3 +278,11 @@ class ClientBase:
                 released.append(session_id)
             self.abandoned.discard(session_id)
         return released
+
+
+def _with_ignored_fields(session: Session, body: Mapping[str, Any], response: httpx.Response) -> Session:
+    """The session, told which fields of its create the backend did not act on, as far as the answer shows."""
+    ignored = [name.strip() for name in response.headers.get(IGNORED_FIELDS_HEADER, "").split(",") if name.strip()]
+    if body.get("timeout") and not session.timeout:  # steel-browser drops it and answers timeout 0
+        ignored.insert(0, "timeout")
+    return dataclasses.replace(session, ignored_fields=tuple(ignored)) if ignored else session

@@ -78,6 +78,9 @@ class Session:
     headless: bool | None = None
     dimensions: Mapping[str, int] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Create fields the backend took but does not act on (known only on the create's answer): "timeout" when a
+    # server such as steel-browser reports timeout 0, and what steel-local lists in x-steel-ignored-fields.
+    ignored_fields: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_wire(cls, body: Mapping[str, Any]) -> Session:

@@ -29,6 +29,14 @@ ENDS = {
     "live": "still live",
 }
 SLOWEST_SHOWN = 3
+# What it means that the backend ignored a create field; fields not named here are Steel Cloud features.
+IGNORED_MEANS = {
+    "timeout": "its sessions report timeout 0 and live until released, whatever --steel-timeout or a marker asks",
+}
+
+
+def ignored_meaning(field: str) -> str:
+    return IGNORED_MEANS.get(field, "a Steel Cloud feature this backend does not have")
 
 
 @dataclass
@@ -144,6 +152,14 @@ class RunReport:
         record.end = end
         self._events.append(ended_line(record))
 
+    def backend_ignored(self, tracked: TrackedSession) -> None:
+        """The backend took fields of this session's create without acting on them: say so, once per field."""
+        for name in tracked.session.ignored_fields:
+            self.note(f"the backend ignores the create field {name}: {ignored_meaning(name)}")
+        self._events.append(
+            f"steel: the backend ignored {', '.join(tracked.session.ignored_fields)} for session {tracked.id}"
+        )
+
     def unreleased(self, tracked: TrackedSession, why: str) -> None:
         """Our release failed: billed for its time so far, and said to be able to meter on until its timeout."""
         record = self.records[tracked.id]
@@ -201,6 +217,8 @@ def session_properties(tracked: TrackedSession, shared: bool, debug_url: bool) -
     elif tracked.final is None:
         state += " (shared with the module's other tests)" if shared else " (left live; released at the run's end)"
     properties = [("steel_session_id", tracked.id), ("steel_session_state", state)]
+    for name in tracked.session.ignored_fields:  # beside a failing assertion on one, the reason for it
+        properties.append(("steel_backend_ignored", f"{name}: {ignored_meaning(name)}"))
     if tracked.session.session_viewer_url:
         properties.append(("steel_session_viewer_url", tracked.session.session_viewer_url))
     if debug_url and tracked.session.debug_url:

@@ -93,6 +93,8 @@ class SessionTracker:
         tracked = TrackedSession(session, node, owner)
         self.live[session.id] = tracked
         self.report.created(tracked, elapsed_s)
+        if session.ignored_fields:
+            self.report.backend_ignored(tracked)
         if isinstance(node, pytest.Item):
             note_use(node, tracked)
         self.config.hook.pytest_steel_session_created(session=session, node=node, config=self.config)

@@ -13,6 +13,8 @@ STEEL_CLOUD_URL = "https://api.steel.dev"
 API_KEY_HEADER = "steel-api-key"
 API_KEY_QUERY = "apiKey"
 SHOULD_RETRY_HEADER = "x-should-retry"
+# steel-local's own: the create fields of the request that the server accepted but does not act on.
+IGNORED_FIELDS_HEADER = "x-steel-ignored-fields"
 
 DEFAULT_TIMEOUT_MS = 300_000
 MIN_TIMEOUT_MS = 1

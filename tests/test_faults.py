@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from ._steel_browser import SteelBrowserStandIn
 from ._support import RUN_BOUND, Backend, FaultProxy, StartServer
 
 pytestmark = pytest.mark.timeout(RUN_BOUND * 2)
@@ -202,3 +203,61 @@ def test_a_one_session_server_that_comes_back_is_used_again(
     )
     assert "slot" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*the Steel backend answered again after: could not reach the Steel API*"])
+
+
+def test_a_server_that_ignores_the_timeout_says_so_beside_the_failing_assertion(pytester: pytest.Pytester) -> None:
+    """steel-browser drops ``timeout`` and answers ``timeout: 0``: the failure explains the bare number."""
+    stand_in = SteelBrowserStandIn()
+    try:
+        pytester.makepyfile(
+            """
+            def test_relies_on_its_timeout(steel_session):
+                assert steel_session.timeout == 90000
+            """
+        )
+        result = pytester.runpytest_subprocess(
+            "--steel-base-url", stand_in.url, "--steel-timeout", "90000", "-p", "no:playwright", timeout=RUN_BOUND
+        )
+    finally:
+        stand_in.close()
+    result.assert_outcomes(failed=1)
+    means = "its sessions report timeout 0 and live until released, whatever --steel-timeout or a marker asks"
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: assert 0 == 90000",
+            "*- Steel session -*",
+            f"backend ignored: timeout: {means}",
+            "*= pytest-steel =*",
+            f"the backend ignores the create field timeout: {means}",
+        ]
+    )
+
+
+def test_the_embedded_server_names_the_cloud_fields_it_ignores(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.steel(useProxy=True, solveCaptcha=True, blockAds=False)
+        def test_asks_for_cloud_features(steel_session):
+            pass
+
+        def test_asks_for_nothing_special(steel_session):
+            pass
+        """
+    )
+    result = embedded_backend.run(pytester, "-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    cloud = "a Steel Cloud feature this backend does not have"
+    result.stdout.fnmatch_lines(
+        [
+            "steel: the backend ignored solveCaptcha, useProxy for session *",
+            "*= pytest-steel =*",
+            f"the backend ignores the create field solveCaptcha: {cloud}",
+            f"the backend ignores the create field useProxy: {cloud}",
+        ]
+    )
+    assert "blockAds" not in result.stdout.str()  # off is what the embedded server does anyway
+    assert result.stdout.str().count("the backend ignored") == 1  # only the session that asked

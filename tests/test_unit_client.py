@@ -219,3 +219,17 @@ def test_list_pages_by_the_last_id_and_stops_on_a_repeated_page(client: Make, wa
     script = Script(httpx.Response(200, json=page), httpx.Response(200, json=page))  # steel-browser ignores the cursor
     assert [s.id for s in client(script).list(limit=2)] == ["a", "b"]
     assert [r.url.params.get("cursorId") for r in script.requests] == [None, "b"]
+
+
+def test_a_create_says_which_of_its_fields_the_backend_ignored(client: Make, waits: list[float]) -> None:
+    def steel_browser(request: httpx.Request) -> httpx.Response:  # drops timeout, answers timeout 0
+        return httpx.Response(200, json={**live(json.loads(request.content)["sessionId"]), "timeout": 0})
+
+    def steel_local(request: httpx.Request) -> httpx.Response:
+        headers = {"x-steel-ignored-fields": "solveCaptcha, useProxy"}
+        return httpx.Response(200, json=live(json.loads(request.content)["sessionId"]), headers=headers)
+
+    assert client(Script(steel_browser)).create(timeout=60_000).ignored_fields == ("timeout",)
+    assert client(Script(steel_browser)).create().ignored_fields == ()  # asked for none: nothing ignored
+    session = client(Script(steel_local)).create(timeout=60_000, use_proxy=True, solve_captcha=True)
+    assert session.ignored_fields == ("solveCaptcha", "useProxy")

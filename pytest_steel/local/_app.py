@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from .._wire import API_KEY_HEADER, API_KEY_QUERY, SHOULD_RETRY_HEADER
-from ._params import InvalidRequest, parse_create, parse_json_object, parse_list_query
+from .._wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
+from ._params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
 from ._sessions import LocalSession, SessionError, SessionGone, SessionManager, SessionNotFound
 
 log = logging.getLogger("pytest_steel.local")
@@ -93,9 +93,13 @@ def _session_json(request: web.Request, session: LocalSession) -> web.Response:
 
 
 async def create_session(request: web.Request) -> web.Response:
-    params = parse_create(parse_json_object(await request.read()))
+    body = parse_json_object(await request.read())
+    params = parse_create(body)
     session = await request.app[MANAGER].create(params)
-    return _session_json(request, session)
+    response = _session_json(request, session)
+    if ignored := ignored_fields(body):
+        response.headers[IGNORED_FIELDS_HEADER] = ", ".join(ignored)
+    return response
 
 
 async def retrieve_session(request: web.Request) -> web.Response:

@@ -102,6 +102,37 @@ def canonical_uuid(value: object) -> str | None:
         return None
 
 
+# Steel Cloud's create fields that this server accepts and does not act on (it has no proxies, captcha
+# solving, profiles or extensions): a create that sets one is told so in IGNORED_FIELDS_HEADER.
+CLOUD_ONLY_FIELDS = (
+    "blockAds",
+    "solveCaptcha",
+    "useProxy",
+    "proxyUrl",
+    "region",
+    "isSelenium",
+    "persistProfile",
+    "profileId",
+    "projectId",
+    "namespace",
+    "debugConfig",
+    "deviceConfig",
+    "stealthConfig",
+    "optimizeBandwidth",
+    "credentials",
+    "extensionIds",
+    "experimentalFeatures",
+    "caCertificates",
+    "fullscreen",
+    "concurrency",
+)
+
+
+def ignored_fields(body: dict[str, Any]) -> list[str]:
+    """The Steel Cloud fields ``body`` sets to something other than off or empty."""
+    return [name for name in CLOUD_ONLY_FIELDS if body.get(name) not in (None, False, "", [], {})]
+
+
 def parse_create(body: dict[str, Any]) -> CreateParams:
     """Validate the fields the local server acts on; all other Steel fields are accepted and ignored."""
     fields: dict[str, Any] = {}
