@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class SessionRecord:
     end: str = "live"  # a key of ENDS
     state: str = "live"  # e.g. "released (user_requested)", "failed (browser_crashed)"
     timeout_ms: int | None = None  # known when it matters: a session we could not release meters until then
+    created_at: float = field(default_factory=time.time)  # wall clock: another process may end the record
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +137,7 @@ class RunReport:
     caught_by_release_all: int = 0
     workers_used_steel: bool = False  # reported by xdist workers as they finish
     _events: list[str] = field(default_factory=list)  # progress lines not yet attached to a test report
+    _changed: dict[str, None] = field(default_factory=dict)  # records changed since the last test report
 
     def note(self, line: str) -> None:
         self.notes.append(line)
@@ -142,6 +145,7 @@ class RunReport:
     def created(self, tracked: TrackedSession, elapsed_s: float) -> None:
         record = SessionRecord(tracked.id, tracked.owner, create_ms=elapsed_s * 1000)
         self.records[tracked.id] = record
+        self._changed[tracked.id] = None
         self._events.append(created_line(record))
 
     def ended(self, tracked: TrackedSession, end: str) -> None:
@@ -150,6 +154,7 @@ class RunReport:
         record.lifetime_ms = tracked.lifetime_ms()
         record.state = tracked.final.describe_state() if tracked.final is not None else "live"
         record.end = end
+        self._changed[tracked.id] = None
         self._events.append(ended_line(record))
 
     def backend_ignored(self, tracked: TrackedSession) -> None:
@@ -166,11 +171,35 @@ class RunReport:
         record.end, record.state = "unreleased", "may be live until its timeout"
         record.lifetime_ms = tracked.lifetime_ms()
         record.timeout_ms = tracked.session.timeout or None
+        self._changed[tracked.id] = None
         self.note(f"session {tracked.id} created by {tracked.owner} could not be released: {why}")
 
     def take_events(self) -> list[str]:
         events, self._events = self._events, []
         return events
+
+    def take_changes(self) -> list[dict[str, Any]]:
+        """The records changed since the last call, as plain data: an xdist worker sends them with each report,
+        so that the controller knows of every session even if the worker crashes before it finishes."""
+        changed, self._changed = self._changed, {}
+        return [self.records[session_id].to_dict() for session_id in changed]
+
+    def merge_records(self, records: list[dict[str, Any]]) -> None:
+        for item in records:
+            record = SessionRecord.from_dict(item)
+            self.records[record.id] = record
+
+    def released_by_release_all(self, session_ids: list[str]) -> int:
+        """Records of sessions the safety net released (a crashed worker's); how many ids it did not know."""
+        unknown = 0
+        for session_id in session_ids:
+            record = self.records.get(session_id)
+            if record is None or record.end != "live":
+                unknown += record is None
+                continue
+            record.end, record.state = "safety-net", "released (by release-all)"
+            record.lifetime_ms = (time.time() - record.created_at) * 1000
+        return unknown
 
     def summary(self, verbosity: int) -> list[str]:
         """The summary's lines, then the notes (once each: xdist workers may say the same)."""
@@ -185,9 +214,7 @@ class RunReport:
         data = output.get(WORKER_OUTPUT_KEY) or {}
         self.workers_used_steel = self.workers_used_steel or bool(data.get("used"))
         self.notes.extend(data.get("notes", ()))
-        for item in data.get("records", ()):
-            record = SessionRecord.from_dict(item)
-            self.records[record.id] = record
+        self.merge_records(data.get("records", ()))
 
 
 def describe_end(tracked: TrackedSession) -> str:

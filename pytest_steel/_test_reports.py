@@ -72,6 +72,8 @@ class TestReporting:
         events = run.report.take_events()
         if events:
             report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]
+        if run.is_worker and (changes := run.report.take_changes()):
+            report.steel_records = changes  # type: ignore[attr-defined]  # the controller's copy, as it happens
         scrub_report(report, run.backend.secret)
         if report.failed and call.when in ("setup", "call"):
             self.item.stash[FAILED_SO_FAR_KEY] = True
@@ -123,6 +125,11 @@ class ReportShower:
         self.awaiting_details: dict[str, pytest.TestReport] = {}  # a failed setup or call, until its teardown
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        records = getattr(report, "steel_records", None)
+        if records:  # from an xdist worker
+            from ._run import SteelRun
+
+            SteelRun.of(self.config).report.merge_records(records)
         events = getattr(report, "steel_events", None)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if events and reporter is not None and self.config.getoption("verbose") > 0:

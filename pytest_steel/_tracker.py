@@ -241,7 +241,7 @@ class SessionTracker:
             leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
             if leaked:
                 client.release_all()
-                self.report.caught_by_release_all += len(leaked)
+                self.report.caught_by_release_all += self.report.released_by_release_all(leaked)
                 noun = "session" if len(leaked) == 1 else "sessions"
                 self.report.note(f"release-all released {len(leaked)} live {noun}: {', '.join(leaked)}")
         except SteelError as exc:

@@ -261,3 +261,30 @@ def test_the_embedded_server_names_the_cloud_fields_it_ignores(
     )
     assert "blockAds" not in result.stdout.str()  # off is what the embedded server does anyway
     assert result.stdout.str().count("the backend ignored") == 1  # only the session that asked
+
+
+def test_a_crashed_workers_sessions_are_counted_and_billed(pytester: pytest.Pytester, backend: Backend) -> None:
+    """A worker dies mid-test (os._exit): the controller already knows its session, which the safety net releases."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        def test_crashes_its_worker(steel_session):
+            os._exit(1)
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_page(steel_page, n):
+            steel_page.goto("data:text/html,<title>%d</title>" % n)
+        """
+    )
+    result = backend.run(pytester, "-n", "2")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= pytest-steel =*",
+            "4 sessions created: 3 released, 1 released by the safety net",
+            "session time *; billed 4 min*",
+        ]
+    )
+    assert "did not track" not in result.stdout.str()
