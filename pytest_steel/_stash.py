@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the keys' value types, named in strings below
 SETTINGS_KEY = pytest.StashKey["Settings"]()
 RUN_KEY = pytest.StashKey["SteelRun"]()  # made when a test first needs Steel
 CURRENT_ITEM_KEY = pytest.StashKey["pytest.Item | None"]()  # the test running now
+CONTROLLER_PID_KEY = pytest.StashKey["int | None"]()  # on an xdist worker: the controller it started under
 DRIVER_KEY = pytest.StashKey["PlaywrightDriver"]()  # the sync Playwright driver, once a fixture needed it
 
 

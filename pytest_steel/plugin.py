@@ -38,12 +38,14 @@ from ._redaction import hidden_comparison, scrub_report
 from ._settings import Settings, add_options
 from ._stash import (
     AFTER_TEST_KEY,
+    CONTROLLER_PID_KEY,
     CURRENT_ITEM_KEY,
     DRIVER_KEY,
     LATER_FIXTURES_KEY,
     PER_RUN_ITEM_KEYS,
     RECORDER_KEY,
     SETTINGS_KEY,
+    WORKER_SLOTS_KEY,
     run_of,
     started_run,
 )
@@ -70,7 +72,11 @@ def pytest_configure(config: pytest.Config) -> None:
         from . import _async_fixtures
 
         config.pluginmanager.register(_async_fixtures, _async_fixtures.PLUGIN_NAME)
-    if not hasattr(config, "workerinput"):  # workers send their reports to the controller, which shows them
+    if hasattr(config, "workerinput"):  # an xdist worker: it stops, releasing its sessions, if the controller dies
+        from ._orphaned_worker import interrupt_when_orphaned
+
+        config.stash[CONTROLLER_PID_KEY] = interrupt_when_orphaned()
+    else:  # workers send their reports to the controller, which shows them
         from ._test_reports import ReportShower
 
         config.pluginmanager.register(ReportShower(config), "steel-report")
@@ -82,6 +88,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = started_run(config)
     if run is not None:
         run.finish()  # a no-op after pytest_sessionfinish; here for runs that never got that far
+    _after_the_controller(config)
+
+
+def _after_the_controller(config: pytest.Config) -> None:
+    """On a worker whose controller died: remove what the controller would have (xdist's own hooks then fail)."""
+    if config.stash.get(CONTROLLER_PID_KEY, None) is not None:
+        from ._orphaned_worker import clean_up_after_controller, orphaned
+
+        if orphaned(config.stash[CONTROLLER_PID_KEY]):
+            clean_up_after_controller(config.workerinput, WORKER_SLOTS_KEY)  # type: ignore[attr-defined]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -177,11 +193,16 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
     return hidden_comparison(left, op, right, settings.api_key.value if settings is not None else None)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, Any, None]:
+    """After every other plugin's session finish, even one that raised (a fixture's last teardown can)."""
+    yield
     run = started_run(session.config)
-    if run is not None:
-        run.finish()
+    try:
+        if run is not None:
+            run.finish()
+    finally:
+        _after_the_controller(session.config)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

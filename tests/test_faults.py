@@ -8,10 +8,16 @@ is left live.
 
 from __future__ import annotations
 
+import os
+import selectors
+import subprocess
+import sys
+
+import psutil
 import pytest
 
 from ._steel_browser import SteelBrowserStandIn
-from ._support import RUN_BOUND, Backend, FaultProxy, StartServer
+from ._support import RUN_BOUND, Backend, FaultProxy, StartServer, wait_until_gone
 
 pytestmark = pytest.mark.timeout(RUN_BOUND * 2)
 
@@ -288,3 +294,52 @@ def test_a_crashed_workers_sessions_are_counted_and_billed(pytester: pytest.Pyte
         ]
     )
     assert "did not track" not in result.stdout.str()
+
+
+def test_sigkill_of_the_xdist_controller_stops_its_workers_and_leaves_nothing(
+    pytester: pytest.Pytester, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel tells each worker its controller died: the workers release their sessions and exit."""
+    ready = pytester.path / "ready.fifo"
+    os.mkfifo(ready)
+    monkeypatch.setenv("READY_FIFO", str(ready))
+    pytester.makepyfile(
+        f"""
+        import os
+        import time
+
+        import pytest
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_waits(steel_page, steel_session, n):
+            steel_page.goto("data:text/html,<title>busy</title>")
+            with open(os.environ["READY_FIFO"], "w") as fifo:
+                fifo.write(f"READY {{steel_session.id}}\\n")
+            time.sleep({RUN_BOUND})
+        """
+    )
+    reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)  # open before the writers, so they do not block
+    controller = pytester.popen(
+        [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:playwright", "-p", "no:cacheprovider", *backend.args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        said = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(reader, selectors.EVENT_READ)
+            while said.count(b"READY") < 2 and selector.select(RUN_BOUND):
+                said += os.read(reader, 4096)
+        assert said.count(b"READY") == 2, said
+        children = psutil.Process(controller.pid).children()  # the two workers, and the embedded server if any
+        workers = [p for p in children if "pytest_steel.local" not in " ".join(p.cmdline())]
+        assert len(workers) == 2
+        controller.kill()
+        controller.wait(RUN_BOUND)
+    finally:
+        os.close(reader)
+        if controller.poll() is None:
+            controller.kill()
+    assert wait_until_gone(workers, timeout=RUN_BOUND) == []
+    # the backend fixture checks that no session is live, no browser runs and the temp folder is empty

@@ -1,0 +1,61 @@
+"""An xdist worker whose controller died: stop as on Ctrl-C, release what it holds, leave nothing.
+
+When the controller is SIGKILLed nothing in pytest-xdist tells its workers, which go on
+running tests (and creating sessions) with nobody to report to. The kernel can tell
+them: ``PR_SET_PDEATHSIG`` sends a signal to a process when its parent dies. Each
+worker asks for SIGHUP ("the other end hung up") and turns it into the interruption
+pytest handles for Ctrl-C: its fixtures are torn down, which releases their sessions,
+the end-of-run sweep runs, and the worker exits. The controller's temp folder for
+session slots is removed by whichever worker gets there; nobody else would.
+
+Linux only (where ``prctl`` exists); elsewhere a worker behaves as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+class ControllerGone(KeyboardInterrupt):
+    """Raised in a worker's main thread when its controller died: pytest stops as on Ctrl-C."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise ControllerGone("the pytest-xdist controller died; this worker stops, releasing its sessions")
+
+
+def interrupt_when_orphaned() -> int | None:
+    """Arrange for this worker to stop when its controller dies; the controller's pid, or None where unsupported."""
+    if sys.platform != "linux":
+        return None
+    controller = os.getppid()
+    try:
+        signal.signal(signal.SIGHUP, _interrupt)  # only in the main thread, where xdist runs the tests
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0) != 0:
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    if os.getppid() != controller:  # it died before the kernel was asked
+        os.kill(os.getpid(), signal.SIGHUP)
+    return controller
+
+
+def orphaned(controller: int | None) -> bool:
+    """Whether the controller this worker started under is gone (it was reparented)."""
+    return controller is not None and os.getppid() != controller
+
+
+def clean_up_after_controller(workerinput: dict[str, Any], slots_key: str) -> None:
+    """The dead controller's slots folder: removed by the first worker to leave (the others find it gone)."""
+    folder = workerinput.get(slots_key)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
