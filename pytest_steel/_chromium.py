@@ -193,7 +193,7 @@ def find_chromium(
 
 # Flags for a quiet, deterministic, network-silent browser that leaves no state behind.
 _COMMON_FLAGS = (
-    "--remote-debugging-port=0",
+    "--remote-debugging-pipe",  # no DevTools port: only the server's pipe reaches the browser
     "--no-first-run",
     "--no-default-browser-check",
     "--no-sandbox",

@@ -121,6 +121,26 @@ def test_cdp_relay_requires_the_api_key(start_server: StartServer) -> None:
     assert asyncio.run(title(session["websocketUrl"] + "&apiKey=relay-key")) == ""
 
 
+def test_no_browser_listens_on_any_port(start_server: StartServer) -> None:
+    """The relay is the only way to a browser: each speaks CDP over a pipe only the server holds."""
+    server = start_server(api_key="relay-key")
+    server.create()
+    browsers = server.browsers()
+    assert browsers
+    for process in browsers:
+        assert [c for c in process.net_connections("inet") if c.status == psutil.CONN_LISTEN] == []
+        assert not any(arg.startswith("--remote-debugging-port") for arg in process.cmdline())
+    session = server.create()
+
+    async def title(url: str) -> str:
+        async with connected(url) as (browser,):
+            page = first_page(browser)
+            await page.goto("data:text/html,<title>through the relay</title>")
+            return await page.title()
+
+    assert asyncio.run(title(session["websocketUrl"] + "&apiKey=relay-key")) == "through the relay"
+
+
 def test_viewer_and_debug_pages(fresh: Server, pages: str) -> None:
     session = fresh.create()
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from .._wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
 from ._params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
+from ._pipe import Channel, PipeClosed
 from ._sessions import LocalSession, SessionError, SessionGone, SessionManager, SessionNotFound
 
 log = logging.getLogger("pytest_steel.local")
@@ -29,7 +30,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MANAGER: web.AppKey[SessionManager] = web.AppKey("manager", SessionManager)
 API_KEY: web.AppKey[str | None] = web.AppKey("api_key", object)  # type: ignore[arg-type]
-UPSTREAM: web.AppKey[aiohttp.ClientSession] = web.AppKey("upstream", aiohttp.ClientSession)
 
 _BROWSER_EXIT_GRACE = 2.0  # seconds
 
@@ -151,14 +151,18 @@ async def health(request: web.Request) -> web.Response:
 # -- CDP relay -----------------------------------------------------------------
 
 
-async def _pump(source: Any, sink: Any, on_message: Callable[[], None] | None = None) -> None:
-    async for message in source:
-        if on_message is not None:
-            on_message()
+async def _to_browser(client: web.WebSocketResponse, channel: Channel, on_message: Callable[[], None]) -> None:
+    async for message in client:
+        on_message()
         if message.type is aiohttp.WSMsgType.TEXT:
-            await sink.send_str(message.data)
+            channel.send(message.data)
         elif message.type is aiohttp.WSMsgType.BINARY:
-            await sink.send_bytes(message.data)
+            channel.send(message.data.decode("utf-8", errors="replace"))
+
+
+async def _to_client(channel: Channel, client: web.WebSocketResponse) -> None:
+    async for text in channel:
+        await client.send_str(text)
 
 
 async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse:
@@ -170,17 +174,17 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
     client = web.WebSocketResponse(max_msg_size=0, compress=False, timeout=2.0)
     await client.prepare(request)
     try:
-        upstream = await request.app[UPSTREAM].ws_connect(
-            browser.ws_endpoint, max_msg_size=0, compress=0, autoping=True
-        )
-    except aiohttp.ClientError as exc:
+        if browser.pipe is None:
+            raise PipeClosed("the browser has no DevTools pipe")
+        upstream = await browser.pipe.open_channel()
+    except PipeClosed as exc:
         await client.close(code=1011, message=f"browser unreachable: {exc}".encode()[:120])
         return client
     session.clients.add(client)
     browser_side_closed = False
     try:
-        to_browser = asyncio.ensure_future(_pump(client, upstream, session.touch))
-        to_client = asyncio.ensure_future(_pump(upstream, client))
+        to_browser = asyncio.ensure_future(_to_browser(client, upstream, session.touch))
+        to_client = asyncio.ensure_future(_to_client(upstream, client))
         pumps = [to_browser, to_client]
         done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         browser_side_closed = to_client in done
@@ -207,13 +211,11 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
 
 
 async def _pages(request: web.Request, session: LocalSession) -> list[dict[str, Any]]:
-    if not session.is_live or session.browser is None:
+    if not session.is_live or session.browser is None or session.browser.pipe is None:
         return []
-    with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-        async with request.app[UPSTREAM].get(
-            f"{session.browser.http_endpoint}/json/list", timeout=aiohttp.ClientTimeout(total=2)
-        ) as response:
-            return [t for t in await response.json() if t.get("type") == "page"]
+    with contextlib.suppress(PipeClosed):
+        targets = (await session.browser.pipe.call("Target.getTargets", timeout=2.0))["targetInfos"]
+        return [t for t in targets if t.get("type") == "page"]
     return []
 
 
@@ -252,19 +254,13 @@ async def session_viewer(request: web.Request) -> web.StreamResponse:
         + f", {session.duration_ms / 1000:.1f} s of {session.params.timeout_ms / 1000:g} s.</p>"
         f"<p>CDP: <code>{html.escape(wire['websocketUrl'])}</code></p>"
         f"<h2>Pages</h2><ul>{page_rows or '<li>none</li>'}</ul>"
-        f'<p><a href="/sessions/{session.id}/debug">DevTools</a> &middot; '
-        f'<a href="/v1/sessions/{session.id}">JSON</a></p>',
+        f'<p><a href="/v1/sessions/{session.id}">JSON</a></p>',
     )
 
 
 async def session_debug(request: web.Request) -> web.StreamResponse:
-    """Chromium's own DevTools front-end for the first page, where the binary ships one."""
+    """The viewer: a browser's own DevTools front-end would need its DevTools port, which no browser opens."""
     session = request.app[MANAGER].get(request.match_info["session_id"])
-    pages = await _pages(request, session)
-    browser = session.browser
-    if browser is not None and pages and not browser.chromium.is_headless_shell:
-        page_socket = f"{browser.http_endpoint.removeprefix('http://')}/devtools/page/{pages[0]['id']}"
-        raise web.HTTPFound(f"{browser.http_endpoint}/devtools/inspector.html?ws={page_socket}")
     raise web.HTTPFound(f"/sessions/{session.id}")
 
 
@@ -280,17 +276,10 @@ def _page(title: str, body: str) -> web.Response:
 # -- assembly --------------------------------------------------------------------
 
 
-async def _open_upstream(app: web.Application) -> Any:
-    app[UPSTREAM] = aiohttp.ClientSession()
-    yield
-    await app[UPSTREAM].close()
-
-
 def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
     app = web.Application(middlewares=[errors_as_json, require_api_key])
     app[MANAGER] = manager
     app[API_KEY] = api_key
-    app.cleanup_ctx.append(_open_upstream)
     app.router.add_post("/v1/sessions", create_session)
     app.router.add_get("/v1/sessions", list_sessions)
     app.router.add_post("/v1/sessions/release", release_all_sessions)

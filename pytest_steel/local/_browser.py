@@ -4,7 +4,8 @@ Every browser runs in a new process group (so one ``killpg`` ends renderers,
 zygotes and helpers alike) with a private profile, temp, cache and config
 directory (so Chromium leaves nothing in the system temp directory), and carries
 an owner marker in its environment, so that a sweep can find any process that
-escaped its group.
+escaped its group. It speaks CDP only over a pipe the server holds (``_pipe``): no
+DevTools port is open to other local processes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import collections
 import contextlib
 import logging
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .._chromium import Chromium, chromium_command
 from .._limits import SECRET_ENV
+from ._pipe import BrowserPipe, PipeClosed
 from ._procs import OWNER_ENV, sweep_owned_processes
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pytest_steel.local")
 
-_DEVTOOLS_LINE = re.compile(rb"DevTools listening on (ws://\S+)")
+# Chromium reads CDP from fd 3 and writes to fd 4 (--remote-debugging-pipe). subprocess keeps a passed
+# descriptor's number, so bash moves ours there just before it becomes Chromium (exec keeps the pid).
+_PIPE_TRAMPOLINE = 'exec 3<&{to_browser} 4>&{from_browser} {to_browser}<&- {from_browser}>&-; exec "$@"'
 _STDERR_TAIL_LINES = 20
 # Full Chromium puts a Unix socket at $TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket,
 # and a socket path may hold at most 107 bytes: beyond this, use a short temp directory.
@@ -68,6 +71,14 @@ def _environment(directory: Path, tmp: Path, owner: str) -> dict[str, str]:
     return env
 
 
+def _bash() -> str:
+    """The shell that hands Chromium its pipe (bash: it takes descriptor numbers above 9)."""
+    found = shutil.which("bash")
+    if found is None:
+        raise BrowserLaunchError("bash is needed to start Chromium with its DevTools pipe, and none was found")
+    return found
+
+
 class BrowserLaunchError(RuntimeError):
     """Chromium did not come up; the message carries the end of its stderr."""
 
@@ -87,7 +98,7 @@ class BrowserProcess:
         self._process = process
         self.chromium = chromium
         self.directories = directories
-        self.ws_endpoint = ""  # known once Chromium announces it
+        self.pipe: BrowserPipe | None = None  # its DevTools connection, once it answered on it
         self._stderr_tail = stderr_tail
         self._watchdog = watchdog
         self._owner_marker = owner_marker
@@ -101,12 +112,6 @@ class BrowserProcess:
     @property
     def is_running(self) -> bool:
         return self._process.returncode is None and not self._closed
-
-    @property
-    def http_endpoint(self) -> str:
-        """``http://127.0.0.1:PORT`` of Chromium's own DevTools HTTP server."""
-        host_port = self.ws_endpoint.split("/")[2]
-        return f"http://{host_port}"
 
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr_tail)
@@ -125,7 +130,8 @@ class BrowserProcess:
         startup_timeout: float,
         watchdog: Watchdog | None = None,
     ) -> BrowserProcess:
-        """Start Chromium and wait, bounded, until its CDP endpoint is announced."""
+        """Start Chromium and wait, bounded, until it answers on its DevTools pipe."""
+        shell = _bash()
         try:
             directories = _make_directories(parent_dir)
         except OSError as exc:  # the temp root went missing, became a file, or filled up
@@ -140,9 +146,17 @@ class BrowserProcess:
             height=height,
             user_agent=user_agent,
         )
+        to_browser, ours_to_browser = os.pipe()
+        ours_from_browser, from_browser = os.pipe()
+        trampoline = _PIPE_TRAMPOLINE.format(to_browser=to_browser, from_browser=from_browser)
         try:
             process = await asyncio.create_subprocess_exec(
+                shell,
+                "-c",
+                trampoline,
+                "steel-browser",  # $0 of the script; "$@" is Chromium's argv
                 *argv,
+                pass_fds=(to_browser, from_browser),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
@@ -150,28 +164,37 @@ class BrowserProcess:
                 start_new_session=True,
             )
         except (OSError, ValueError) as exc:  # ValueError: an argument exec cannot pass (a NUL byte)
+            for fd in (ours_to_browser, ours_from_browser):
+                os.close(fd)
             for path in directories:
                 shutil.rmtree(path, ignore_errors=True)
             raise BrowserLaunchError(f"could not start {chromium.path}: {exc}") from exc
+        finally:
+            os.close(to_browser)  # the browser's ends: only it holds them now
+            os.close(from_browser)
         if watchdog is not None:
             for path in directories:
                 watchdog.track(process.pid, path)
 
         tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
         browser = cls(process, chromium, directories, tail, watchdog, env[OWNER_ENV])
+        browser._drain_task = asyncio.ensure_future(browser._drain_stderr())
         started = time.monotonic()
+        pipe = BrowserPipe(ours_to_browser, ours_from_browser)
         try:
-            browser.ws_endpoint = await asyncio.wait_for(browser._read_endpoint(), startup_timeout)
-        except asyncio.TimeoutError:
+            await pipe.start(startup_timeout)
+        except PipeClosed as exc:
+            pipe.close()
+            exited = await browser._exit_code_soon()
             await browser.close()
-            raise BrowserLaunchError(
-                f"{chromium.path} announced no DevTools endpoint within {startup_timeout:g} s"
-                + browser._tail_for_message()
-            ) from None
+            why = f"exited with code {exited}" if exited is not None else f"did not answer on its pipe ({exc})"
+            tail = browser._tail_for_message()
+            raise BrowserLaunchError(f"{chromium.path} {why} before it was ready{tail}") from None
         except BaseException:
+            pipe.close()
             await browser.close()
             raise
-        browser._drain_task = asyncio.ensure_future(browser._drain_stderr())
+        browser.pipe = pipe
         log.debug("browser pid %d up in %.0f ms", process.pid, (time.monotonic() - started) * 1000)
         return browser
 
@@ -179,22 +202,15 @@ class BrowserProcess:
         tail = self.stderr_tail().strip()
         return f"; its stderr ended with:\n{tail}" if tail else ""
 
-    async def _read_endpoint(self) -> str:
-        assert self._process.stderr is not None
-        while True:
-            line = await self._process.stderr.readline()
-            if not line:
-                await self._process.wait()
-                raise BrowserLaunchError(
-                    f"{self.chromium.path} exited with code {self._process.returncode} before it was ready"
-                    + self._tail_for_message()
-                )
-            match = _DEVTOOLS_LINE.search(line)
-            if match:
-                return match.group(1).decode()
-            text = line.decode(errors="replace").rstrip()
-            if text:
-                self._stderr_tail.append(text)
+    async def _exit_code_soon(self) -> int | None:
+        """The exit code, if the browser exits within a moment (a launch that failed), with its stderr read."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            code = await asyncio.wait_for(self._process.wait(), 2.0)
+            if self._drain_task is not None:
+                with contextlib.suppress(asyncio.TimeoutError, BaseException):
+                    await asyncio.wait_for(asyncio.shield(self._drain_task), 1.0)
+            return code
+        return None
 
     async def _drain_stderr(self) -> None:
         """Chromium blocks if nobody reads its stderr; keep the last lines for crash reports."""
@@ -214,6 +230,8 @@ class BrowserProcess:
         if self._closed:
             return
         self._closed = True
+        if self.pipe is not None:
+            self.pipe.close()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
         await self._process.wait()

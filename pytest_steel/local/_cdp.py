@@ -1,7 +1,8 @@
 """A small CDP client for the server's own work on a session's browser (its context, for now).
 
-One WebSocket to the browser's endpoint, flat sessions for targets, commands
-awaited by id and events handed to listeners. Every wait is bounded.
+One channel of the browser's DevTools pipe (a client of its own, see ``_pipe``), flat
+sessions for targets, commands awaited by id and events handed to listeners. Every
+wait is bounded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
+from ._pipe import BrowserPipe, Channel, PipeClosed
 
 COMMAND_TIMEOUT = 10.0  # seconds
 
@@ -25,23 +26,21 @@ class CDPError(RuntimeError):
 
 
 class CDPConnection:
-    def __init__(self, http: aiohttp.ClientSession, socket: aiohttp.ClientWebSocketResponse) -> None:
-        self._http = http
-        self._socket = socket
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def open(cls, ws_endpoint: str) -> CDPConnection:
-        http = aiohttp.ClientSession()
+    async def open(cls, pipe: BrowserPipe | None) -> CDPConnection:
+        if pipe is None:
+            raise CDPError("the browser has no DevTools pipe")
         try:
-            socket = await http.ws_connect(ws_endpoint, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2))
-        except (aiohttp.ClientError, OSError) as exc:
-            await http.close()
+            return cls(await pipe.open_channel())
+        except PipeClosed as exc:
             raise CDPError(f"cannot reach the browser: {exc}") from None
-        return cls(http, socket)
 
     def on(self, method: str, listener: Listener) -> None:
         self._listeners.setdefault(method, []).append(listener)
@@ -58,9 +57,9 @@ class CDPConnection:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[number] = future
         try:
-            await self._socket.send_str(json.dumps(message))
+            self._channel.send(json.dumps(message))
             answer = await asyncio.wait_for(future, COMMAND_TIMEOUT)
-        except (asyncio.TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
+        except asyncio.TimeoutError as exc:
             raise CDPError(f"{method}: no answer from the browser ({type(exc).__name__})") from None
         finally:
             self._pending.pop(number, None)
@@ -70,10 +69,8 @@ class CDPConnection:
 
     async def _read(self) -> None:
         try:
-            async for message in self._socket:
-                if message.type is not aiohttp.WSMsgType.TEXT:
-                    continue
-                data = json.loads(message.data)
+            async for text in self._channel:
+                data = json.loads(text)
                 if "id" in data:
                     future = self._pending.get(data["id"])
                     if future is not None and not future.done():
@@ -88,8 +85,7 @@ class CDPConnection:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await self._socket.close()
+            await self._channel.close()
         self._reader.cancel()
         with contextlib.suppress(BaseException):
             await self._reader
-        await self._http.close()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._cdp import CDPConnection, CDPError
+from ._pipe import BrowserPipe
 
 log = logging.getLogger("pytest_steel.local")
 
@@ -108,9 +109,9 @@ class ContextAgent:
         self._ready = asyncio.Event()
 
     @classmethod
-    async def start(cls, ws_endpoint: str, context: dict[str, Any]) -> ContextAgent | None:
+    async def start(cls, pipe: BrowserPipe | None, context: dict[str, Any]) -> ContextAgent | None:
         """Restore ``context`` into a new browser; an agent stays only when there is storage to restore."""
-        cdp = await CDPConnection.open(ws_endpoint)
+        cdp = await CDPConnection.open(pipe)
         try:
             if context.get("cookies"):
                 await cdp.send("Storage.setCookies", {"cookies": [cookie_param(c) for c in context["cookies"]]})
@@ -220,9 +221,11 @@ class ContextAgent:
         await self._cdp.close()
 
 
-async def read_context(ws_endpoint: str, agent: ContextAgent | None, indexed_db: dict[str, Any]) -> dict[str, Any]:
+async def read_context(
+    pipe: BrowserPipe | None, agent: ContextAgent | None, indexed_db: dict[str, Any]
+) -> dict[str, Any]:
     """The live session's context in Steel's shape."""
-    cdp = agent.cdp if agent is not None else await CDPConnection.open(ws_endpoint)
+    cdp = agent.cdp if agent is not None else await CDPConnection.open(pipe)
     try:
         cookies = [steel_cookie(c) for c in (await cdp.send("Storage.getCookies"))["cookies"]]
         local, session = agent.pending() if agent is not None else ({}, {})

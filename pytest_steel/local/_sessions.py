@@ -288,7 +288,7 @@ class SessionManager:
     async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, Any]) -> ContextAgent | None:
         """Put ``sessionContext`` into the new browser before the create is answered; a failure ends the browser."""
         try:
-            return await ContextAgent.start(browser.ws_endpoint, context)
+            return await ContextAgent.start(browser.pipe, context)
         except (CDPError, OSError) as exc:
             await browser.close()
             raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None
@@ -352,7 +352,7 @@ class SessionManager:
             raise SessionGone(f"session {session.id} is {session.status.value}; its context went with its browser")
         indexed_db = (session.params.context or {}).get("indexedDB", {})
         try:
-            return await read_context(browser.ws_endpoint, session.context_agent, indexed_db)
+            return await read_context(browser.pipe, session.context_agent, indexed_db)
         except CDPError as exc:
             raise SessionError(f"could not read the context of session {session.id}: {exc}") from None
 

@@ -1,0 +1,237 @@
+"""A browser's one DevTools connection, a pipe, shared by the server's clients as if each had its own.
+
+Chromium's DevTools port (``--remote-debugging-port``) answers every local process,
+with no key: any of them could list a session's pages and run JavaScript in them.
+Started with ``--remote-debugging-pipe`` instead, a browser speaks CDP only over file
+descriptors 3 and 4 of its own process, which only the server holds, so the server's
+relay, behind its API key, is the one way in.
+
+One pipe, several clients (a test's Playwright, the server's context agent, the
+viewer): each ``Channel`` gets a browser session of its own
+(``Target.attachToBrowserTarget``, flat mode), which Chromium treats as a client of
+its own: its own auto-attach and discovery settings, its own child sessions, and when
+it detaches, the end of all it set up (child sessions, request interception, the
+browser contexts it created), as when a WebSocket client disconnects. The multiplexer
+sends a channel's browser-level commands on its browser session, strips that session
+id from what comes back, and routes child sessions' messages to the channel that owns
+them. Ids need no rewriting: Chromium answers each command on the session it came on.
+
+Messages are JSON texts ending in a NUL byte, both ways. Most of them are a child
+session's, which Chromium and Playwright both write with ``"sessionId"`` last: those
+are routed by that tail alone, without parsing (screenshots and traces are megabytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+COMMAND_TIMEOUT = 10.0  # seconds for the multiplexer's own commands
+_SESSION_TAIL = re.compile(r',"sessionId":"([^"\\]+)"\}\s*$')
+_TARGET_EVENT = '{"method":"Target.'  # attach and detach events change who owns which session: parsed
+
+
+class PipeClosed(RuntimeError):
+    """The browser's pipe is closed: the browser exited, or the pipe was shut."""
+
+
+class Channel:
+    """One client's connection to the browser: send CDP text, iterate CDP text, close to detach."""
+
+    def __init__(self, pipe: BrowserPipe, browser_session: str) -> None:
+        self._pipe = pipe
+        self.browser_session = browser_session
+        self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closed = False
+
+    def send(self, text: str) -> None:
+        """One CDP command, as a client writes it."""
+        if not self.closed:
+            self._pipe._from_channel(self, text)
+
+    def _deliver(self, text: str | None) -> None:
+        if not self.closed or text is None:
+            self._inbox.put_nowait(text)
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[str]:
+        while (text := await self._inbox.get()) is not None:
+            yield text
+
+    async def close(self) -> None:
+        """Detach this client's browser session: Chromium undoes what it set up."""
+        if not self.closed:
+            self.closed = True
+            self._inbox.put_nowait(None)
+            await self._pipe._detach(self)
+
+
+class _Reader(asyncio.Protocol):
+    """Splits what the browser writes into messages at each NUL byte."""
+
+    def __init__(self, pipe: BrowserPipe) -> None:
+        self._pipe = pipe
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while (end := self._buffer.find(b"\0")) >= 0:
+            message = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            self._pipe._from_browser(message.decode("utf-8", errors="replace"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._pipe._closed_by_browser()
+
+
+class BrowserPipe:
+    """The server's end of one browser's DevTools pipe."""
+
+    def __init__(self, to_browser: int, from_browser: int) -> None:
+        self._to_fd, self._from_fd = to_browser, from_browser
+        self._writer: asyncio.WriteTransport | None = None
+        self._reader: asyncio.ReadTransport | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}  # the multiplexer's own commands
+        self._owners: dict[str, Channel] = {}  # every session id a channel owns: its browser session, its children
+        self.closed = False
+
+    async def start(self, timeout: float) -> dict[str, Any]:
+        """Connect both ends and wait, bounded, until the browser answers; its version."""
+        loop = asyncio.get_running_loop()
+        self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(self._to_fd, "wb", buffering=0))
+        self._reader, _ = await loop.connect_read_pipe(
+            lambda: _Reader(self), os.fdopen(self._from_fd, "rb", buffering=0)
+        )
+        return await self.call("Browser.getVersion", timeout=timeout)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = COMMAND_TIMEOUT) -> Any:
+        """A browser-level command of the server's own, outside every channel."""
+        if self.closed:
+            raise PipeClosed("the browser's DevTools pipe is closed")
+        number = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[number] = future
+        try:
+            self._write({"id": number, "method": method, "params": params or {}})
+            answer = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise PipeClosed(f"{method}: no answer from the browser within {timeout:g} s") from None
+        finally:
+            self._pending.pop(number, None)
+        if "error" in answer:
+            raise PipeClosed(f"{method}: {answer['error'].get('message', answer['error'])}")
+        return answer.get("result", {})
+
+    async def open_channel(self) -> Channel:
+        """A new client connection: a browser session of its own."""
+        attached = await self.call("Target.attachToBrowserTarget")
+        channel = Channel(self, attached["sessionId"])
+        self._owners[channel.browser_session] = channel
+        return channel
+
+    # -- traffic ---------------------------------------------------------------------
+
+    def _write(self, message: dict[str, Any] | str) -> None:
+        if self._writer is None or self._writer.is_closing():
+            raise PipeClosed("the browser's DevTools pipe is closed")
+        text = message if isinstance(message, str) else json.dumps(message)
+        self._writer.write(text.encode() + b"\0")
+
+    def _from_channel(self, channel: Channel, text: str) -> None:
+        tail = _SESSION_TAIL.search(text[-80:])
+        if tail is not None and self._owners.get(tail.group(1)) is channel:
+            with contextlib.suppress(PipeClosed):
+                self._write(text)  # a command to one of its own sessions: as it is
+            return
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return  # not CDP: a browser would drop it too
+        session = message.get("sessionId")
+        if session is None:
+            message["sessionId"] = channel.browser_session  # a browser-level command, on its own browser session
+        elif self._owners.get(session) is not channel:
+            error = {"code": -32001, "message": f"Session with given id not found: {session}"}
+            channel._deliver(json.dumps({"id": message.get("id"), "error": error, "sessionId": session}))
+            return
+        with contextlib.suppress(PipeClosed):
+            self._write(message)
+
+    def _from_browser(self, text: str) -> None:
+        tail = _SESSION_TAIL.search(text[-80:])
+        if tail is not None and not text.startswith(_TARGET_EVENT):
+            channel = self._owners.get(tail.group(1))
+            if channel is not None and tail.group(1) != channel.browser_session:
+                channel._deliver(text)  # a child session's message: as it is
+                return
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        session = message.get("sessionId")
+        if session is None:
+            self._at_root(message)
+            return
+        channel = self._owners.get(session)
+        if channel is None:
+            return  # a session of a channel that has gone
+        method = message.get("method")
+        if method == "Target.attachedToTarget":
+            self._owners[message["params"]["sessionId"]] = channel  # a child of one of its sessions
+        elif method == "Target.detachedFromTarget":
+            self._owners.pop(message.get("params", {}).get("sessionId", ""), None)
+        if session == channel.browser_session:
+            del message["sessionId"]  # to the client, its browser session is the browser
+            text = json.dumps(message)
+        channel._deliver(text)
+
+    def _at_root(self, message: dict[str, Any]) -> None:
+        if "id" in message:
+            future = self._pending.get(message["id"])
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif message.get("method") == "Target.detachedFromTarget":  # a channel's browser session ended
+            channel = self._owners.get(message.get("params", {}).get("sessionId", ""))
+            if channel is not None and channel.browser_session == message["params"]["sessionId"]:
+                self._forget(channel)
+                channel._deliver(None)
+
+    def _forget(self, channel: Channel) -> None:
+        for session in [s for s, owner in self._owners.items() if owner is channel]:
+            del self._owners[session]
+
+    async def _detach(self, channel: Channel) -> None:
+        self._forget(channel)
+        with contextlib.suppress(PipeClosed):
+            await self.call("Target.detachFromTarget", {"sessionId": channel.browser_session})
+
+    def _closed_by_browser(self) -> None:
+        self.closed = True
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(PipeClosed("the browser closed its DevTools pipe"))
+        for channel in {id(c): c for c in self._owners.values()}.values():
+            channel._deliver(None)
+        self._owners.clear()
+        if self._writer is not None:
+            self._writer.close()
+
+    def close(self) -> None:
+        """Shut both ends (the browser is being killed)."""
+        for transport in (self._writer, self._reader):
+            if transport is not None:
+                transport.close()
+        if self._writer is None:  # never started: the descriptors are still ours to close
+            for fd in (self._to_fd, self._from_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._closed_by_browser()
