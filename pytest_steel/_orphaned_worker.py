@@ -29,6 +29,9 @@ class ControllerGone(KeyboardInterrupt):
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # execnet sees the same death as a closed pipe, and 5 s later sends this worker SIGINT, which would cut
+    # the clean-up short; it exits the worker anyway 10 s after that, which bounds the clean-up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise ControllerGone("the pytest-xdist controller died; this worker stops, releasing its sessions")
 
 
