@@ -1,12 +1,15 @@
 """An xdist worker whose controller died: stop as on Ctrl-C, release what it holds, leave nothing.
 
-When the controller is SIGKILLed nothing in pytest-xdist tells its workers, which go on
-running tests (and creating sessions) with nobody to report to. The kernel can tell
-them: ``PR_SET_PDEATHSIG`` sends a signal to a process when its parent dies. Each
-worker asks for SIGHUP ("the other end hung up") and turns it into the interruption
-pytest handles for Ctrl-C: its fixtures are torn down, which releases their sessions,
-the end-of-run sweep runs, and the worker exits. The controller's temp folder for
-session slots is removed by whichever worker gets there; nobody else would.
+When the controller is SIGKILLed, pytest-xdist does not tell its workers; execnet, which
+carries their messages, sees its pipe close, waits 5 s for the running test, sends the
+worker SIGINT, and 10 s later ends it with ``os._exit``: a clean-up that is slow (under
+load, releasing sessions and stopping Playwright) is cut short, leaving sessions live and
+folders behind. The kernel can tell a worker at once: ``PR_SET_PDEATHSIG`` sends a signal
+to a process when its parent dies. Each worker asks for SIGHUP ("the other end hung up")
+and turns it into the interruption pytest handles for Ctrl-C, ignoring execnet's SIGINT
+from then on: its fixtures are torn down, which releases their sessions, the end-of-run
+sweep runs, and the worker exits (within execnet's 15 s). The controller's temp folder
+for session slots is removed by whichever worker gets there; nobody else would.
 
 Linux only (where ``prctl`` exists); elsewhere a worker behaves as before.
 """
