@@ -49,8 +49,8 @@ class AsyncSteelClient(ClientBase):
     ) -> SessionPage:
         return await self._run(self._plan_list_page(status, limit, cursor_id))
 
-    async def release(self, session_id: str) -> ReleaseResult:
-        return await self._run(self._plan_release(session_id))
+    async def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
+        return await self._run(self._plan_release(session_id, timeout))
 
     async def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""

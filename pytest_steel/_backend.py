@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 
 TIMEOUTS_THAT_CONDEMN = 2  # calls in a row that got no answer in time
+HUNG_RELEASE_TIMEOUT = 2.0  # seconds a release may take once one release got no answer in time
 PROBE_TIMEOUT = 1.0  # seconds the health probe of a condemned backend may take
 
 
@@ -67,6 +68,7 @@ class BackendAccess:
         self._limit: SessionLimit | None = None
         self._unavailable: SteelError | None = None
         self._timeouts_in_a_row = 0
+        self._releases_hang = False  # a release got no answer in time, and none has answered since
         # The embedded server gets a fresh key per run, so no other local process can drive its sessions;
         # xdist workers receive it from the controller over execnet, never through a socket anyone can ask.
         self.embedded_key: str | None = None
@@ -95,6 +97,11 @@ class BackendAccess:
 
     def client(self) -> SteelClient:
         """The run's client; the embedded server starts here, on first need."""
+        if self._unavailable is None and WORKER_BROKER_KEY in self._workerinput:
+            from ._orphaned_worker import controller_gone
+
+            if controller_gone():  # the embedded server was the controller's child: asking it would only wait
+                self.mark_unavailable(SteelUnreachableError("the embedded server stopped with the xdist controller"))
         if self._unavailable is not None:
             raise SteelBackendUnavailableError(
                 "the Steel backend is unavailable; see the first error of this run, and the pytest-steel summary"
@@ -147,6 +154,17 @@ class BackendAccess:
     def answered(self) -> None:
         """A call got an answer: the backend is not stuck."""
         self._timeouts_in_a_row = 0
+
+    def release_timeout(self) -> float | None:
+        """The time a release may take: the client's default, or a short one while releases hang.
+
+        A backend can answer creates and hang on releases; waiting a full answer's time for
+        each would cost every test that long. The sessions left are reported all the same.
+        """
+        return HUNG_RELEASE_TIMEOUT if self._releases_hang else None
+
+    def release_answered(self, answered: bool) -> None:
+        self._releases_hang = not answered
 
     def probe(self) -> bool:
         """Whether the backend can be asked: if condemned, one quick health probe decides (a restarted server)."""

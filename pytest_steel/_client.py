@@ -65,8 +65,9 @@ class SteelClient(ClientBase):
         """One page of the list, with the paging fields the server gave (steel-browser gives none)."""
         return self._run(self._plan_list_page(status, limit, cursor_id))
 
-    def release(self, session_id: str) -> ReleaseResult:
-        return self._run(self._plan_release(session_id))
+    def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
+        """Release a session; ``timeout`` (seconds) bounds the call, retries included (default: one answer's)."""
+        return self._run(self._plan_release(session_id, timeout))
 
     def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""

@@ -61,10 +61,12 @@ class PlaywrightDriver:
         self.stop()
 
     def stop(self) -> None:
-        if self._playwright is not None and self._ours:
-            self._playwright.stop()
-            self._playwright = None
-        self._stack.close()
+        try:
+            if self._playwright is not None and self._ours:
+                playwright, self._playwright = self._playwright, None
+                playwright.stop()
+        finally:
+            self._stack.close()  # its temp folder, even when the driver did not stop cleanly
 
 
 class Connection:

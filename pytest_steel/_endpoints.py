@@ -168,11 +168,12 @@ class ClientBase:
         response = yield from self._rules.call("GET", "/v1/sessions", params=params)
         return SessionPage.from_wire(response.json())
 
-    def _plan_release(self, session_id: str) -> Plan[ReleaseResult]:
+    def _plan_release(self, session_id: str, timeout: float | None = None) -> Plan[ReleaseResult]:
         # One answer's worth of time, retries included: a release that hangs must not hold a test for minutes,
         # and what it leaves is reported and swept at the end of the run.
         path = f"/v1/sessions/{session_id}/release"
-        body = (yield from self._rules.call("POST", path, call_timeout=self._rules.read_timeout)).json()
+        budget = timeout if timeout is not None else self._rules.read_timeout
+        body = (yield from self._rules.call("POST", path, call_timeout=budget)).json()
         snapshot = Session(id=session_id, status=SessionStatus.RELEASED, release_reason="user_requested")
         for hook in self.event_hooks["released"]:
             hook(snapshot)

@@ -183,9 +183,11 @@ def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> Stee
             f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
         )
     if isinstance(exc, httpx.TimeoutException):
+        timeout = step.kwargs.get("timeout")
+        waited = f" after {timeout.read:.2g} s" if isinstance(timeout, httpx.Timeout) and timeout.read else ""
         return SteelTimeoutError(
             f"the Steel API at {where} did not answer {step.method} {step.path} in time "
-            f"({type(exc).__name__}); is the server overloaded or stuck?"
+            f"({type(exc).__name__}{waited}); is the server overloaded or stuck?"
         )
     return SteelConnectionError(
         f"the connection to the Steel API at {where} failed during {step.method} {step.path} ({reason})"

@@ -31,10 +31,21 @@ class ControllerGone(KeyboardInterrupt):
     """Raised in a worker's main thread when its controller died: pytest stops as on Ctrl-C."""
 
 
+_gone = False
+
+
+def controller_gone() -> bool:
+    """Whether this worker heard that its controller died (its embedded server died with it)."""
+    return _gone
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    global _gone
+    _gone = True
     # execnet sees the same death as a closed pipe, and 5 s later sends this worker SIGINT, which would cut
     # the clean-up short; it exits the worker anyway 10 s after that, which bounds the clean-up.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # it can come twice: once is enough, and more would cut it short
     raise ControllerGone("the pytest-xdist controller died; this worker stops, releasing its sessions")
 
 

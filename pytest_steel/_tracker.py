@@ -18,6 +18,7 @@ from ._errors import (
     SteelError,
     SteelNotFoundError,
     SteelReleaseWarning,
+    SteelTimeoutError,
 )
 from ._lifecycle import LOST_WITH_BACKEND, TrackedSession
 from ._models import Session, wire_fields
@@ -161,11 +162,12 @@ class SessionTracker:
         if final is None and self.backend.unavailable and self.lost_with_backend(tracked):
             return  # the check found the backend gone
         try:
-            self.backend.client().release(tracked.id)
+            self.backend.client().release(tracked.id, timeout=self.backend.release_timeout())
         except SteelNotFoundError:
             self._ended(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED), on_its_own=False)
         except SteelError as exc:
             self.backend.failed(exc)
+            self.backend.release_answered(not isinstance(exc, SteelTimeoutError))
             if self.backend.unavailable and self.lost_with_backend(tracked):
                 return
             current = self.check(tracked)
@@ -190,6 +192,7 @@ class SessionTracker:
             ) from None
         else:
             self.backend.answered()
+            self.backend.release_answered(True)
 
     def for_node(self, *nodes: Node) -> list[TrackedSession]:
         """The live sessions made for any of these nodes (a test, its module)."""

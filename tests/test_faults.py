@@ -8,6 +8,7 @@ is left live.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import subprocess
@@ -97,7 +98,7 @@ def test_a_create_given_up_on_never_becomes_a_live_orphan(
     )
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
-        [f"SteelTimeoutError: the Steel API at {proxy.url} did not answer POST /v1/sessions in time (ReadTimeout)*"]
+        [f"SteelTimeoutError: the Steel API at {proxy.url} did not answer POST /v1/sessions in time (ReadTimeout *"]
     )
     assert "unavailable" not in result.stdout.str()  # one slow call does not condemn the backend
     creates = [a for a in proxy.wait_for_upstream_answers(len(proxy.requests)) if a[0] == "POST /v1/sessions"]
@@ -318,7 +319,8 @@ def test_sigkill_of_the_xdist_controller_stops_its_workers_and_leaves_nothing(
             time.sleep({RUN_BOUND})
         """
     )
-    reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)  # open before the writers, so they do not block
+    # Read and write: the writers never block on opening, and it never reads as ended between them.
+    reader = os.open(ready, os.O_RDWR | os.O_NONBLOCK)
     controller = pytester.popen(
         [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:playwright", "-p", "no:cacheprovider", *backend.args],
         stdout=subprocess.DEVNULL,
@@ -330,7 +332,8 @@ def test_sigkill_of_the_xdist_controller_stops_its_workers_and_leaves_nothing(
         with selectors.DefaultSelector() as selector:
             selector.register(reader, selectors.EVENT_READ)
             while said.count(b"READY") < 2 and selector.select(RUN_BOUND):
-                said += os.read(reader, 4096)
+                with contextlib.suppress(BlockingIOError):
+                    said += os.read(reader, 4096)
         assert said.count(b"READY") == 2, said
         children = psutil.Process(controller.pid).children()  # the two workers, and the embedded server if any
         workers = [p for p in children if "pytest_steel.local" not in " ".join(p.cmdline())]
@@ -343,3 +346,44 @@ def test_sigkill_of_the_xdist_controller_stops_its_workers_and_leaves_nothing(
             controller.kill()
     assert wait_until_gone(workers, timeout=RUN_BOUND) == []
     # the backend fixture checks that no session is live, no browser runs and the temp folder is empty
+
+
+def test_releases_that_hang_cost_a_full_wait_only_once(
+    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+) -> None:
+    """Creates answer, releases hang: after the first, a release waits 2 s, not a whole answer's time."""
+    server = start_server()
+    proxy: FaultProxy = fault_proxy(server.url)
+    proxy.fail_paths = {"/release": "hang"}
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_holds_a_session(steel_session, n):
+            pass
+        """
+    )
+    try:
+        result = pytester.runpytest_subprocess(
+            "--steel-base-url",
+            proxy.url,
+            "--steel-http-timeout",
+            "3",
+            "--no-steel-release-all",
+            "-p",
+            "no:playwright",
+            "-p",
+            "no:randomly",
+            timeout=RUN_BOUND,
+        )
+    finally:
+        proxy.release.set()  # the hung answers end
+        server.http.post("/v1/sessions/release")
+    result.assert_outcomes(passed=3, errors=3)
+    hung = "*could not release Steel session *; it may still be live*did not answer POST /v1/sessions/*/release in time"
+    result.stdout.fnmatch_lines(
+        [f"{hung} (ReadTimeout after 3 s)*", f"{hung} (ReadTimeout after 2 s)*", f"{hung} (ReadTimeout after 2 s)*"]
+    )
+    result.stdout.fnmatch_lines(["*= pytest-steel =*", "3 sessions created: 3 could not be released"])
+    assert "unavailable" not in result.stdout.str()  # creates kept answering: the backend is not condemned
