@@ -141,6 +141,44 @@ def test_no_browser_listens_on_any_port(start_server: StartServer) -> None:
     assert asyncio.run(title(session["websocketUrl"] + "&apiKey=relay-key")) == "through the relay"
 
 
+PIXEL = "Array.from(document.getElementById('live').getContext('2d').getImageData(20, 20, 1, 1).data)"
+
+
+def test_the_viewer_shows_the_session_live_and_refuses_a_wrong_key(start_server: StartServer) -> None:
+    """One session is driven while a second one's browser watches the first's viewer: the frames follow."""
+    server = start_server(api_key="viewer-key")
+    driven, watching = server.create(), server.create()
+    key = "&apiKey=viewer-key"
+
+    async def watch() -> tuple[list[int], list[int], str, str]:
+        async with connected(driven["websocketUrl"] + key, watching["websocketUrl"] + key) as (test, viewer_browser):
+            page, viewer = first_page(test), first_page(viewer_browser)
+            await page.goto("data:text/html,<title>red</title><body style='background:rgb(255,0,0)'>")
+            await viewer.goto(driven["sessionViewerUrl"] + "?apiKey=viewer-key")
+            await viewer.wait_for_function("window.steelFrames > 0", timeout=15_000)
+            red = await viewer.evaluate(PIXEL)
+            await page.goto("data:text/html,<title>green</title><body style='background:rgb(0,200,0)'>")
+            await viewer.wait_for_function(f"(() => {{ const [r, g] = {PIXEL}; return g > 150 && r < 80; }})()")
+            green = await viewer.evaluate(PIXEL)
+            await viewer.wait_for_function("document.getElementById('shown').textContent.startsWith('green')")
+            second = await test.contexts[0].new_page()  # a page the test opens is followed too
+            await second.goto("data:text/html,<title>blue</title><body style='background:rgb(0,0,255)'>")
+            await viewer.wait_for_function(f"(() => {{ const [r, g, b] = {PIXEL}; return b > 200 && r < 60; }})()")
+            server.release(driven["id"])
+            await viewer.wait_for_function("document.getElementById('time').textContent === 'ended'")
+            ended = await viewer.text_content("#status") or ""
+            refused = await viewer.goto(driven["sessionViewerUrl"] + "?apiKey=wrong")
+            assert refused is not None
+            return red, green, ended, str(refused.status)
+
+    red, green, ended, refused = asyncio.run(watch())
+    assert red[0] > 200 and red[1] < 60 and red[2] < 60  # the page the test drove, as the viewer drew it
+    assert green[1] > 150 and green[0] < 80
+    assert ended == "released (user_requested)"
+    assert refused == "401"
+    server.release(watching["id"])
+
+
 def test_viewer_and_debug_pages(fresh: Server, pages: str) -> None:
     session = fresh.create()
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import html
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from .._wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
+from ._live import live
 from ._params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
 from ._pipe import Channel, PipeClosed
 from ._sessions import LocalSession, SessionError, SessionGone, SessionManager, SessionNotFound
@@ -249,13 +251,65 @@ async def session_viewer(request: web.Request) -> web.StreamResponse:
     )
     return _page(
         f"session {session.id}",
-        f"<p>Status: <b>{session.status.value}</b>"
+        f"<p>Status: <b id=status>{session.status.value}</b>"
         + (f" ({session.release_reason.value})" if session.release_reason else "")
-        + f", {session.duration_ms / 1000:.1f} s of {session.params.timeout_ms / 1000:g} s.</p>"
+        + f", <span id=time>{session.duration_ms / 1000:.1f} s of {session.params.timeout_ms / 1000:g} s</span>.</p>"
         f"<p>CDP: <code>{html.escape(wire['websocketUrl'])}</code></p>"
-        f"<h2>Pages</h2><ul>{page_rows or '<li>none</li>'}</ul>"
-        f'<p><a href="/v1/sessions/{session.id}">JSON</a></p>',
+        f"<h2>Live</h2><p id=shown></p><canvas id=live width=0 height=0 style='border:1px solid #ccc;max-width:100%'>"
+        f"</canvas><h2>Pages</h2><ul id=pages>{page_rows or '<li>none</li>'}</ul>"
+        f'<p><a href="/v1/sessions/{session.id}">JSON</a></p>'
+        + (_LIVE_SCRIPT % json.dumps(f"/sessions/{session.id}/live") if session.is_live else ""),
     )
+
+
+# The live view: frames drawn on the canvas as they come (window.steelFrames counts them), the page's URL and
+# title, the time left ticking down, and how the session ended. The key, if the page got one, goes along.
+_LIVE_SCRIPT = """<script>
+(() => {
+  const key = new URLSearchParams(location.search).get("apiKey");
+  const url = new URL(%s, location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  if (key) url.searchParams.set("apiKey", key);
+  const canvas = document.getElementById("live"), draw = canvas.getContext("2d");
+  const text = (id, value) => { document.getElementById(id).textContent = value; };
+  let deadline = null;
+  window.steelFrames = 0;
+  setInterval(() => {
+    if (deadline !== null) text("time", Math.max(0, Math.round((deadline - Date.now()) / 1000)) + " s left");
+  }, 1000);
+  const socket = new WebSocket(url);
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "frame") {
+      const image = new Image();
+      image.onload = () => {
+        canvas.width = image.width; canvas.height = image.height;
+        draw.drawImage(image, 0, 0);
+        window.steelFrames += 1;
+      };
+      image.src = "data:image/jpeg;base64," + message.data;
+    } else if (message.type === "state") {
+      text("status", message.status);
+      deadline = Date.now() + message.timeLeftMs;
+      text("shown", (message.title || "(untitled)") + " \u2014 " + message.url);
+      const list = document.getElementById("pages");
+      list.replaceChildren(...message.pages.map((page) => {
+        const item = document.createElement("li");
+        item.textContent = (page.title || "(untitled)") + " \u2014 " + page.url;
+        return item;
+      }));
+    } else if (message.type === "ended") {
+      deadline = null;
+      text("status", message.status + (message.reason ? " (" + message.reason + ")" : ""));
+      text("time", "ended");
+    }
+  };
+})();
+</script>"""
+
+
+async def session_live(request: web.Request) -> web.StreamResponse:
+    return await live(request, request.app[MANAGER].get(request.match_info["session_id"]))
 
 
 async def session_debug(request: web.Request) -> web.StreamResponse:
@@ -290,4 +344,5 @@ def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
     app.router.add_get("/", root)
     app.router.add_get("/sessions/{session_id}", session_viewer)
     app.router.add_get("/sessions/{session_id}/debug", session_debug)
+    app.router.add_get("/sessions/{session_id}/live", session_live)
     return app
