@@ -51,8 +51,12 @@ async def _steel_async_connection(
             pytrace=False,
         )
 
+    from ._fixtures import slow_mo_of
+
     run = run_of(request.config)
-    connection = await AsyncConnection.open(run.backend.client(), _steel_tracked)
+    connection = await AsyncConnection.open(
+        run.backend.client(), _steel_tracked, slow_mo_of(request.config, run.settings)
+    )
     yield connection
     await connection.close()
 

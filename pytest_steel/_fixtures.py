@@ -82,8 +82,16 @@ def _pytest_playwright_headed(config: pytest.Config, settings: Settings) -> bool
 
 
 def slow_mo_of(config: pytest.Config, settings: Settings) -> float:
-    """pytest-playwright's ``--slowmo``, which slows the Steel connection too under --steel-playwright."""
-    return float(config.getoption("slowmo", 0) or 0) if settings.playwright.value else 0.0
+    """--steel-slowmo (250 ms under --steel-debug), or pytest-playwright's --slowmo under --steel-playwright."""
+    if settings.slowmo.value is not None:
+        return float(settings.slowmo.value)
+    if settings.playwright.value and config.getoption("slowmo", 0):
+        return float(config.getoption("slowmo"))
+    if settings.debug.value:
+        from ._debug import DEBUG_SLOWMO
+
+        return DEBUG_SLOWMO
+    return 0.0
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from ._limits import (
     MAX_SESSIONS,
     PLAYWRIGHT_ENV,
     POOL_SIZE,
+    SLOWMO,
     TIMEOUT_RANGE,
     Count,
     parse_seconds,
@@ -262,6 +263,19 @@ class Settings:
         env=PLAYWRIGHT_ENV,
         flag=True,
     )
+    debug: Setting[bool] = _option(
+        "steel_debug",
+        "watch each test: print (and open) its session's live viewer as the session starts, slow actions down, "
+        "and keep a failing test's session open until Enter (needs a terminal; not under xdist)",
+        parse_bool,
+        False,
+        flag=True,
+    )
+    slowmo: Setting[int | None] = _option(
+        "steel_slowmo",
+        "milliseconds Playwright waits before each action on a Steel session (default 0; 250 with --steel-debug)",
+        _count(SLOWMO),
+    )
     backend: Setting[Backend] = dataclasses.field(default=Setting(Backend.EMBEDDED, "default"))  # derived
 
     @staticmethod
@@ -368,6 +382,10 @@ class Settings:
         ]
         if self.report_debug_url.value:
             artifacts.append(("debug urls", "in reports", self.report_debug_url))
+        if self.debug.value:
+            session.append(("debug", "on", self.debug))
+        if self.slowmo.value is not None:
+            session.append(("slowmo", f"{self.slowmo.value} ms", self.slowmo))
         lines = [f"steel: {where} ({self.backend.source})", _header_line(session), _header_line(artifacts)]
         if backend is Backend.CLOUD and self.release_all.value:
             lines.append(

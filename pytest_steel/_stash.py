@@ -27,6 +27,8 @@ DRIVER_KEY = pytest.StashKey["PlaywrightDriver"]()  # the sync Playwright driver
 
 
 # xdist workerinput: where workers ask for the embedded server's URL, and the session slots they share
+DEBUG_PLUGIN = "steel-debug"  # the --steel-debug plugin's name, known to plugin.py without importing it
+
 WORKER_BROKER_KEY = "steel_broker"
 WORKER_SLOTS_KEY = "steel_slots_dir"
 WORKER_EMBEDDED_KEY = "steel_embedded_key"  # the embedded server's per-run API key

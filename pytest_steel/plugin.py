@@ -40,7 +40,9 @@ from ._stash import (
     AFTER_TEST_KEY,
     CONTROLLER_PID_KEY,
     CURRENT_ITEM_KEY,
+    DEBUG_PLUGIN,
     DRIVER_KEY,
+    ITEM_SESSIONS_KEY,
     LATER_FIXTURES_KEY,
     PER_RUN_ITEM_KEYS,
     RECORDER_KEY,
@@ -62,6 +64,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
+    if settings.debug.value:  # checked first: a usage error must leave nothing started
+        from ._debug import Debugger, check
+
+        config.pluginmanager.register(Debugger(config, check(config)), DEBUG_PLUGIN)
     if settings.playwright.value:
         from . import _on_pytest_playwright as on_pytest_playwright
 
@@ -85,6 +91,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    debugger = config.pluginmanager.get_plugin(DEBUG_PLUGIN)
+    if debugger is not None:
+        debugger.close()
     run = started_run(config)
     if run is not None:
         run.finish()  # a no-op after pytest_sessionfinish; here for runs that never got that far
@@ -173,7 +182,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
     reporting = TestReporting(run, item, call)
     outcome = yield
-    reporting.annotate(outcome.get_result())
+    report = outcome.get_result()
+    reporting.annotate(report)
+    if report.failed and call.when == "call" and item.config.pluginmanager.has_plugin(DEBUG_PLUGIN):
+        debugger = item.config.pluginmanager.get_plugin(DEBUG_PLUGIN)
+        debugger.pause(item, item.stash.get(ITEM_SESSIONS_KEY, []), report)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
