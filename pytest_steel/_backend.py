@@ -33,6 +33,7 @@ from ._errors import (
     SteelUnreachableError,
 )
 from ._limits import API_KEY_ENV
+from ._redaction import redact
 from ._settings import Settings
 from ._stash import WORKER_BROKER_KEY, WORKER_EMBEDDED_KEY, WORKER_SLOTS_KEY
 
@@ -138,8 +139,7 @@ class BackendAccess:
         return str(self._unavailable) if self._unavailable is not None else None
 
     def redact(self, text: str) -> str:
-        from ._redaction import redact
-
+        """``text`` without the key this run sends."""
         return redact(text, self.secret)
 
     def failed(self, exc: SteelError) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import pytest
 
 from ._backend import BackendAccess
-from ._redaction import redact
 from ._report import WORKER_OUTPUT_KEY, RunReport
 from ._settings import Settings
 from ._stash import RUN_KEY, SETTINGS_KEY
@@ -48,7 +47,7 @@ class SteelRun:
 
     def redact(self, text: str) -> str:
         """``text`` without the API key, for anything shown that came from elsewhere."""
-        return redact(text, self.backend.secret)
+        return self.backend.redact(text)
 
     def finish(self) -> None:
         """Release what tests left live, release-all on the controller, then stop the backend; once."""

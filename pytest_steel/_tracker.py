@@ -142,7 +142,6 @@ class SessionTracker:
         if why is None or tracked.id not in self.live:
             return False
         final = Session(id=tracked.id, status=SessionStatus.FAILED, release_reason=LOST_WITH_BACKEND)
-        tracked.end(final, on_its_own=True)
         self._ended(tracked, final, on_its_own=True)
         self.report.note(f"session {tracked.id} of {tracked.owner} was lost with its backend: {why}")
         return True
@@ -151,7 +150,7 @@ class SessionTracker:
         """Release a fixture's session; raise only if it may still be live (and metering)."""
         if tracked.id not in self.live:
             return
-        if self.backend.unavailable and self.lost_with_backend(tracked):
+        if self.lost_with_backend(tracked):
             return  # asking a backend known gone would only cost time
         # One GET first: a session that ended on its own (crash, timeout) needs no release, and its test
         # must hear why. Cheaper than guessing from Playwright's events, which may not have arrived yet.
@@ -159,7 +158,7 @@ class SessionTracker:
         if final is not None and not final.is_live:
             self._ended(tracked, final, on_its_own=True)
             return
-        if final is None and self.backend.unavailable and self.lost_with_backend(tracked):
+        if final is None and self.lost_with_backend(tracked):
             return  # the check found the backend gone
         try:
             self.backend.client().release(tracked.id, timeout=self.backend.release_timeout())
@@ -168,7 +167,7 @@ class SessionTracker:
         except SteelError as exc:
             self.backend.failed(exc)
             self.backend.release_answered(not isinstance(exc, SteelTimeoutError))
-            if self.backend.unavailable and self.lost_with_backend(tracked):
+            if self.lost_with_backend(tracked):
                 return
             current = self.check(tracked)
             tracked.released_anyway()  # our release may well have ended it: not the test's concern
