@@ -16,6 +16,7 @@ API_KEY_ENV = "STEEL_API_KEY"
 SECRET_ENV = frozenset({API_KEY_ENV})  # never passed on to a browser or a helper process
 BASE_URL_ENV = "STEEL_BASE_URL"
 CHROMIUM_ENV = "STEEL_CHROMIUM"  # the browser binary for the embedded server
+FFMPEG_ENV = "STEEL_FFMPEG"  # the encoder of the embedded server's recordings
 PLAYWRIGHT_ENV = "STEEL_PLAYWRIGHT"  # pytest-playwright's fixtures on Steel sessions
 
 TIMEOUT_RANGE = "a positive duration of at most 24 h: milliseconds (300000) or 30s, 10m, 1h (1 to 86400000 ms)"

@@ -122,6 +122,19 @@ async def session_context(request: web.Request) -> web.Response:
     return web.json_response(await manager.context(manager.get(request.match_info["session_id"])))
 
 
+async def session_recording(request: web.Request) -> web.StreamResponse:
+    """The video of an ended session created with recordVideo (WebM), waiting for it to be complete."""
+    manager = request.app[MANAGER]
+    path = await manager.recording(manager.get(request.match_info["session_id"]))
+    return web.FileResponse(path, headers={"Content-Type": "video/webm"})
+
+
+async def delete_session_recording(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    await manager.discard_recording(manager.get(request.match_info["session_id"]))
+    return web.json_response({"success": True})
+
+
 async def release_session(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     try:
@@ -146,7 +159,13 @@ async def release_all_sessions(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     pool = {"ready": manager.pool.ready_count, "size": manager.pool.size}
-    body = {"status": "ok", "liveSessions": manager.live_count, "maxSessions": manager.max_sessions, "pool": pool}
+    body = {
+        "status": "ok",
+        "liveSessions": manager.live_count,
+        "maxSessions": manager.max_sessions,
+        "pool": pool,
+        "recording": manager.ffmpeg is not None,
+    }
     return web.json_response(body)
 
 
@@ -340,6 +359,8 @@ def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
     app.router.add_get("/v1/sessions/{session_id}", retrieve_session)
     app.router.add_get("/v1/sessions/{session_id}/context", session_context)
     app.router.add_post("/v1/sessions/{session_id}/release", release_session)
+    app.router.add_get("/v1/sessions/{session_id}/recording", session_recording)
+    app.router.add_delete("/v1/sessions/{session_id}/recording", delete_session_recording)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/", root)
     app.router.add_get("/sessions/{session_id}", session_viewer)

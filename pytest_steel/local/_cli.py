@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
-from .._limits import API_KEY_ENV, CHROMIUM_ENV, DEFAULT_LOCAL_MAX_SESSIONS, MAX_SESSIONS, POOL_SIZE, Count
+from .._ffmpeg import FFmpegNotFoundError, find_ffmpeg
+from .._limits import API_KEY_ENV, CHROMIUM_ENV, DEFAULT_LOCAL_MAX_SESSIONS, FFMPEG_ENV, MAX_SESSIONS, POOL_SIZE, Count
 from ._pool import default_pool_size
 
 log = logging.getLogger("pytest_steel.local")
@@ -82,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help=f"browser binary for every session (default: ${CHROMIUM_ENV}, else Playwright's, else the system's)",
+    )
+    parser.add_argument(
+        "--ffmpeg",
+        default=None,
+        metavar="PATH",
+        help=f"encoder for recordings (recordVideo at create; default: ${FFMPEG_ENV}, else Playwright's, else the "
+        "system's; without one, a create that asks for a recording is refused)",
     )
     for flag, limit, default, does in (
         ("--max-sessions", MAX_SESSIONS, DEFAULT_LOCAL_MAX_SESSIONS, "most sessions live at once; more get 429"),
@@ -168,6 +176,8 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         history=args.history,
         startup_timeout=args.startup_timeout,
         pool_size=args.pool_size,
+        ffmpeg=args.ffmpeg_path,
+        ffmpeg_missing=args.ffmpeg_missing,
     )
     runner = web.AppRunner(make_app(manager, api_key), access_log=None, handle_signals=False)
     stop = asyncio.Event()
@@ -241,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         chromium = find_chromium(explicit or None, explicit_source=source)
     except ChromiumNotFoundError as exc:
         parser.error(str(exc))
+    args.ffmpeg_path, args.ffmpeg_missing = None, ""
+    try:
+        args.ffmpeg_path = find_ffmpeg(args.ffmpeg)
+    except FFmpegNotFoundError as exc:
+        if args.ffmpeg or os.environ.get(FFMPEG_ENV):
+            parser.error(str(exc))
+        args.ffmpeg_missing = str(exc)  # recordings only: said when a create asks for one
     try:
         sock = _bind(args.host, args.port)
     except OSError as exc:

@@ -17,6 +17,7 @@ from .._wire import (
     MAX_LIST_LIMIT,
     MAX_TIMEOUT_MS,
     MIN_TIMEOUT_MS,
+    RECORD_VIDEO_FIELD,
     SessionStatus,
 )
 
@@ -41,6 +42,7 @@ class CreateParams:
     user_agent: str | None = None
     headless: bool = True
     context: dict[str, Any] | None = None  # sessionContext, validated: restored into the browser on create
+    record_video: bool = False  # recordVideo (this server's own field): record the session's pages to WebM
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +183,8 @@ def parse_create(body: dict[str, Any]) -> CreateParams:
         fields["headless"] = headless
     if body.get("sessionContext") is not None:
         fields["context"] = parse_session_context(body["sessionContext"])
+    if _boolean(body, RECORD_VIDEO_FIELD):
+        fields["record_video"] = True
     return CreateParams(**fields)
 
 

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._chromium import ChromiumSet
-from .._wire import ReleaseReason, SessionStatus
+from .._wire import RECORD_VIDEO_FIELD, ReleaseReason, SessionStatus
 from ._browser import BrowserProcess
 from ._cdp import CDPError
 from ._context import ContextAgent, read_context
 from ._params import CreateParams, InvalidRequest, ListQuery, canonical_uuid
 from ._pool import BrowserPool, LaunchSpec
+from ._recording import KEPT_FOR_S, Recorder
 from ._watchdog import Watchdog
 
 log = logging.getLogger("pytest_steel.local")
@@ -97,6 +98,7 @@ class LocalSession:
         self.deadline_timer: asyncio.TimerHandle | None = None
         self.inactivity_timer: asyncio.TimerHandle | None = None
         self.context_agent: ContextAgent | None = None  # restoring sessionContext storage into its pages
+        self.recorder: Recorder | None = None  # with recordVideo: its pages on video, kept after it ends
 
     @property
     def is_live(self) -> bool:
@@ -166,8 +168,12 @@ class SessionManager:
         history: int = 1000,
         startup_timeout: float = 30.0,
         pool_size: int = 0,
+        ffmpeg: Path | None = None,
+        ffmpeg_missing: str = "this server has no ffmpeg",
     ) -> None:
         self._chromium = chromium
+        self.ffmpeg = ffmpeg  # for recordings; None: a create that asks for one is refused, saying why
+        self._ffmpeg_missing = ffmpeg_missing
         self._root = root
         self._owner = owner
         self._watchdog = watchdog
@@ -243,6 +249,8 @@ class SessionManager:
             raise SessionConflict(f"a session with id {session_id} already exists")
         if session_id in self._released_early:
             raise SessionConflict(f"session id {session_id} was released before this create arrived")
+        if params.record_video and self.ffmpeg is None:
+            raise InvalidRequest(f"{RECORD_VIDEO_FIELD} cannot be honoured: {self._ffmpeg_missing}", RECORD_VIDEO_FIELD)
         if self.live_count + len(self._starting) >= self.max_sessions:
             raise AtCapacity(
                 f"at capacity: {self.max_sessions} sessions are live or starting (--max-sessions); "
@@ -263,8 +271,10 @@ class SessionManager:
                 self._no_launches.set()
 
         agent = await self._restore(session_id, browser, params.context) if params.context else None
+        recorder = await self._record(session_id, browser, params, agent) if params.record_video else None
         session = LocalSession(session_id, params, browser, next(self._seq))
         session.context_agent = agent
+        session.recorder = recorder
         self._sessions[session_id] = session
         session.deadline_timer = asyncio.get_running_loop().call_later(
             params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT
@@ -292,6 +302,26 @@ class SessionManager:
         except (CDPError, OSError) as exc:
             await browser.close()
             raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None
+
+    async def _record(
+        self, session_id: str, browser: BrowserProcess, params: CreateParams, agent: ContextAgent | None
+    ) -> Recorder:
+        """Start recording before the create is answered, so the video shows the test from its first step."""
+        assert self.ffmpeg is not None
+        try:
+            return await Recorder.start(
+                self.ffmpeg,
+                browser.pipe,
+                self._root / "recordings" / f"{session_id}.webm",
+                width=params.width,
+                height=params.height,
+                owner=f"{self._owner}:recording-{session_id}",
+            )
+        except (CDPError, OSError) as exc:
+            if agent is not None:
+                await agent.close()
+            await browser.close()
+            raise LaunchFailed(f"could not start recording session {session_id}: {exc}") from None
 
     async def _launch(self, spec: LaunchSpec) -> BrowserProcess:
         """A new browser for ``spec``, on demand or for the pool; RuntimeError when it cannot start."""
@@ -356,6 +386,25 @@ class SessionManager:
         except CDPError as exc:
             raise SessionError(f"could not read the context of session {session.id}: {exc}") from None
 
+    async def recording(self, session: LocalSession) -> Path:
+        """An ended session's video, once complete; the errors say why there is none."""
+        recorder = self._recorder_of(session)
+        path = await recorder.wait()
+        if path is None:
+            raise SessionNotFound(f"session {session.id} has no recording: {recorder.error}")
+        return path
+
+    async def discard_recording(self, session: LocalSession) -> None:
+        await self._recorder_of(session).discard()
+
+    @staticmethod
+    def _recorder_of(session: LocalSession) -> Recorder:
+        if session.recorder is None:
+            raise SessionNotFound(f"session {session.id} was not recorded: create it with {RECORD_VIDEO_FIELD}: true")
+        if session.is_live:
+            raise SessionConflict(f"session {session.id} is live: its recording is complete once it is released")
+        return session.recorder
+
     async def _end(self, session: LocalSession, status: SessionStatus, reason: ReleaseReason) -> None:
         session.mark_ended(status, reason)
         clients, session.clients = session.clients, set()
@@ -363,6 +412,9 @@ class SessionManager:
         agent, session.context_agent = session.context_agent, None
         if agent is not None:
             await agent.close()
+        if session.recorder is not None:
+            self._spawn(session.recorder.finish())  # the file completes after the answer; fetching it waits
+            asyncio.get_running_loop().call_later(KEPT_FOR_S, self._expire, session.recorder)
         closing = [c.close(code=1001, message=f"session {status.value}".encode()) for c in clients]
         try:
             await asyncio.gather(*closing, browser.close() if browser else asyncio.sleep(0), return_exceptions=True)
@@ -374,10 +426,16 @@ class SessionManager:
         results = await asyncio.gather(*(self.release(s, reason) for s in self.live_sessions()))
         return sum(results)
 
+    def _expire(self, recorder: Recorder) -> None:
+        if not self._closing:
+            self._spawn(recorder.discard(f"it was deleted {KEPT_FOR_S / 60:.0f} min after the session ended"))
+
     def _trim_history(self) -> None:
         ended = [sid for sid, s in self._sessions.items() if not s.is_live]
         for sid in ended[: max(0, len(ended) - self._history)]:
-            del self._sessions[sid]
+            recorder = self._sessions.pop(sid).recorder
+            if recorder is not None:
+                self._spawn(recorder.discard())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
