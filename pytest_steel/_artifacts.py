@@ -26,7 +26,7 @@ import pytest
 
 from ._errors import first_line
 from ._markers import SteelMarks
-from ._settings import SCREENSHOT_MODES, TRACING_MODES, Settings
+from ._settings import RECORDING_MODES, SCREENSHOT_MODES, TRACING_MODES, Settings
 from ._stash import FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY
 
 __all__ = ["ArtifactModes", "AsyncTestRecorder", "TestRecorder", "artifact_modes", "folder_for"]
@@ -44,10 +44,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class ArtifactModes:
     screenshot: str
     tracing: str
+    recording: str = "off"  # saved by _recordings once the session has ended; here it only clears the folder
 
     @property
     def records_anything(self) -> bool:
-        return self.screenshot != "off" or self.tracing != "off"
+        return self.screenshot != "off" or self.tracing != "off" or self.recording != "off"
 
 
 def artifact_modes(item: pytest.Item, settings: Settings) -> ArtifactModes:
@@ -56,6 +57,7 @@ def artifact_modes(item: pytest.Item, settings: Settings) -> ArtifactModes:
     return ArtifactModes(
         marks.mode("screenshot", SCREENSHOT_MODES, settings.screenshot.value),
         marks.mode("tracing", TRACING_MODES, settings.tracing.value),
+        marks.mode("recording", RECORDING_MODES, settings.recording.value),
     )
 
 

@@ -56,6 +56,15 @@ class AsyncSteelClient(ClientBase):
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
         return await self._run(self._plan_release_all())
 
+    async def events(self, session_id: str) -> list[Any]:
+        return await self._run(self._plan_events(session_id))
+
+    async def recording(self, session_id: str) -> bytes:
+        return await self._run(self._plan_recording(session_id))
+
+    async def discard_recording(self, session_id: str) -> None:
+        await self._run(self._plan_discard_recording(session_id))
+
     async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         return await self._run(self._plan_health(timeout))
 

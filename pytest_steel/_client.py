@@ -73,6 +73,21 @@ class SteelClient(ClientBase):
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
         return self._run(self._plan_release_all())
 
+    def events(self, session_id: str) -> list[Any]:
+        """Steel Cloud's recording of a session: its rrweb events, every page of them (``Next-Cursor``)."""
+        return self._run(self._plan_events(session_id))
+
+    def recording(self, session_id: str) -> bytes:
+        """steel-local's recording of an ended session created with ``recordVideo=True``: a WebM video.
+
+        Raises ``SteelNotFoundError`` when there is none (not asked for, or a backend that does not record).
+        """
+        return self._run(self._plan_recording(session_id))
+
+    def discard_recording(self, session_id: str) -> None:
+        """Delete steel-local's recording of a session (it keeps it until then, or until it stops)."""
+        self._run(self._plan_discard_recording(session_id))
+
     def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         """The server's health; ``timeout`` (seconds) bounds the one attempt, else the client's timeouts apply."""
         return self._run(self._plan_health(timeout))

@@ -33,6 +33,7 @@ from ._wire import (
     API_KEY_HEADER,
     API_KEY_QUERY,
     IGNORED_FIELDS_HEADER,
+    NEXT_CURSOR_HEADER,
     STEEL_CLOUD_URL,
     SessionStatus,
     normalize_base_url,
@@ -182,6 +183,27 @@ class ClientBase:
     def _plan_release_all(self) -> Plan[ReleaseResult]:
         body = (yield from self._rules.call("POST", "/v1/sessions/release")).json()
         return ReleaseResult(bool(body.get("success", True)), body.get("message"))
+
+    def _plan_events(self, session_id: str) -> Plan[list[Any]]:
+        events: list[Any] = []
+        params: dict[str, Any] = {}
+        seen: set[str] = set()
+        while True:
+            response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}/events", params=params)
+            page = response.json()
+            events.extend(page if isinstance(page, list) else page.get("events", []))
+            cursor = response.headers.get(NEXT_CURSOR_HEADER)
+            if not cursor or cursor in seen or not page:  # a repeated cursor would page forever
+                return events
+            seen.add(cursor)
+            params = {"pointer": cursor}
+
+    def _plan_recording(self, session_id: str) -> Plan[bytes]:
+        response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}/recording")
+        return response.content
+
+    def _plan_discard_recording(self, session_id: str) -> Plan[None]:
+        yield from self._rules.call("DELETE", f"/v1/sessions/{session_id}/recording")
 
     def _plan_health(self, timeout: float | None) -> Plan[dict[str, Any]]:
         return (yield from self._rules.call("GET", "/v1/health", retry=False, call_timeout=timeout)).json()

@@ -116,7 +116,10 @@ def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
         note_use(request.node, shared)
         yield shared
         return
-    tracked = run.sessions.create(_create_params(request, request.node), request.node)
+    from ._recordings import ask_at_create
+
+    params = {**_create_params(request, request.node), **ask_at_create(request.node, run.settings)}
+    tracked = run.sessions.create(params, request.node)
     note_use(request.node, tracked)
     if after_the_test(request, lambda: _finish(run, tracked)):
         yield tracked

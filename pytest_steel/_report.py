@@ -261,7 +261,7 @@ class TestDetails:
     """A test's sessions and artifacts, as report properties, a report section and pytest-html links."""
 
     properties: list[tuple[str, str]]  # as JUnit XML shows them: paths relative to where pytest started
-    artifacts: list[tuple[str, Path]]  # ("screenshot" or "trace", absolute path)
+    artifacts: list[tuple[str, Path]]  # ("screenshot", "trace", "recording"..., absolute path)
 
     __test__ = False
 
@@ -287,6 +287,11 @@ class TestDetails:
                 extras.append(_extra(data, "image", path.name, "image/png", "png"))
             elif kind == "trace":
                 extras.append(_extra(os.path.relpath(path, html_dir), "url", "Steel trace"))
+            elif kind == "recording" and path.suffix == ".webm" and path.is_file():  # plays in the report
+                data = base64.b64encode(path.read_bytes()).decode()
+                extras.append(_extra(data, "video", "Steel recording", "video/webm", "webm"))
+            elif kind == "recording":  # Steel Cloud's events, with their player page
+                extras.append(_extra(os.path.relpath(path, html_dir), "url", "Steel recording"))
         return extras
 
 

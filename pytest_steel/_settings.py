@@ -41,9 +41,10 @@ from ._wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_url
 T = TypeVar("T")
 
 SCOPES = ("function", "module")
-ARTIFACT_FIELDS = ("screenshot", "tracing")  # steel marker fields that choose artifacts, not create fields
+ARTIFACT_FIELDS = ("screenshot", "tracing", "recording")  # steel marker fields that choose artifacts
 SCREENSHOT_MODES = ("off", "on", "only-on-failure")
 TRACING_MODES = ("off", "on", "retain-on-failure")
+RECORDING_MODES = ("off", "on", "retain-on-failure")
 DEFAULT_OUTPUT = "test-results"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -244,8 +245,17 @@ class Settings:
     tracing: Setting[str] = _mode(
         "steel_tracing", "tracing mode", TRACING_MODES, "off", "record a Playwright trace of each test"
     )
+    recording: Setting[str] = _mode(
+        "steel_recording",
+        "recording mode",
+        RECORDING_MODES,
+        "off",
+        "save a recording of each test's own session (a video on the embedded server, Steel's events on Steel Cloud)",
+    )
     output: Setting[Path] = _option(
-        "steel_output", f"folder for screenshots and traces, one subfolder per test (default {DEFAULT_OUTPUT})", Path
+        "steel_output",
+        f"folder for screenshots, traces and recordings, one subfolder per test (default {DEFAULT_OUTPUT})",
+        Path,
     )
     report_debug_url: Setting[bool] = _option(
         "steel_report_debug_url",
@@ -296,7 +306,7 @@ class Settings:
     def with_backend(self) -> Settings:
         """These settings with the backend they choose, checked against the options that need one backend."""
         settings = dataclasses.replace(self, backend=self._choose_backend())
-        settings._check_embedded_only()
+        settings._check_combinations()
         return settings
 
     def _choose_backend(self) -> Setting[Backend]:
@@ -316,7 +326,7 @@ class Settings:
     def _server(self) -> Setting[Backend]:
         return Setting(Backend.SERVER, self.base_url.source)
 
-    def _check_embedded_only(self) -> None:
+    def _check_combinations(self) -> None:
         embedded = self.backend.value is Backend.EMBEDDED
         if self.headed.value and self.headed.rank == 0 and not embedded:
             raise pytest.UsageError(
@@ -330,6 +340,19 @@ class Settings:
                 find_chromium(self.chromium.value, explicit_source=self.chromium.source)
             except ChromiumNotFoundError as exc:
                 raise pytest.UsageError(str(exc)) from None
+        if self.recording.value != "off" and self.module_scope:
+            raise pytest.UsageError(
+                f"{self.recording.source} {self.recording.value} records each test's own session, and "
+                f"{self.session_scope.source} module shares one session among a module's tests: "
+                "use --steel-session-scope function (the default) to record"
+            )
+        if self.recording.value != "off" and embedded:
+            from ._ffmpeg import FFmpegNotFoundError, find_ffmpeg  # a few path look-ups
+
+            try:  # the embedded server encodes recordings with it: say so now, not once per test
+                find_ffmpeg()
+            except FFmpegNotFoundError as exc:
+                raise pytest.UsageError(f"{self.recording.source} {self.recording.value}: {exc}") from None
 
     @property
     def server_url(self) -> str | None:
@@ -378,6 +401,7 @@ class Settings:
         artifacts: list[tuple[str, str, Setting[Any]]] = [
             ("screenshot", self.screenshot.value, self.screenshot),
             ("tracing", self.tracing.value, self.tracing),
+            ("recording", self.recording.value, self.recording),
             ("output", shown_path(self.output.value), self.output),
         ]
         if self.report_debug_url.value:

@@ -39,7 +39,15 @@ RECORDER_KEY = pytest.StashKey["TestRecorder"]()  # its screenshots and trace
 FAILED_SO_FAR_KEY = pytest.StashKey[bool]()  # its setup or call failed (from the reports)
 LATER_FIXTURES_KEY = pytest.StashKey[bool]()  # a function fixture was set up after its recorder started
 AFTER_TEST_KEY = pytest.StashKey["list[Callable[[], None]]"]()  # run once every fixture is torn down, last first
-PER_RUN_ITEM_KEYS = (ITEM_SESSIONS_KEY, RECORDER_KEY, FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY, AFTER_TEST_KEY)
+RECORDING_KEY = pytest.StashKey[str]()  # the recording mode its own session was created with
+PER_RUN_ITEM_KEYS = (
+    ITEM_SESSIONS_KEY,
+    RECORDER_KEY,
+    FAILED_SO_FAR_KEY,
+    LATER_FIXTURES_KEY,
+    AFTER_TEST_KEY,
+    RECORDING_KEY,
+)
 
 
 def started_run(config: pytest.Config) -> SteelRun | None:

@@ -18,7 +18,7 @@ from ._errors import SteelError
 from ._redaction import scrub_report
 from ._report import TestDetails, describe_end, session_properties
 from ._settings import shown_path
-from ._stash import FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY
+from ._stash import FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY, RECORDING_KEY
 
 if TYPE_CHECKING:
     from ._lifecycle import TrackedSession
@@ -51,13 +51,39 @@ class TestReporting:
         for tracked in sessions:
             properties += session_properties(tracked, tracked.node is not self.item, settings.report_debug_url.value)
         artifacts: list[tuple[str, Any]] = []
+        problems: list[str] = []
+        excinfo = self.call.excinfo
+        teardown_failed = excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception)
+        failed = self.item.stash.get(FAILED_SO_FAR_KEY, False) or teardown_failed
         if recorder is not None:
-            excinfo = self.call.excinfo
-            teardown_failed = excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception)
-            artifacts = recorder.settle(self.item.stash.get(FAILED_SO_FAR_KEY, False) or teardown_failed)
-            properties += [(f"steel_{kind}", shown_path(path)) for kind, path in artifacts]
-            properties += [("steel_artifact_problem", problem) for problem in recorder.problems]
+            artifacts = recorder.settle(failed)
+            problems += recorder.problems
+        if RECORDING_KEY in self.item.stash:
+            kept, missed = self._recordings([t for t in sessions if t.node is self.item], failed)
+            artifacts, problems = artifacts + kept, problems + missed
+        properties += [(f"steel_{kind}", shown_path(path)) for kind, path in artifacts]
+        properties += [("steel_artifact_problem", problem) for problem in problems]
         return TestDetails([(name, self.run.redact(value)) for name, value in properties], artifacts)
+
+    def _recordings(self, own: list[TrackedSession], failed: bool) -> tuple[list[tuple[str, Any]], list[str]]:
+        """The test's own sessions' recordings, fetched (or discarded) now that they have ended."""
+        from ._artifacts import folder_for
+        from ._recordings import save
+        from ._settings import Backend
+
+        settings, kept, missed = self.run.settings, [], []
+        cloud = settings.backend.value is Backend.CLOUD
+        for tracked in own:
+            files, problems = save(
+                self.run.backend.client(),
+                tracked,
+                folder_for(settings.output.value, self.item),
+                failed=failed,
+                cloud=cloud,
+            )
+            kept += files
+            missed += problems
+        return kept, missed
 
     def annotate(self, report: pytest.TestReport) -> None:
         """Add the details and progress lines, scrub the key, and explain a session that died under the test."""

@@ -138,6 +138,8 @@ class FaultProxy:
         self.answer_body: dict = {"message": "injected fault"}
         self.fail_paths: dict[str, str] = {}  # path fragment -> status, for every matching request
         self.on_create: list[str] = []  # actions for the next creates (POST /v1/sessions) only
+        # path fragment -> (status, headers, body) answered instead of forwarding; the longest fragment wins
+        self.canned: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.upstream_answers: list[tuple[str, int]] = []  # ("POST /v1/sessions", 200), as the server answered
         self._answered = threading.Condition()
         self.release = threading.Event()
@@ -154,6 +156,16 @@ class FaultProxy:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else {}
                 proxy.requests.append((self.command, self.path, body))
+                canned = [k for k in proxy.canned if k in self.path]
+                if canned:
+                    status, headers, payload = proxy.canned[max(canned, key=len)]
+                    self.send_response(status)
+                    for name, value in {"content-type": "application/json", **headers}.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 action = proxy.script.pop(0) if proxy.script else "forward"
                 action = next((v for k, v in proxy.fail_paths.items() if k in self.path), action)
                 if self.command == "POST" and self.path == "/v1/sessions" and proxy.on_create:
@@ -193,7 +205,7 @@ class FaultProxy:
                 except OSError:  # the client stopped waiting (a delayed answer)
                     self.close_connection = True
 
-            do_GET = do_POST = _handle
+            do_GET = do_POST = do_DELETE = _handle
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

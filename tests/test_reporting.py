@@ -116,7 +116,10 @@ def test_default_modes_keep_a_screenshot_of_a_failing_test_and_nothing_of_a_pass
     assert folders(output) == ["test_report_demo.py-test_fails"]
     assert folders(output / "test_report_demo.py-test_fails") == ["test-failed-1.png"]
     result.stdout.fnmatch_lines(
-        ["steel: screenshot only-on-failure (default), tracing off (default), output test-results (default)"]
+        [
+            "steel: screenshot only-on-failure (default), tracing off (default), recording off (default), "
+            "output test-results (default)"
+        ]
     )
 
 
