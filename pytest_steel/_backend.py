@@ -113,17 +113,25 @@ class BackendAccess:
             except SteelError as exc:
                 self.mark_unavailable(exc)
                 raise
-            from ._client import SteelClient  # httpx loads only when a test needs Steel
-
-            self._client = SteelClient(
-                base_url,
-                self.secret,
-                api_key_source=self._key_source(),
-                http_timeout=self.settings.http_timeout.value,
-                event_hooks=self.event_hooks,
-            )
+            self._client = self._make_client(base_url, event_hooks=self.event_hooks)
             self.event_hooks = self._client.event_hooks
         return self._client
+
+    def new_client(self) -> SteelClient:
+        """A second client on the same backend, without the run's event hooks: for work in other threads,
+        whose results the tracker takes in on the main thread (the prefetcher's)."""
+        return self._make_client(self.client().base_url)
+
+    def _make_client(self, base_url: str, **options: Any) -> SteelClient:
+        from ._client import SteelClient  # httpx loads only when a test needs Steel
+
+        return SteelClient(
+            base_url,
+            self.secret,
+            api_key_source=self._key_source(),
+            http_timeout=self.settings.http_timeout.value,
+            **options,
+        )
 
     def _key_source(self) -> str:
         return "the embedded server's per-run key" if self.settings.is_embedded else f"--steel-api-key or {API_KEY_ENV}"

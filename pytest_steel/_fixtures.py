@@ -119,7 +119,16 @@ def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
     from ._recordings import ask_at_create
 
     params = {**_create_params(request, request.node), **ask_at_create(request.node, run.settings)}
-    tracked = run.sessions.create(params, request.node)
+    prefetcher = run.prefetcher
+    if prefetcher is None:
+        tracked = run.sessions.create(params, request.node)
+    else:
+        from ._prefetch import upcoming
+
+        prefetcher.base_params = request.getfixturevalue("steel_session_params")
+        resolved = run.sessions.resolve(params, request.node)
+        tracked = prefetcher.take(request.node, resolved) or run.sessions.create(resolved, request.node, resolved=True)
+        prefetcher.look_ahead(upcoming(request.node))
     note_use(request.node, tracked)
     if after_the_test(request, lambda: _finish(run, tracked)):
         yield tracked

@@ -37,15 +37,22 @@ Saved = tuple[list[tuple[str, Path]], list[str]]  # the files kept, as (kind, pa
 _PLAYER = "https://cdn.jsdelivr.net/npm/rrweb-player@1.0.0-alpha.4/dist"
 
 
-def ask_at_create(item: pytest.Item, settings: Settings) -> dict[str, bool]:
-    """The create fields that make the backend record the test's own session; notes the mode on the item."""
+def recording_fields(item: pytest.Item, settings: Settings) -> dict[str, bool]:
+    """The create fields that make the backend record ``item``'s own session (none on Steel Cloud: it always does)."""
     from ._artifacts import artifact_modes
 
     mode = artifact_modes(item, settings).recording  # --steel-recording, or the closest marker's recording=
-    if mode == "off":
-        return {}
-    item.stash[RECORDING_KEY] = mode
-    return {} if settings.backend.value is Backend.CLOUD else {RECORD_VIDEO_FIELD: True}
+    return {} if mode == "off" or settings.backend.value is Backend.CLOUD else {RECORD_VIDEO_FIELD: True}
+
+
+def ask_at_create(item: pytest.Item, settings: Settings) -> dict[str, bool]:
+    """``recording_fields``, noting the mode on the item for its teardown report."""
+    from ._artifacts import artifact_modes
+
+    mode = artifact_modes(item, settings).recording
+    if mode != "off":
+        item.stash[RECORDING_KEY] = mode
+    return recording_fields(item, settings)
 
 
 def save(client: SteelClient, tracked: TrackedSession, folder: Path, *, failed: bool, cloud: bool) -> Saved:

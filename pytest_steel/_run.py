@@ -10,6 +10,8 @@ without making it, so that a run that never needed Steel loads none of this.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from ._backend import BackendAccess
@@ -17,6 +19,9 @@ from ._report import WORKER_OUTPUT_KEY, RunReport
 from ._settings import Settings
 from ._stash import RUN_KEY, SETTINGS_KEY
 from ._tracker import SessionTracker
+
+if TYPE_CHECKING:
+    from ._prefetch import Prefetcher
 
 
 class SteelRun:
@@ -26,6 +31,7 @@ class SteelRun:
         self.report = RunReport()
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
+        self._prefetcher: Prefetcher | None | bool = False  # False: not decided yet
         self._finished = False
 
     @classmethod
@@ -45,6 +51,20 @@ class SteelRun:
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
 
+    @property
+    def prefetcher(self) -> Prefetcher | None:
+        """--steel-prefetch's sessions ahead, decided when a test first wants its own session."""
+        if self._prefetcher is False:
+            from ._prefetch import Prefetcher
+
+            self._prefetcher = Prefetcher.for_run(self)
+        return self._prefetcher  # type: ignore[return-value]
+
+    @property
+    def prefetcher_if_decided(self) -> Prefetcher | None:
+        """The prefetcher, without deciding (deciding may ask the backend about its limits)."""
+        return self._prefetcher or None  # type: ignore[return-value]
+
     def redact(self, text: str) -> str:
         """``text`` without the API key, for anything shown that came from elsewhere."""
         return self.backend.redact(text)
@@ -55,6 +75,8 @@ class SteelRun:
             return
         self._finished = True
         try:
+            if self._prefetcher:
+                self._prefetcher.drain()  # before the sweep: what no test took is released and counted
             self.sessions.sweep(release_all=self.settings.release_all.value and not self.is_worker)
         finally:
             self.backend.close()

@@ -29,6 +29,7 @@ from ._limits import (
     MAX_SESSIONS,
     PLAYWRIGHT_ENV,
     POOL_SIZE,
+    PREFETCH,
     SLOWMO,
     TIMEOUT_RANGE,
     Count,
@@ -281,6 +282,13 @@ class Settings:
         False,
         flag=True,
     )
+    prefetch: Setting[int] = _option(
+        "steel_prefetch",
+        "create up to N next tests' sessions ahead while a test runs, to hide a remote backend's create "
+        "latency (default 0: off; per-test sessions only, never on a one-session server)",
+        _count(PREFETCH),
+        0,
+    )
     slowmo: Setting[int | None] = _option(
         "steel_slowmo",
         "milliseconds Playwright waits before each action on a Steel session (default 0; 250 with --steel-debug)",
@@ -392,6 +400,8 @@ class Settings:
             session.append(("http timeout", f"{self.http_timeout.value:g} s", self.http_timeout))
         if self.playwright.value:
             session.append(("pytest-playwright", "on", self.playwright))
+        if self.prefetch.value:
+            session.append(("prefetch", str(self.prefetch.value), self.prefetch))
         if backend is Backend.EMBEDDED:
             session.append(("headed", "yes" if self.headed.value else "no", self.headed))
             if self.pool_size.value is not None:

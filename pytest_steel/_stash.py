@@ -39,6 +39,7 @@ RECORDER_KEY = pytest.StashKey["TestRecorder"]()  # its screenshots and trace
 FAILED_SO_FAR_KEY = pytest.StashKey[bool]()  # its setup or call failed (from the reports)
 LATER_FIXTURES_KEY = pytest.StashKey[bool]()  # a function fixture was set up after its recorder started
 AFTER_TEST_KEY = pytest.StashKey["list[Callable[[], None]]"]()  # run once every fixture is torn down, last first
+NEXT_ITEM_KEY = pytest.StashKey["pytest.Item | None"]()  # the test this process runs after it
 RECORDING_KEY = pytest.StashKey[str]()  # the recording mode its own session was created with
 PER_RUN_ITEM_KEYS = (
     ITEM_SESSIONS_KEY,

@@ -52,16 +52,16 @@ class SessionTracker:
         backend.event_hooks["created"].append(self._created)
         backend.event_hooks["released"].append(self._released)
 
-    def create(self, params: dict[str, Any], node: Node, owner: str | None = None) -> TrackedSession:
+    def create(
+        self, params: dict[str, Any], node: Node, owner: str | None = None, *, resolved: bool = False
+    ) -> TrackedSession:
         """Create a session for a fixture, within the server's concurrency, and tell the hooks.
 
         ``owner`` names it in reports when the node's id would not (a session-wide fixture's).
         """
         self.backend.probe()  # a condemned backend gets one quick chance to show it is back
         client = self.backend.client()
-        params = wire_fields(params)
-        self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
-        params = wire_fields(params)
+        params = dict(params) if resolved else self.resolve(params, node)
         timeout = params.pop("timeout", None)
         session_id = str(params.setdefault("sessionId", str(uuid.uuid4())))
         owner = owner or node.nodeid or node.name
@@ -77,6 +77,26 @@ class SessionTracker:
             self._creating_for.pop()
         self.backend.answered()
         tracked = self.live[session.id]
+        tracked.by_fixture = True
+        return tracked
+
+    def resolve(self, params: dict[str, Any], node: Node) -> dict[str, Any]:
+        """The create fields as they go on the wire: camelCase, after the ``pytest_steel_session_params`` hook."""
+        params = wire_fields(params)
+        self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
+        return wire_fields(params)
+
+    def adopt(
+        self, session: Session, node: Node | None, owner: str, elapsed_s: float, started: float
+    ) -> TrackedSession:
+        """A session created elsewhere (ahead of need, by the prefetcher) becomes this node's, and is reported."""
+        self._creating_for.append((node, owner))  # type: ignore[arg-type]
+        try:
+            self._created(session, elapsed_s)
+        finally:
+            self._creating_for.pop()
+        tracked = self.live[session.id]
+        tracked.started = started
         tracked.by_fixture = True
         return tracked
 

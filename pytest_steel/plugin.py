@@ -44,6 +44,7 @@ from ._stash import (
     DRIVER_KEY,
     ITEM_SESSIONS_KEY,
     LATER_FIXTURES_KEY,
+    NEXT_ITEM_KEY,
     PER_RUN_ITEM_KEYS,
     RECORDER_KEY,
     SETTINGS_KEY,
@@ -136,8 +137,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     item.config.stash[CURRENT_ITEM_KEY] = item  # sessions a test makes through steel_client are its own
+    item.stash[NEXT_ITEM_KEY] = nextitem  # what --steel-prefetch looks ahead to
+    run = started_run(item.config)
+    prefetcher = run.prefetcher_if_decided if run is not None else None
+    if prefetcher is not None:  # a test without a session of its own still lets the next ones be prepared
+        from ._prefetch import upcoming
+
+        prefetcher.look_ahead(upcoming(item))
     yield
     item.config.stash[CURRENT_ITEM_KEY] = None
 
