@@ -10,6 +10,7 @@ pays nothing.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Generator
 from typing import Any
@@ -162,9 +163,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
-    """A function fixture set up after the test's recorder started is torn down before its page: note it."""
-    if fixturedef.scope == "function" and RECORDER_KEY in request.node.stash:
+    """A function fixture set up after the test's recorder started is torn down before its page: note it.
+
+    Only one with teardown code can fail there, and noting it costs a screenshot of every
+    page at every test's end (held until the test's teardown report): so a parameter of
+    ``parametrize`` and a plain function fixture do not count. A plain fixture that tears
+    down through ``request.addfinalizer`` is missed: its failure still keeps the trace.
+    """
+    if fixturedef.scope == "function" and RECORDER_KEY in request.node.stash and _tears_down(fixturedef.func):
         request.node.stash[LATER_FIXTURES_KEY] = True
+
+
+def _tears_down(func: Any) -> bool:
+    func = inspect.unwrap(func)  # pytest-asyncio wraps async fixtures in plain functions
+    return inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
 
 
 @pytest.hookimpl(hookwrapper=True)

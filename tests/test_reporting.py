@@ -329,3 +329,52 @@ def test_a_run_without_sessions_prints_no_summary(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
     assert "pytest-steel" not in result.stdout.str()
+
+
+def test_a_passing_test_takes_no_screenshot_unless_a_later_fixture_could_still_fail_it(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    """A screenshot costs ~90 ms: one is held only for a later fixture with teardown code, not for parametrize."""
+    pytester.makeconftest(
+        """
+        import pytest
+        from playwright.sync_api import Page
+
+        taken = []
+        original = Page.screenshot
+
+        def counting(self, *args, **kwargs):
+            taken.append(1)
+            return original(self, *args, **kwargs)
+
+        Page.screenshot = counting
+
+        @pytest.fixture
+        def tears_down():
+            yield
+            # may still fail after the page's teardown: the page's screenshot is held for it
+
+        @pytest.fixture
+        def plain():
+            return 1
+
+        def pytest_sessionfinish(session):
+            print(f"\\nscreenshots taken: {len(taken)}")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_parametrized(steel_page, n, plain):
+            pass
+
+        def test_with_a_later_fixture(steel_page, tears_down):
+            pass
+        """
+    )
+    result = embedded_backend.run(pytester, "-s")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["screenshots taken: 1"])
+    assert not (pytester.path / "test-results").exists()
