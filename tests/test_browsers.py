@@ -11,7 +11,7 @@ import pytest
 from pytest_steel._chromium import find_chromium
 
 from ._cdp import browser_pid, connected, first_page
-from ._support import Server, StartServer, wait_until_gone
+from ._support import Server, StartServer, wait_until_gone, wait_until_removed
 
 
 def test_several_live_sessions_are_driven_at_once(fresh: Server, pages: str) -> None:
@@ -92,7 +92,7 @@ def test_full_chromium_when_named_explicitly(start_server: StartServer, pages: s
     assert any(p.name.startswith("org.chromium.Chromium.") for p in private_tmp.iterdir())
     server.release(session["id"])
     assert wait_until_gone([browser]) == []
-    assert not private_tmp.exists()  # where full Chromium left its files, wherever that was
+    assert wait_until_removed(private_tmp)  # where full Chromium left its files, wherever that was
 
 
 def test_released_session_accepts_no_connection(fresh: Server) -> None:

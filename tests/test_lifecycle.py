@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 
 from ._cdp import DISCONNECT_BOUND, browser_pid, connected, first_page, wait_disconnected
-from ._support import Server, StartServer, process_group, wait_until_gone
+from ._support import Server, StartServer, process_group, wait_until_gone, wait_until_removed
 
 
 def test_timeout_releases_the_session_on_time(fresh: Server) -> None:
@@ -68,7 +68,7 @@ def test_killed_browser_leaves_the_session_failed(fresh: Server) -> None:
     assert (after["status"], after["releaseReason"]) == ("failed", "browser_crashed")
     assert len(group) >= 2  # the leader and its helpers: all of them must end
     assert wait_until_gone(group) == []
-    assert not profile.exists()
+    assert wait_until_removed(profile)  # removed just after the session ends, not before it is answered
     assert "exited with code -9" in fresh.log()
     # Releasing a failed session is not an error, and it stays failed.
     assert fresh.release(session["id"])["success"] is True

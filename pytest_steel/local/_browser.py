@@ -103,6 +103,7 @@ class BrowserProcess:
         self._watchdog = watchdog
         self._owner_marker = owner_marker
         self._drain_task: asyncio.Task[None] | None = None
+        self._killed = False
         self._closed = False
 
     @property
@@ -111,7 +112,7 @@ class BrowserProcess:
 
     @property
     def is_running(self) -> bool:
-        return self._process.returncode is None and not self._closed
+        return self._process.returncode is None and not self._killed
 
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr_tail)
@@ -225,15 +226,22 @@ class BrowserProcess:
         """Wait for the browser's main process to exit, for whatever reason."""
         return await self._process.wait()
 
-    async def close(self) -> None:
-        """Kill the whole process group and remove the browser's directories; idempotent."""
-        if self._closed:
+    def kill(self) -> None:
+        """Stop the browser now: close its pipe and SIGKILL its process group; ``close`` reaps and cleans up."""
+        if self._killed:
             return
-        self._closed = True
+        self._killed = True
         if self.pipe is not None:
             self.pipe.close()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
+
+    async def close(self) -> None:
+        """Kill the whole process group, wait for it, and remove the browser's directories; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
         await self._process.wait()
         if not self.chromium.is_headless_shell:
             # Full Chromium starts crash handlers in process groups of their own.

@@ -45,6 +45,7 @@ class LiveView:
         try:
             await asyncio.wait([ended, left, follow], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._cast.stop()
             for task in (ended, left, follow):
                 task.cancel()
         if follow.done() and not follow.cancelled() and follow.exception() is not None:

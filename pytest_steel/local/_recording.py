@@ -34,6 +34,7 @@ log = logging.getLogger("pytest_steel.local")
 FPS = 10
 MAX_GAP_S = 600.0  # a page that stays still longer shows for this long: a bound on what one gap writes
 FINISH_TIMEOUT = 30.0  # seconds for ffmpeg to finish the file once its input ends
+FOLLOW_STOP_TIMEOUT = 2.0  # seconds for the screencast to stop once told
 KEPT_FOR_S = 600.0  # a recording nobody fetched or deleted goes this long after its session ended
 
 
@@ -63,7 +64,8 @@ class Recorder:
         self._last: bytes | None = None  # the frame on screen now
         self._written_until = 0.0  # monotonic time up to which frames have been written
         self._lock = asyncio.Lock()
-        self._follow = asyncio.ensure_future(Screencast(cdp, self._frame).run())
+        self._cast = Screencast(cdp, self._frame)
+        self._follow = asyncio.ensure_future(self._cast.run())
         self._finishing: asyncio.Task[None] | None = None
         self.error: str | None = None  # why there is no video
 
@@ -124,10 +126,7 @@ class Recorder:
         return self._finishing
 
     async def _finish(self, ended_at: float) -> None:
-        self._follow.cancel()
-        with contextlib.suppress(BaseException):
-            await self._follow
-        await self._cdp.close()
+        await self._stop_following()
         async with self._lock:
             await self._write_until(ended_at, at_least_one=True)
         stdin = self._process.stdin
@@ -163,11 +162,10 @@ class Recorder:
         self.path.unlink(missing_ok=True)
         self.error = self.error or why
 
-    async def abort(self) -> None:
-        """For a session that never went live: stop ffmpeg and leave nothing."""
+    async def _stop_following(self) -> None:
+        self._cast.stop()
+        await self._cdp.close()  # pending commands fail at once
         self._follow.cancel()
-        await self._cdp.close()
-        with contextlib.suppress(ProcessLookupError):
-            self._process.kill()
-        await self._process.wait()
-        self.path.unlink(missing_ok=True)
+        await asyncio.wait([self._follow], timeout=FOLLOW_STOP_TIMEOUT)
+        if self._follow.done() and not self._follow.cancelled():
+            self._follow.exception()  # retrieved: a screencast that failed has no more to say

@@ -43,6 +43,7 @@ class Screencast:
         self._shown: str | None = None  # the page being screencast
         self._cast: str | None = None  # its CDP session
         self._changed = asyncio.Event()
+        self._stopped = False
 
     @property
     def shown(self) -> dict[str, Any]:
@@ -62,11 +63,19 @@ class Screencast:
         while True:
             await self._changed.wait()
             self._changed.clear()
+            if self._stopped:
+                return
             newest = next(reversed(self.pages), None)
             if newest != self._shown:
                 await self._show(newest)
             if self._on_change is not None:
                 await self._on_change()
+
+    def stop(self) -> None:
+        """End ``run`` at its next step, whatever it awaits: a cancellation alone can be lost (Python 3.11's
+        ``wait_for`` swallows one that arrives as its answer does)."""
+        self._stopped = True
+        self._changed.set()
 
     def _target(self, params: dict[str, Any], _: str | None) -> None:
         info = params.get("targetInfo", {})

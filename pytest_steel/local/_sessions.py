@@ -3,8 +3,9 @@
 Each live session owns one BrowserProcess. A session ends by request, by its
 timeout (a loop timer, so it is on time to the millisecond rather than to a
 polling period), by inactivity, or by its browser dying (watched by awaiting the
-process, not by polling). Ending always closes attached CDP clients, kills the
-browser's process group and removes its directories before it is reported done.
+process, not by polling). Ending always closes attached CDP clients and kills the
+browser's process group before it is reported done; reaping the processes and removing
+their directories follow in the background, and shutdown waits for them.
 """
 
 from __future__ import annotations
@@ -281,7 +282,7 @@ class SessionManager:
         )
         if params.inactivity_timeout_ms is not None:
             self._arm_inactivity(session)
-        self._spawn(self._watch_browser(session))
+        self._spawn(self._watch_browser(session, browser))
         if self._closing:  # shutdown began while the browser launched
             await self.release(session, ReleaseReason.USER_REQUESTED)
             raise ServerClosing("the server is shutting down")
@@ -353,9 +354,7 @@ class SessionManager:
         if session.is_live:
             self._spawn(self.release(session, reason))
 
-    async def _watch_browser(self, session: LocalSession) -> None:
-        browser = session.browser
-        assert browser is not None
+    async def _watch_browser(self, session: LocalSession, browser: BrowserProcess) -> None:
         code = await browser.wait()
         if session.is_live:
             log.warning(
@@ -415,9 +414,14 @@ class SessionManager:
         if session.recorder is not None:
             self._spawn(session.recorder.finish())  # the file completes after the answer; fetching it waits
             asyncio.get_running_loop().call_later(KEPT_FOR_S, self._expire, session.recorder)
+        if browser is not None:
+            # Killed now, reaped and its directories removed after the answer: a release costs the test
+            # no waiting on the kernel or the disk. Shutdown waits for the clean-up, so nothing is left.
+            browser.kill()
+            self._spawn(browser.close())
         closing = [c.close(code=1001, message=f"session {status.value}".encode()) for c in clients]
         try:
-            await asyncio.gather(*closing, browser.close() if browser else asyncio.sleep(0), return_exceptions=True)
+            await asyncio.gather(*closing, return_exceptions=True)
         finally:
             session.ended.set()
             self._trim_history()
