@@ -29,45 +29,14 @@ GREEN_PAGE = "data:text/html,<title>green</title><body style='margin:0;backgroun
 
 def decode(video: Path, *options: str) -> bytes:
     """Raw RGB frames; ffmpeg fails (and so the test) on a file that does not decode."""
-    command = [
-        FFMPEG or "ffmpeg",
-        "-v",
-        "error",
-        "-i",
-        str(video),
-        *options,
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-",
-    ]
+    raw = ("-f", "rawvideo", "-pix_fmt", "rgb24", "-")
+    command = [FFMPEG or "ffmpeg", "-v", "error", "-i", str(video), *options, *raw]
     return subprocess.run(command, capture_output=True, timeout=60, check=True).stdout
 
 
-def frames(video: Path, width: int = 16, height: int = 16, count: int | None = None) -> list[bytes]:
+def frames(video: Path, width: int = 16, height: int = 16) -> list[bytes]:
     """The video's frames as raw RGB, scaled to ``width`` x ``height``; decoding fails loudly on a broken file."""
-    limit = ["-frames:v", str(count)] if count else []
-    scale = ["-vf", f"scale={width}:{height}"] if (width, height) != (0, 0) else []
-    decoded = subprocess.run(
-        [
-            FFMPEG or "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(video),
-            *limit,
-            *scale,
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    decoded = decode(video, "-vf", f"scale={width}:{height}")
     size = width * height * 3
     assert decoded and len(decoded) % size == 0, f"{len(decoded)} bytes do not make {width}x{height} frames"
     return [decoded[i : i + size] for i in range(0, len(decoded), size)]
@@ -75,25 +44,7 @@ def frames(video: Path, width: int = 16, height: int = 16, count: int | None = N
 
 def first_frame(video: Path, width: int, height: int) -> bytes:
     """The first frame at the video's own size: it must decode to exactly one frame of ``width`` x ``height``."""
-    decoded = subprocess.run(
-        [
-            FFMPEG or "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(video),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    decoded = decode(video, "-frames:v", "1")
     assert len(decoded) == width * height * 3, f"first frame: {len(decoded)} bytes, not {width}x{height} RGB"
     return decoded
 
