@@ -206,6 +206,16 @@ def test_retain_on_failure_keeps_a_playable_recording_of_the_failing_test_only(
     assert list(embedded_backend.tmpdir.rglob("*.webm")) == []  # the server's copies are gone
 
 
+def run_a_failing_test(pytester: pytest.Pytester, proxy: FaultProxy, mode: str) -> pytest.RunResult:
+    """One failing test on the proxy's backend with ``--steel-recording=mode``."""
+    pytester.makepyfile(test_one="def test_fails(steel_page):\n    assert False\n")
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", proxy.url, f"--steel-recording={mode}", "-p", "no:playwright", timeout=180
+    )
+    result.assert_outcomes(failed=1)
+    return result
+
+
 def test_a_backend_that_keeps_steel_events_gives_them_with_a_player_page(
     pytester: pytest.Pytester, start_server: StartServer, fault_proxy
 ) -> None:
@@ -217,24 +227,15 @@ def test_a_backend_that_keeps_steel_events_gives_them_with_a_player_page(
     page_two = [{"type": 3, "data": {"text": "</script><b>"}, "timestamp": 2}]
     proxy.canned["/events?pointer=two"] = (200, {}, json.dumps(page_two).encode())
     proxy.canned["/events"] = (200, {"Next-Cursor": "two"}, json.dumps(page_one).encode())
-    pytester.makepyfile(
-        test_cloudlike="""
-        def test_fails(steel_page):
-            assert False
-        """
-    )
-    result = pytester.runpytest_subprocess(
-        "--steel-base-url", proxy.url, "--steel-recording=on", "-p", "no:playwright", timeout=180
-    )
-    result.assert_outcomes(failed=1)
-    folder = pytester.path / "test-results" / "test_cloudlike.py-test_fails"
+    result = run_a_failing_test(pytester, proxy, "on")
+    folder = pytester.path / "test-results" / "test_one.py-test_fails"
     assert json.loads((folder / "recording-events.json").read_text()) == page_one + page_two
     player = (folder / "recording.html").read_text()
     assert "rrwebPlayer" in player and "</script><b>" not in player  # no event can end the page's script
     result.stdout.fnmatch_lines(
         [
-            "recording: test-results/test_cloudlike.py-test_fails/recording.html",
-            "recording events: test-results/test_cloudlike.py-test_fails/recording-events.json",
+            "recording: test-results/test_one.py-test_fails/recording.html",
+            "recording events: test-results/test_one.py-test_fails/recording-events.json",
         ]
     )
     events_asked = [path.split("/events")[1] for method, path, _ in proxy.requests if "/events" in path]
@@ -248,16 +249,7 @@ def test_a_backend_without_recordings_says_so_beside_the_failure(
     proxy: FaultProxy = fault_proxy(server.url)
     proxy.fail_paths["/recording"] = "404"
     proxy.fail_paths["/events"] = "404"  # steel-browser has neither
-    pytester.makepyfile(
-        test_unrecorded="""
-        def test_fails(steel_page):
-            assert False
-        """
-    )
-    result = pytester.runpytest_subprocess(
-        "--steel-base-url", proxy.url, "--steel-recording=retain-on-failure", "-p", "no:playwright", timeout=180
-    )
-    result.assert_outcomes(failed=1)
+    result = run_a_failing_test(pytester, proxy, "retain-on-failure")
     result.stdout.fnmatch_lines(
         ["artifact problem: no recording of session *: the backend keeps none (it records only on Steel Cloud)"]
     )
