@@ -73,14 +73,12 @@ class TestReporting:
 
         settings, kept, missed = self.run.settings, [], []
         cloud = settings.backend.value is Backend.CLOUD
+        folder = folder_for(settings.output.value, self.item)
         for tracked in own:
-            files, problems = save(
-                self.run.backend.client(),
-                tracked,
-                folder_for(settings.output.value, self.item),
-                failed=failed,
-                cloud=cloud,
-            )
+            if self.run.backend.unavailable:  # asking a backend known gone would only cost the run time
+                missed.append(f"no recording of session {tracked.id}: the backend is unavailable")
+                continue
+            files, problems = save(self.run.backend.client(), tracked, folder, failed=failed, cloud=cloud)
             kept += files
             missed += problems
         return kept, missed

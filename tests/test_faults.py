@@ -129,13 +129,14 @@ def test_a_backend_that_dies_is_named_once_and_not_asked_again(
     )
     if backend.server is not None:
         monkeypatch.setenv("SERVER_PID", str(backend.server.pid))
-    result = backend.run(pytester)
+    result = backend.run(pytester, "--steel-recording=retain-on-failure")
     result.assert_outcomes(errors=3)
     result.stdout.fnmatch_lines(
         [
             "SteelSessionError: Steel session * is failed (backend_unreachable) during the test: "
             "its backend stopped answering*",
             "*Playwright said: *",
+            "artifact problem: no recording of session *: the backend is unavailable",  # not asked: it is gone
         ]
     )
     unavailable = "SteelBackendUnavailableError: the Steel backend is unavailable; see the first error of this run*"
