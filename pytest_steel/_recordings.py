@@ -39,20 +39,26 @@ _PLAYER = "https://cdn.jsdelivr.net/npm/rrweb-player@1.0.0-alpha.4/dist"
 
 def recording_fields(item: pytest.Item, settings: Settings) -> dict[str, bool]:
     """The create fields that make the backend record ``item``'s own session (none on Steel Cloud: it always does)."""
-    from ._artifacts import artifact_modes
-
-    mode = artifact_modes(item, settings).recording  # --steel-recording, or the closest marker's recording=
-    return {} if mode == "off" or settings.backend.value is Backend.CLOUD else {RECORD_VIDEO_FIELD: True}
+    return _fields(_mode(item, settings), settings)
 
 
 def ask_at_create(item: pytest.Item, settings: Settings) -> dict[str, bool]:
     """``recording_fields``, noting the mode on the item for its teardown report."""
-    from ._artifacts import artifact_modes
-
-    mode = artifact_modes(item, settings).recording
+    mode = _mode(item, settings)
     if mode != "off":
         item.stash[RECORDING_KEY] = mode
-    return recording_fields(item, settings)
+    return _fields(mode, settings)
+
+
+def _mode(item: pytest.Item, settings: Settings) -> str:
+    """--steel-recording, or the closest marker's ``recording=``."""
+    from ._artifacts import artifact_modes
+
+    return artifact_modes(item, settings).recording
+
+
+def _fields(mode: str, settings: Settings) -> dict[str, bool]:
+    return {} if mode == "off" or settings.backend.value is Backend.CLOUD else {RECORD_VIDEO_FIELD: True}
 
 
 def save(client: SteelClient, tracked: TrackedSession, folder: Path, *, failed: bool, cloud: bool) -> Saved:
