@@ -238,6 +238,9 @@ class FaultProxy:
         self.httpd.server_close()
 
 
+ProxiedServer = tuple["Server", FaultProxy]  # a steel-local, and the fault proxy in front of it
+
+
 def closed_port_url() -> str:
     """A loopback URL nothing listens on."""
     with socket.socket() as probe:

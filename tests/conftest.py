@@ -16,7 +16,16 @@ import pytest
 
 from pytest_steel.local import LocalServerProcess
 
-from ._support import Backend, FaultProxy, Server, StartServer, live_processes_mentioning, wait_until_gone
+from ._steel_browser import SteelBrowserStandIn
+from ._support import (
+    Backend,
+    FaultProxy,
+    ProxiedServer,
+    Server,
+    StartServer,
+    live_processes_mentioning,
+    wait_until_gone,
+)
 
 # pytester removes modules first imported during a test when the test ends. httpx imports httpcore lazily and maps
 # httpcore's exceptions by class: a second import of httpcore would leave its errors unmapped. Hence the import above.
@@ -162,6 +171,21 @@ def fault_proxy() -> Iterator[Callable[[str | None], FaultProxy]]:
     yield start
     for proxy in started:
         proxy.close()
+
+
+@pytest.fixture
+def proxied_server(start_server: StartServer, fault_proxy: Callable[[str | None], FaultProxy]) -> ProxiedServer:
+    """A steel-local of its own behind the loopback fault proxy: script faults on the proxy, look at the server."""
+    server = start_server()
+    return server, fault_proxy(server.url)
+
+
+@pytest.fixture
+def stand_in() -> Iterator[SteelBrowserStandIn]:
+    """A loopback stand-in for a self-hosted steel-browser (one session at a time), closed after the test."""
+    served = SteelBrowserStandIn()
+    yield served
+    served.close()
 
 
 def _backend(

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from ._steel_browser import SteelBrowserStandIn
-from ._support import RUN_BOUND, Backend, FaultProxy, StartServer, wait_until_gone
+from ._support import RUN_BOUND, Backend, ProxiedServer, StartServer, wait_until_gone
 
 pytestmark = pytest.mark.timeout(RUN_BOUND * 2)
 
@@ -58,12 +58,9 @@ def live_ids(server_http) -> list[str]:  # type: ignore[no-untyped-def]
     return [s["id"] for s in server_http.get("/v1/sessions", params={"status": "live"}).json()["sessions"]]
 
 
-def test_one_slow_create_does_not_condemn_the_backend(
-    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
-) -> None:
+def test_one_slow_create_does_not_condemn_the_backend(pytester: pytest.Pytester, proxied_server: ProxiedServer) -> None:
     """The first create reaches the server only after one read timeout: it is retried, and the run goes on."""
-    server = start_server()
-    proxy: FaultProxy = fault_proxy(server.url)
+    server, proxy = proxied_server
     proxy.on_create = ["delay:1.5"]
     pytester.makepyfile(PAGES)
     result = pytester.runpytest_subprocess(
@@ -78,11 +75,10 @@ def test_one_slow_create_does_not_condemn_the_backend(
 
 
 def test_a_create_given_up_on_never_becomes_a_live_orphan(
-    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
     """Every attempt of the first create arrives after the client gave up: the test errors, nothing meters on."""
-    server = start_server()
-    proxy: FaultProxy = fault_proxy(server.url)
+    server, proxy = proxied_server
     proxy.on_create = ["delay:4", "delay:4"]  # both attempts that fit in the call's 1.5 s
     pytester.makepyfile(
         """
@@ -213,21 +209,19 @@ def test_a_one_session_server_that_comes_back_is_used_again(
     result.stdout.fnmatch_lines(["*the Steel backend answered again after: could not reach the Steel API*"])
 
 
-def test_a_server_that_ignores_the_timeout_says_so_beside_the_failing_assertion(pytester: pytest.Pytester) -> None:
+def test_a_server_that_ignores_the_timeout_says_so_beside_the_failing_assertion(
+    pytester: pytest.Pytester, stand_in: SteelBrowserStandIn
+) -> None:
     """steel-browser drops ``timeout`` and answers ``timeout: 0``: the failure explains the bare number."""
-    stand_in = SteelBrowserStandIn()
-    try:
-        pytester.makepyfile(
-            """
-            def test_relies_on_its_timeout(steel_session):
-                assert steel_session.timeout == 90000
-            """
-        )
-        result = pytester.runpytest_subprocess(
-            "--steel-base-url", stand_in.url, "--steel-timeout", "90000", "-p", "no:playwright", timeout=RUN_BOUND
-        )
-    finally:
-        stand_in.close()
+    pytester.makepyfile(
+        """
+        def test_relies_on_its_timeout(steel_session):
+            assert steel_session.timeout == 90000
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", stand_in.url, "--steel-timeout", "90000", "-p", "no:playwright", timeout=RUN_BOUND
+    )
     result.assert_outcomes(failed=1)
     means = "its sessions report timeout 0 and live until released, whatever --steel-timeout or a marker asks"
     result.stdout.fnmatch_lines(
@@ -350,11 +344,10 @@ def test_sigkill_of_the_xdist_controller_stops_its_workers_and_leaves_nothing(
 
 
 def test_releases_that_hang_cost_a_full_wait_only_once(
-    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
     """Creates answer, releases hang: after the first, a release waits 2 s, not a whole answer's time."""
-    server = start_server()
-    proxy: FaultProxy = fault_proxy(server.url)
+    server, proxy = proxied_server
     proxy.fail_paths = {"/release": "hang"}
     pytester.makepyfile(
         """

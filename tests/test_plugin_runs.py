@@ -13,7 +13,7 @@ from ._steel_browser import SteelBrowserStandIn
 from ._support import (
     RUN_BOUND,
     Backend,
-    FaultProxy,
+    ProxiedServer,
     StartServer,
     live_processes_mentioning,
     run_until_ready_then_signal,
@@ -123,10 +123,9 @@ def test_sigkill_of_pytest_leaves_no_browser_on_the_embedded_server(
 
 
 def test_a_failed_release_of_a_live_session_is_a_teardown_error(
-    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
-    server = start_server()
-    proxy: FaultProxy = fault_proxy(server.url)
+    server, proxy = proxied_server
     proxy.fail_paths = {"/release": "500"}
     pytester.makepyfile(
         """
@@ -205,48 +204,45 @@ def test_the_api_key_appears_nowhere(pytester: pytest.Pytester, start_server: St
     result.stdout.fnmatch_lines(["steel: *api key set (--steel-api-key)*", "steel: created session * in *"])
 
 
-def test_a_one_session_server_is_detected_and_sessions_are_serialised(pytester: pytest.Pytester) -> None:
-    stand_in = SteelBrowserStandIn()
-    try:
-        pytester.makepyfile(
-            """
-            import pytest
+def test_a_one_session_server_is_detected_and_sessions_are_serialised(
+    pytester: pytest.Pytester, stand_in: SteelBrowserStandIn
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
 
-            @pytest.mark.parametrize("n", range(6))
-            def test_holds_its_session(steel_session, steel_client, n):
-                assert steel_client.retrieve(steel_session.id).status.value == "live"
-            """
-        )
-        result = pytester.runpytest_subprocess("--steel-base-url", stand_in.url, "-n", "2")
-        result.assert_outcomes(passed=6)
-        assert (stand_in.creates, stand_in.replaced) == (6, [])
+        @pytest.mark.parametrize("n", range(6))
+        def test_holds_its_session(steel_session, steel_client, n):
+            assert steel_client.retrieve(steel_session.id).status.value == "live"
+        """
+    )
+    result = pytester.runpytest_subprocess("--steel-base-url", stand_in.url, "-n", "2")
+    result.assert_outcomes(passed=6)
+    assert (stand_in.creates, stand_in.replaced) == (6, [])
 
-        pytester.makepyfile(
-            test_two_at_once="""
-            def test_needs_two(steel_module_session, steel_session):
-                pass
-            """
-        )
-        result = pytester.runpytest_subprocess("--steel-base-url", stand_in.url, "test_two_at_once.py")
-        result.assert_outcomes(errors=1)
-        result.stdout.fnmatch_lines(
-            [
-                "SteelError: test_two_at_once.py::test_needs_two needs a session, but the server runs at most 1 at "
-                "once (detected: a steel-browser server runs one session at a time) and every slot is held by this "
-                "process (live: *). Use one session per test, or raise --steel-max-sessions if the server allows more."
-            ]
-        )
-        assert stand_in.replaced == []
-    finally:
-        stand_in.close()
+    pytester.makepyfile(
+        test_two_at_once="""
+        def test_needs_two(steel_module_session, steel_session):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--steel-base-url", stand_in.url, "test_two_at_once.py")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "SteelError: test_two_at_once.py::test_needs_two needs a session, but the server runs at most 1 at "
+            "once (detected: a steel-browser server runs one session at a time) and every slot is held by this "
+            "process (live: *). Use one session per test, or raise --steel-max-sessions if the server allows more."
+        ]
+    )
+    assert stand_in.replaced == []
 
 
 def test_a_failed_release_of_an_ended_session_is_a_warning(
-    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
     """The release reaches the server but its answer is lost: the session is over, so a warning is enough."""
-    server = start_server()
-    proxy: FaultProxy = fault_proxy(server.url)
+    server, proxy = proxied_server
     proxy.fail_paths = {"/release": "drop"}
     pytester.makepyfile("def test_passes(steel_session): pass")
     result = pytester.runpytest_subprocess("--steel-base-url", proxy.url, "--no-steel-release-all", "-W", "default")

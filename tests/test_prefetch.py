@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ._steel_browser import SteelBrowserStandIn
-from ._support import FaultProxy, Server, StartServer
+from ._support import FaultProxy, ProxiedServer
 
 # Each test records its session, then asks the backend for it: that GET marks, in the proxy's log, when it ran.
 MARKING_TESTS = textwrap.dedent(
@@ -49,16 +49,10 @@ def creates(proxy: FaultProxy) -> list[dict]:
     return [body for method, path, body in proxy.requests if (method, path) == ("POST", "/v1/sessions")]
 
 
-@pytest.fixture
-def backend_behind_proxy(start_server: StartServer, fault_proxy) -> tuple[Server, FaultProxy]:
-    server = start_server()
-    return server, fault_proxy(server.url)
-
-
 def test_each_test_gets_a_session_created_ahead_with_its_own_parameters(
-    pytester: pytest.Pytester, backend_behind_proxy: tuple[Server, FaultProxy]
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
-    server, proxy = backend_behind_proxy
+    server, proxy = proxied_server
     out = pytester.mkdir("sessions")
     pytester.makepyfile(test_ahead=MARKING_TESTS.format(out=str(out)))
     result = pytester.runpytest_subprocess(
@@ -83,9 +77,9 @@ def test_each_test_gets_a_session_created_ahead_with_its_own_parameters(
 
 
 def test_a_session_created_ahead_with_other_parameters_is_released_and_not_used(
-    pytester: pytest.Pytester, backend_behind_proxy: tuple[Server, FaultProxy]
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
-    server, proxy = backend_behind_proxy
+    server, proxy = proxied_server
     out = pytester.mkdir("sessions")
     pytester.makepyfile(
         test_a_first=f"""
@@ -139,9 +133,9 @@ def test_a_session_created_ahead_with_other_parameters_is_released_and_not_used(
 
 
 def test_sessions_created_ahead_for_tests_that_never_ran_are_released_and_billed(
-    pytester: pytest.Pytester, backend_behind_proxy: tuple[Server, FaultProxy]
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
-    server, proxy = backend_behind_proxy
+    server, proxy = proxied_server
     pytester.makepyfile(
         """
         import pytest
@@ -168,38 +162,34 @@ def test_sessions_created_ahead_for_tests_that_never_ran_are_released_and_billed
         result.stdout.fnmatch_lines([f"released session *, created ahead and not used: *[[]{n}[]] did not run"])
 
 
-def test_prefetch_is_off_on_a_one_session_server(pytester: pytest.Pytester) -> None:
-    stand_in = SteelBrowserStandIn()
-    try:
-        pytester.makepyfile(
-            """
-            import pytest
+def test_prefetch_is_off_on_a_one_session_server(pytester: pytest.Pytester, stand_in: SteelBrowserStandIn) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
 
-            @pytest.mark.parametrize("n", range(3))
-            def test_holds_its_session(steel_session, steel_client, n):
-                assert steel_client.retrieve(steel_session.id).status.value == "live"
-            """
-        )
-        result = pytester.runpytest_subprocess(
-            "--steel-base-url", stand_in.url, "--steel-prefetch", "2", "-p", "no:playwright", timeout=180
-        )
-        result.assert_outcomes(passed=3)
-        assert (stand_in.creates, stand_in.replaced) == (3, [])  # none ahead, so none silently replaced
-        result.stdout.fnmatch_lines(
-            [
-                "--steel-prefetch is off: the server runs at most 1 session(s) at once, and a session created ahead "
-                "would take a test's place"
-            ]
-        )
-    finally:
-        stand_in.close()
+        @pytest.mark.parametrize("n", range(3))
+        def test_holds_its_session(steel_session, steel_client, n):
+            assert steel_client.retrieve(steel_session.id).status.value == "live"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", stand_in.url, "--steel-prefetch", "2", "-p", "no:playwright", timeout=180
+    )
+    result.assert_outcomes(passed=3)
+    assert (stand_in.creates, stand_in.replaced) == (3, [])  # none ahead, so none silently replaced
+    result.stdout.fnmatch_lines(
+        [
+            "--steel-prefetch is off: the server runs at most 1 session(s) at once, and a session created ahead "
+            "would take a test's place"
+        ]
+    )
 
 
 @pytest.mark.parametrize("mode", [["-n", "2"], ["--steel-session-scope", "module"]], ids=["xdist", "module"])
 def test_prefetch_under_xdist_and_with_per_module_sessions_leaves_nothing(
-    pytester: pytest.Pytester, backend_behind_proxy: tuple[Server, FaultProxy], mode: list[str]
+    pytester: pytest.Pytester, proxied_server: ProxiedServer, mode: list[str]
 ) -> None:
-    server, proxy = backend_behind_proxy
+    server, proxy = proxied_server
     for module in range(2):
         pytester.makepyfile(
             **{

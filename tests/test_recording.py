@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ._support import Backend, FaultProxy, StartServer
+from ._support import Backend, FaultProxy, ProxiedServer, StartServer
 
 FFMPEG = shutil.which("ffmpeg")
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="recordings need ffmpeg (.ci/run installs it)")
@@ -217,11 +217,10 @@ def run_a_failing_test(pytester: pytest.Pytester, proxy: FaultProxy, mode: str) 
 
 
 def test_a_backend_that_keeps_steel_events_gives_them_with_a_player_page(
-    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
     """What Steel Cloud gives: rrweb events, in pages joined by the Next-Cursor header (loopback stand-in)."""
-    server = start_server()
-    proxy: FaultProxy = fault_proxy(server.url)
+    server, proxy = proxied_server
     proxy.fail_paths["/recording"] = "404"  # like Steel Cloud, no steel-local video
     page_one = [{"type": 4, "data": {"href": "about:blank"}, "timestamp": 1}]
     page_two = [{"type": 3, "data": {"text": "</script><b>"}, "timestamp": 2}]
@@ -243,10 +242,9 @@ def test_a_backend_that_keeps_steel_events_gives_them_with_a_player_page(
 
 
 def test_a_backend_without_recordings_says_so_beside_the_failure(
-    pytester: pytest.Pytester, start_server: StartServer, fault_proxy
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
 ) -> None:
-    server = start_server()
-    proxy: FaultProxy = fault_proxy(server.url)
+    server, proxy = proxied_server
     proxy.fail_paths["/recording"] = "404"
     proxy.fail_paths["/events"] = "404"  # steel-browser has neither
     result = run_a_failing_test(pytester, proxy, "retain-on-failure")
