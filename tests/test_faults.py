@@ -61,10 +61,11 @@ def live_ids(server_http) -> list[str]:  # type: ignore[no-untyped-def]
 def test_one_slow_create_does_not_condemn_the_backend(pytester: pytest.Pytester, proxied_server: ProxiedServer) -> None:
     """The first create reaches the server only after one read timeout: it is retried, and the run goes on."""
     server, proxy = proxied_server
-    proxy.on_create = ["delay:1.5"]
+    # A 3 s read timeout: on a loaded CI machine an ordinary create has taken over 1 s, and must not time out too.
+    proxy.on_create = ["delay:4.5"]
     pytester.makepyfile(PAGES)
     result = pytester.runpytest_subprocess(
-        "--steel-base-url", proxy.url, "--steel-http-timeout", "1", "-p", "no:playwright", timeout=RUN_BOUND
+        "--steel-base-url", proxy.url, "--steel-http-timeout", "3", "-p", "no:playwright", timeout=RUN_BOUND
     )
     result.assert_outcomes(passed=3)
     assert "unavailable" not in result.stdout.str()
