@@ -29,12 +29,14 @@ import itertools
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 COMMAND_TIMEOUT = 10.0  # seconds for the multiplexer's own commands
 _SESSION_TAIL = re.compile(r',"sessionId":"([^"\\]+)"\}\s*$')
-_TARGET_EVENT = '{"method":"Target.'  # attach and detach events change who owns which session: parsed
+_SESSION_TAIL_BYTES = re.compile(rb',"sessionId":"([^"\\]+)"\}\s*$')
+_TARGET_EVENT = b'{"method":"Target.'  # attach and detach events change who owns which session: parsed
+Sink = Callable[[list[bytes]], None]
 
 
 class PipeClosed(RuntimeError):
@@ -42,12 +44,20 @@ class PipeClosed(RuntimeError):
 
 
 class Channel:
-    """One client's connection to the browser: send CDP text, iterate CDP text, close to detach."""
+    """One client's connection to the browser: send CDP text, iterate CDP text, close to detach.
+
+    A relay hands its messages on without looking at them: ``forward_to`` gives it each
+    read's messages as one batch of UTF-8 bytes, in the reader's own callback, so a burst
+    of events costs one write to the client and no turn of the event loop per message.
+    Iterating then only waits for the end.
+    """
 
     def __init__(self, pipe: BrowserPipe, browser_session: str) -> None:
         self._pipe = pipe
         self.browser_session = browser_session
-        self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._sink: Sink | None = None
+        self._batch: list[bytes] = []
         self.closed = False
 
     def send(self, text: str) -> None:
@@ -55,16 +65,45 @@ class Channel:
         if not self.closed:
             self._pipe._from_channel(self, text)
 
-    def _deliver(self, text: str | None) -> None:
-        if not self.closed or text is None:
-            self._inbox.put_nowait(text)
+    def forward_to(self, sink: Sink) -> None:
+        """Give every message from now on (and any already waiting) to ``sink``, in batches."""
+        waiting, ended = [], False
+        while not self._inbox.empty():
+            message = self._inbox.get_nowait()
+            if message is None:
+                ended = True
+                break
+            waiting.append(message)
+        self._sink = sink
+        if waiting:
+            sink(waiting)
+        if ended:
+            self._inbox.put_nowait(None)  # iterating still sees the end
+
+    def _deliver(self, message: bytes | None) -> None:
+        if message is None:
+            self._flush()
+            self._inbox.put_nowait(None)
+        elif not self.closed:
+            if self._sink is None:
+                self._inbox.put_nowait(message)
+            else:
+                if not self._batch:
+                    self._pipe._unflushed.append(self)
+                self._batch.append(message)
+
+    def _flush(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            if self._sink is not None and not self.closed:
+                self._sink(batch)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._messages()
 
     async def _messages(self) -> AsyncIterator[str]:
-        while (text := await self._inbox.get()) is not None:
-            yield text
+        while (message := await self._inbox.get()) is not None:
+            yield message.decode("utf-8", errors="replace")
 
     async def close(self) -> None:
         """Detach this client's browser session: Chromium undoes what it set up."""
@@ -83,10 +122,12 @@ class _Reader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        while (end := self._buffer.find(b"\0")) >= 0:
-            message = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            self._pipe._from_browser(message.decode("utf-8", errors="replace"))
+        start = 0
+        while (end := self._buffer.find(b"\0", start)) >= 0:
+            self._pipe._from_browser(bytes(self._buffer[start:end]))
+            start = end + 1
+        del self._buffer[:start]
+        self._pipe._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._pipe._closed_by_browser()
@@ -102,6 +143,7 @@ class BrowserPipe:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}  # the multiplexer's own commands
         self._owners: dict[str, Channel] = {}  # every session id a channel owns: its browser session, its children
+        self._unflushed: list[Channel] = []  # channels given messages by the read under way
         self.closed = False
 
     async def start(self, timeout: float) -> dict[str, Any]:
@@ -161,20 +203,22 @@ class BrowserPipe:
             message["sessionId"] = channel.browser_session  # a browser-level command, on its own browser session
         elif self._owners.get(session) is not channel:
             error = {"code": -32001, "message": f"Session with given id not found: {session}"}
-            channel._deliver(json.dumps({"id": message.get("id"), "error": error, "sessionId": session}))
+            channel._deliver(json.dumps({"id": message.get("id"), "error": error, "sessionId": session}).encode())
+            self._flush()
             return
         with contextlib.suppress(PipeClosed):
             self._write(message)
 
-    def _from_browser(self, text: str) -> None:
-        tail = _SESSION_TAIL.search(text[-80:])
-        if tail is not None and not text.startswith(_TARGET_EVENT):
-            channel = self._owners.get(tail.group(1))
-            if channel is not None and tail.group(1) != channel.browser_session:
-                channel._deliver(text)  # a child session's message: as it is
+    def _from_browser(self, data: bytes) -> None:
+        tail = _SESSION_TAIL_BYTES.search(data[-80:])
+        if tail is not None and not data.startswith(_TARGET_EVENT):
+            session_id = tail.group(1).decode("ascii", errors="replace")
+            channel = self._owners.get(session_id)
+            if channel is not None and session_id != channel.browser_session:
+                channel._deliver(data)  # a child session's message: as it is
                 return
         try:
-            message = json.loads(text)
+            message = json.loads(data)
         except ValueError:
             return
         session = message.get("sessionId")
@@ -191,8 +235,14 @@ class BrowserPipe:
             self._owners.pop(message.get("params", {}).get("sessionId", ""), None)
         if session == channel.browser_session:
             del message["sessionId"]  # to the client, its browser session is the browser
-            text = json.dumps(message)
-        channel._deliver(text)
+            data = json.dumps(message).encode()
+        channel._deliver(data)
+
+    def _flush(self) -> None:
+        """Hand each channel's messages from one read to its sink together."""
+        unflushed, self._unflushed = self._unflushed, []
+        for channel in unflushed:
+            channel._flush()
 
     def _at_root(self, message: dict[str, Any]) -> None:
         if "id" in message:
