@@ -201,6 +201,9 @@ def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[PlaywrightDriv
         driver = PlaywrightDriver(request.getfixturevalue("playwright"))
     else:
         driver = PlaywrightDriver()
+        # Started now, before the first session is asked for: the driver's start (a Node process, about
+        # 400 ms) then overlaps the embedded server's, which began in the background after collection.
+        driver.get()
     request.config.stash[DRIVER_KEY] = driver  # for room_for_async, before an async test's fixtures
     yield driver
     driver.stop()
