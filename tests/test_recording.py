@@ -108,8 +108,10 @@ def test_a_session_not_asked_to_record_has_no_recording_and_nothing_records(star
 
 def test_a_recording_in_progress_ends_with_the_server_and_leaves_nothing(start_server: StartServer) -> None:
     server = start_server()
-    server.create(recordVideo=True)
-    assert [p for p in server.browsers() if "ffmpeg" in " ".join(p.cmdline())]  # its encoder runs under the root
+    session = server.create(recordVideo=True)
+    encoders = [p for p in server.browsers() if "ffmpeg" in " ".join(p.cmdline())]  # it runs under the root
+    # Seen empty once in CI, unexplained: say what the session and the server said if it happens again.
+    assert encoders, (server.get(session["id"]), server.log())
     # start_server's teardown stops the server and asserts no process and no file is left
 
 
