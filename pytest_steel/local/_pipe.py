@@ -47,9 +47,9 @@ class Channel:
     """One client's connection to the browser: send CDP text, iterate CDP text, close to detach.
 
     A relay hands its messages on without looking at them: ``forward_to`` gives it each
-    read's messages as one batch of UTF-8 bytes, in the reader's own callback, so a burst
-    of events costs one write to the client and no turn of the event loop per message.
-    Iterating then only waits for the end.
+    read's messages as one batch of UTF-8 bytes, in the reader's own callback, so they
+    cost one write to the client and no turn of the event loop per message. Iterating
+    then only waits for the end.
     """
 
     def __init__(self, pipe: BrowserPipe, browser_session: str) -> None:
