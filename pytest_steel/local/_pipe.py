@@ -58,6 +58,7 @@ class Channel:
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._sink: Sink | None = None
         self._batch: list[bytes] = []
+        self._ended = False  # the end was delivered: nothing follows it (a reply to a late command, say)
         self.closed = False
 
     def send(self, text: str) -> None:
@@ -81,8 +82,11 @@ class Channel:
             self._inbox.put_nowait(None)  # iterating still sees the end
 
     def _deliver(self, message: bytes | None) -> None:
+        if self._ended:
+            return
         if message is None:
             self._flush()
+            self._ended = True
             self._inbox.put_nowait(None)
         elif not self.closed:
             if self._sink is None:
