@@ -34,7 +34,7 @@ from typing import Any
 
 COMMAND_TIMEOUT = 10.0  # seconds for the multiplexer's own commands
 _SESSION_TAIL = re.compile(r',"sessionId":"([^"\\]+)"\}\s*$')
-_SESSION_TAIL_BYTES = re.compile(rb',"sessionId":"([^"\\]+)"\}\s*$')
+_SESSION_TAIL_BYTES = re.compile(_SESSION_TAIL.pattern.encode())  # the browser's side: its bytes, undecoded
 _TARGET_EVENT = b'{"method":"Target.'  # attach and detach events change who owns which session: parsed
 Sink = Callable[[list[bytes]], None]
 
