@@ -1,4 +1,4 @@
-"""The DevTools pipe's multiplexer, against a stand-in browser on real OS pipes (the end of a browser is hard to time)."""
+"""The DevTools pipe's multiplexer, on real OS pipes with a stand-in browser, whose end is easy to time."""
 
 from __future__ import annotations
 

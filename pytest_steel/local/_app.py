@@ -14,11 +14,9 @@ import hmac
 import html
 import json
 import logging
-import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from .._wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
@@ -26,6 +24,7 @@ from ._live import live
 from ._params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
 from ._pipe import Channel, PipeClosed
 from ._sessions import LocalSession, SessionError, SessionGone, SessionManager, SessionNotFound
+from ._websocket import RelaySocket
 
 log = logging.getLogger("pytest_steel.local")
 
@@ -173,78 +172,47 @@ async def health(request: web.Request) -> web.Response:
 # -- CDP relay -----------------------------------------------------------------
 
 
-async def _to_browser(client: web.WebSocketResponse, channel: Channel, on_message: Callable[[], None]) -> None:
-    async for message in client:
-        on_message()
-        if message.type is aiohttp.WSMsgType.TEXT:
-            channel.send(message.data)
-        elif message.type is aiohttp.WSMsgType.BINARY:
-            channel.send(message.data.decode("utf-8", errors="replace"))
-
-
-def _text_frames_to(transport: asyncio.BaseTransport) -> Callable[[list[bytes]], None]:
-    """Write a batch of CDP messages to a client as WebSocket text frames, in one write.
-
-    Called from the pipe reader's own callback with the messages of one read: no queue
-    and no turn of the event loop per message, which was most of what the relay cost
-    (issue 13). The frames are what aiohttp writes for an uncompressed text message from
-    a server: final, unmasked. The bytes are the browser's own, which Chromium writes as
-    valid UTF-8 JSON.
-    """
-    assert isinstance(transport, asyncio.WriteTransport)
-
-    def write(messages: list[bytes]) -> None:
-        if transport.is_closing():
-            return
-        parts = []
-        for message in messages:
-            size = len(message)
-            if size < 126:
-                parts.append(bytes((0x81, size)))
-            elif size < 1 << 16:
-                parts.append(struct.pack("!BBH", 0x81, 126, size))
-            else:
-                parts.append(struct.pack("!BBQ", 0x81, 127, size))
-            parts.append(message)
-        transport.write(b"".join(parts))
-
-    return write
-
-
-async def _to_client(channel: Channel, transport: asyncio.BaseTransport) -> None:
-    channel.forward_to(_text_frames_to(transport))
-    async for _ in channel:  # only the end comes this way
+async def _browser_end(channel: Channel) -> None:
+    async for _ in channel:  # a relay's channel forwards its messages: only the end comes this way
         pass
 
 
 async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse:
-    """Relay one CDP client to its session's browser, so the API key and lifecycle govern both."""
+    """Relay one CDP client to its session's browser, so the API key and lifecycle govern both.
+
+    Both ways a message is handed on in the callback that read it, as the bytes that
+    came: no task, queue or parse between a client's socket and the browser's pipe.
+    """
     session = request.app[MANAGER].get(session_id)
     if not session.is_live or session.browser is None:
         raise SessionGone(f"session {session.id} is {session.status.value} and accepts no connections")
     browser = session.browser
-    client = web.WebSocketResponse(max_msg_size=0, compress=False, timeout=2.0)
-    await client.prepare(request)
+    client = await RelaySocket.accept(request)
     try:
         if browser.pipe is None:
             raise PipeClosed("the browser has no DevTools pipe")
-        if request.transport is None:
-            raise PipeClosed("the client went away")
         upstream = await browser.pipe.open_channel()
     except PipeClosed as exc:
-        await client.close(code=1011, message=f"browser unreachable: {exc}".encode()[:120])
-        return client
+        await client.close(code=1011, message=f"browser unreachable: {exc}".encode())
+        return client.response
     session.clients.add(client)
+
+    def to_browser(message: bytes) -> None:
+        session.touch()
+        upstream.send(message)
+
+    upstream.forward_to(client.send_texts)
+    client.receive_with(to_browser)
     browser_side_closed = False
     try:
-        to_browser = asyncio.ensure_future(_to_browser(client, upstream, session.touch))
-        to_client = asyncio.ensure_future(_to_client(upstream, request.transport))
-        pumps = [to_browser, to_client]
-        done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-        browser_side_closed = to_client in done
+        client_end = asyncio.ensure_future(client.wait_closed())
+        browser_end = asyncio.ensure_future(_browser_end(upstream))
+        ends = [client_end, browser_end]
+        done, pending = await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        browser_side_closed = browser_end in done
         for task in pending:
             task.cancel()
-        for task in pumps:
+        for task in ends:
             with contextlib.suppress(BaseException):
                 await task
     finally:
@@ -258,7 +226,7 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
         if not client.closed:
             reason = "browser connection lost" if session.is_live else f"session {session.status.value}"
             await client.close(code=1001, message=reason.encode())
-    return client
+    return client.response
 
 
 # -- viewer ----------------------------------------------------------------------

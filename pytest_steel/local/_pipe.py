@@ -33,8 +33,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 COMMAND_TIMEOUT = 10.0  # seconds for the multiplexer's own commands
-_SESSION_TAIL = re.compile(r',"sessionId":"([^"\\]+)"\}\s*$')
-_SESSION_TAIL_BYTES = re.compile(_SESSION_TAIL.pattern.encode())  # the browser's side: its bytes, undecoded
+_SESSION_TAIL = re.compile(rb',"sessionId":"([^"\\]+)"\}\s*$')  # on the bytes, both ways: nothing decoded
 _TARGET_EVENT = b'{"method":"Target.'  # attach and detach events change who owns which session: parsed
 Sink = Callable[[list[bytes]], None]
 
@@ -61,10 +60,10 @@ class Channel:
         self._ended = False  # the end was delivered: nothing follows it (a reply to a late command, say)
         self.closed = False
 
-    def send(self, text: str) -> None:
-        """One CDP command, as a client writes it."""
+    def send(self, message: str | bytes) -> None:
+        """One CDP command, as a client writes it (a relay's as the UTF-8 bytes it received)."""
         if not self.closed:
-            self._pipe._from_channel(self, text)
+            self._pipe._from_channel(self, message.encode() if isinstance(message, str) else message)
 
     def forward_to(self, sink: Sink) -> None:
         """Give every message from now on (and any already waiting) to ``sink``, in batches."""
@@ -186,20 +185,20 @@ class BrowserPipe:
 
     # -- traffic ---------------------------------------------------------------------
 
-    def _write(self, message: dict[str, Any] | str) -> None:
+    def _write(self, message: dict[str, Any] | bytes) -> None:
         if self._writer is None or self._writer.is_closing():
             raise PipeClosed("the browser's DevTools pipe is closed")
-        text = message if isinstance(message, str) else json.dumps(message)
-        self._writer.write(text.encode() + b"\0")
+        data = message if isinstance(message, bytes) else json.dumps(message).encode()
+        self._writer.write(data + b"\0")
 
-    def _from_channel(self, channel: Channel, text: str) -> None:
-        tail = _SESSION_TAIL.search(text[-80:])
-        if tail is not None and self._owners.get(tail.group(1)) is channel:
+    def _from_channel(self, channel: Channel, data: bytes) -> None:
+        tail = _SESSION_TAIL.search(data[-80:])
+        if tail is not None and self._owners.get(tail.group(1).decode("ascii", errors="replace")) is channel:
             with contextlib.suppress(PipeClosed):
-                self._write(text)  # a command to one of its own sessions: as it is
+                self._write(data)  # a command to one of its own sessions: as it is
             return
         try:
-            message = json.loads(text)
+            message = json.loads(data)
         except ValueError:
             return  # not CDP: a browser would drop it too
         session = message.get("sessionId")
@@ -214,7 +213,7 @@ class BrowserPipe:
             self._write(message)
 
     def _from_browser(self, data: bytes) -> None:
-        tail = _SESSION_TAIL_BYTES.search(data[-80:])
+        tail = _SESSION_TAIL.search(data[-80:])
         if tail is not None and not data.startswith(_TARGET_EVENT):
             session_id = tail.group(1).decode("ascii", errors="replace")
             channel = self._owners.get(session_id)

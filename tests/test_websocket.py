@@ -1,0 +1,153 @@
+"""The relay's own WebSocket framing, spoken to byte by byte from a raw socket."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import struct
+from urllib.parse import urlsplit
+
+import pytest
+
+from ._support import Server
+
+TIMEOUT = 10.0
+
+
+class RawSocket:
+    """A WebSocket client that writes frames by hand: fragments, pings, unmasked frames, close."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, websocket_url: str, headers: dict[str, str] | None = None) -> tuple[RawSocket, bytes]:
+        url = urlsplit(websocket_url)
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        lines = [
+            f"GET {url.path or '/'}?{url.query} HTTP/1.1",
+            f"Host: {url.netloc}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+        ]
+        lines += [f"{name}: {value}" for name, value in {"Sec-WebSocket-Version": "13", **(headers or {})}.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        return cls(reader, writer), head
+
+    def send(self, opcode: int, payload: bytes, *, final: bool = True, masked: bool = True) -> None:
+        first = (0x80 if final else 0) | opcode
+        size = len(payload)
+        mask_bit = 0x80 if masked else 0
+        if size < 126:
+            head = bytes((first, mask_bit | size))
+        else:
+            head = struct.pack("!BBH", first, mask_bit | 126, size)
+        if masked:
+            mask = os.urandom(4)
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            head += mask
+        self.writer.write(head + payload)
+
+    async def receive(self) -> tuple[int, bytes]:
+        first, second = await asyncio.wait_for(self.reader.readexactly(2), TIMEOUT)
+        size = second & 0x7F
+        if size == 126:
+            (size,) = struct.unpack("!H", await self.reader.readexactly(2))
+        elif size == 127:
+            (size,) = struct.unpack("!Q", await self.reader.readexactly(8))
+        assert not second & 0x80, "a server's frames are never masked"
+        return first & 0x0F, await asyncio.wait_for(self.reader.readexactly(size), TIMEOUT)
+
+    async def answer_to(self, command_id: int) -> dict[str, object]:
+        while True:
+            opcode, payload = await self.receive()
+            assert opcode == 0x1
+            message = json.loads(payload)
+            if message.get("id") == command_id:
+                return message
+
+    async def at_eof(self) -> bool:
+        return await asyncio.wait_for(self.reader.read(), TIMEOUT) == b""
+
+
+def _key_header() -> dict[str, str]:
+    return {"Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
+
+
+def test_a_command_in_fragments_is_answered_and_a_ping_between_them_gets_its_pong(fresh: Server) -> None:
+    session = fresh.create()
+    command = json.dumps({"id": 7, "method": "Browser.getVersion"}).encode()
+
+    async def talk() -> tuple[bytes, tuple[int, bytes], dict[str, object]]:
+        socket, head = await RawSocket.open(session["websocketUrl"], _key_header())
+        socket.send(0x1, command[:5], final=False)
+        socket.send(0x9, b"are you there")
+        socket.send(0x0, command[5:12], final=False)
+        socket.send(0x0, command[12:])
+        pong = await socket.receive()
+        answer = await socket.answer_to(7)
+        socket.send(0x8, struct.pack("!H", 1000))
+        return head, pong, answer
+
+    head, pong, answer = asyncio.run(talk())
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert pong == (0xA, b"are you there")
+    assert "Chrome" in str(answer["result"])
+
+
+def test_a_client_that_closes_gets_its_close_answered_and_the_session_stays_live(fresh: Server) -> None:
+    session = fresh.create()
+
+    async def close_then_reconnect() -> tuple[tuple[int, bytes], bool, dict[str, object]]:
+        socket, _ = await RawSocket.open(session["websocketUrl"], _key_header())
+        socket.send(0x8, struct.pack("!H", 4000) + b"done")
+        closing = await socket.receive()
+        ended = await socket.at_eof()
+        again, _ = await RawSocket.open(session["websocketUrl"], _key_header())
+        again.send(0x1, json.dumps({"id": 1, "method": "Browser.getVersion"}).encode())
+        return closing, ended, await again.answer_to(1)
+
+    closing, ended, answer = asyncio.run(close_then_reconnect())
+    assert closing == (0x8, struct.pack("!H", 4000))
+    assert ended
+    assert "result" in answer
+    assert fresh.http.get(f"/v1/sessions/{session['id']}").json()["status"] == "live"
+
+
+def test_an_unmasked_frame_from_a_client_closes_the_socket_as_a_protocol_error(fresh: Server) -> None:
+    session = fresh.create()
+
+    async def unmasked() -> tuple[tuple[int, bytes], bool]:
+        socket, _ = await RawSocket.open(session["websocketUrl"], _key_header())
+        socket.send(0x1, b'{"id":1,"method":"Browser.getVersion"}', masked=False)
+        return await socket.receive(), await socket.at_eof()
+
+    (opcode, payload), ended = asyncio.run(unmasked())
+    assert (opcode, payload[:2]) == (0x8, struct.pack("!H", 1002))
+    assert ended
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [({}, "Sec-WebSocket-Key"), ({**_key_header(), "Sec-WebSocket-Version": "8"}, "Sec-WebSocket-Version")],
+    ids=["no key", "old version"],
+)
+def test_a_malformed_upgrade_is_a_400_that_says_what_is_expected(
+    fresh: Server, headers: dict[str, str], field: str
+) -> None:
+    session = fresh.create()
+
+    async def upgrade() -> tuple[bytes, dict[str, str]]:
+        socket, head = await RawSocket.open(session["websocketUrl"], headers)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = await asyncio.wait_for(socket.reader.readexactly(length), TIMEOUT)
+        socket.writer.close()
+        return head, json.loads(body)
+
+    head, body = asyncio.run(upgrade())
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert body["field"] == field
+    assert field in body["message"]
