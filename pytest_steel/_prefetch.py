@@ -7,7 +7,9 @@ tests of this process that will want one, with the parameters each will ask for,
 client of its own in background threads. A test whose prefetched session was created
 with exactly the parameters it asks for, and has most of its life left, takes it; any
 other prefetched session is released, never used, and counted in the summary like
-every session (its minutes are billed). What the next tests are: in a plain run, the
+every session (its minutes are billed). A create made ahead that fails is named in the
+summary with the backend's answer, since it failed where nobody saw it; its test then
+creates its own. What the next tests are: in a plain run, the
 collected order; under pytest-xdist only the one next test, the one the worker knows.
 
 Never on a server that runs a limited number of sessions (a self-hosted steel-browser
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._errors import SteelError
+from ._errors import SteelError, first_line
 from ._markers import SteelMarks
 from ._stash import NEXT_ITEM_KEY
 
@@ -85,7 +87,8 @@ class Prefetcher:
             return None
         try:
             session, elapsed, started = ahead.future.result(timeout=self._wait_limit())
-        except Exception:  # noqa: BLE001 - the test's own create will say what is wrong, if anything still is
+        except Exception as exc:  # noqa: BLE001 - the test's own create will say what is wrong, if anything still is
+            self._failed(item.nodeid, exc, self._wait_limit(), "the test created its own")
             return None
         tracker = self._run.sessions
         if ahead.params != params or not self._fresh(ahead.params, started):
@@ -142,7 +145,8 @@ class Prefetcher:
             del self._ahead[nodeid]
             try:
                 session, elapsed, started = ahead.future.result(timeout=DRAIN_TIMEOUT_S)
-            except Exception:  # noqa: BLE001 - no session came of it (its client remembers an abandoned id)
+            except Exception as exc:  # noqa: BLE001 - no session came of it (its client remembers an abandoned id)
+                self._failed(nodeid, exc, DRAIN_TIMEOUT_S, "its test did not run")
                 continue
             unused = tracker.adopt(session, None, f"a session created ahead for {nodeid}", elapsed, started)
             self._release(unused, f"{nodeid} did not run")
@@ -154,6 +158,16 @@ class Prefetcher:
             except SteelError:
                 pass
             self._client.close()
+
+    def _failed(self, nodeid: str, exc: Exception, waited_s: float, then: str) -> None:
+        """Say why a create made ahead failed: in the background nobody else would."""
+        if isinstance(exc, concurrent.futures.CancelledError):
+            return  # the run ended before it began: nothing was asked of the backend
+        if isinstance(exc, concurrent.futures.TimeoutError):
+            why = f"no answer within {waited_s:g} s"
+        else:
+            why = self._run.redact(first_line(exc))
+        self._run.report.note(f"could not create a session ahead for {nodeid}: {why}; {then}")
 
     def _release(self, tracked: TrackedSession, why: str) -> None:
         try:

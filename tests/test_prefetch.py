@@ -162,6 +162,31 @@ def test_sessions_created_ahead_for_tests_that_never_ran_are_released_and_billed
         result.stdout.fnmatch_lines([f"released session *, created ahead and not used: *[[]{n}[]] did not run"])
 
 
+def test_a_create_ahead_that_fails_is_reported_and_the_test_creates_its_own(
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
+) -> None:
+    server, proxy = proxied_server
+    proxy.answer_headers = {"x-should-retry": "false"}
+    proxy.answer_body = {"message": "no capacity for another session"}
+    proxy.on_create = ["forward", "503"]  # the first test's own create, then the one made ahead for the second
+    out = pytester.mkdir("sessions")
+    pytester.makepyfile(test_ahead=MARKING_TESTS.format(out=str(out)))
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", proxy.url, "--steel-prefetch", "1", "-p", "no:playwright", timeout=180
+    )
+    result.assert_outcomes(passed=6)
+    made = [body["sessionId"] for body in creates(proxy)]
+    assert len(made) == 6  # five sessions, and the create that failed
+    assert len({s["id"] for s in sessions_of(out).values()}) == 5
+    result.stdout.fnmatch_lines(
+        [
+            "could not create a session ahead for test_ahead.py::test_page[[]1[]]: *no capacity for another session*; "
+            "the test created its own",
+        ]
+    )
+    assert all(server.get(s["id"])["status"] == "released" for s in sessions_of(out).values())
+
+
 def test_prefetch_is_off_on_a_one_session_server(pytester: pytest.Pytester, stand_in: SteelBrowserStandIn) -> None:
     pytester.makepyfile(
         """
