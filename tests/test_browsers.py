@@ -50,20 +50,23 @@ def test_form_and_navigation(fresh: Server, pages: str) -> None:
 
 
 def test_messages_of_every_size_cross_the_relay_intact(fresh: Server) -> None:
-    """The relay writes its own WebSocket frames: each length encoding, and UTF-8, reach Playwright whole."""
+    """The relay reads and writes its own WebSocket frames: each length encoding, and UTF-8, arrive whole both ways."""
     session = fresh.create()
     sizes = [0, 100, 125, 126, 1000, 65_535, 65_536, 3_000_000]  # around the 7-bit, 16-bit and 64-bit lengths
 
-    async def echo() -> tuple[list[str], list[str]]:
+    async def echo() -> tuple[list[str], list[str], list[int]]:
         async with connected(session["websocketUrl"]) as (browser,):
             page = first_page(browser)
             texts = await asyncio.gather(*(page.evaluate("n => 'é€'.repeat(n)", n // 5) for n in sizes))
             bursts = await page.evaluate("() => Array.from({length: 200}, (_, i) => 'm' + i)")
-            return list(texts), bursts
+            # to the browser: each command carries its argument, in masked frames of every length class
+            checks = [await page.evaluate("s => s === 'é€'.repeat(s.length / 2)", "é€" * (n // 5)) for n in sizes]
+            return list(texts), bursts, checks
 
-    texts, bursts = asyncio.run(echo())
+    texts, bursts, checks = asyncio.run(echo())
     assert texts == ["é€" * (n // 5) for n in sizes]
     assert bursts == [f"m{i}" for i in range(200)]
+    assert checks == [True] * len(sizes)
 
 
 def test_dimensions_and_user_agent_are_applied(fresh: Server) -> None:
