@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._lifecycle import TrackedSession
 
 CONNECT_TIMEOUT_MS = 30_000
+_DRIVER_DIR_PREFIX = "pytest-steel-playwright-"  # then the owning process's pid, a dash, mkdtemp's letters
 
 
 class PlaywrightDriver:
@@ -205,8 +206,12 @@ def driver_tmpdir() -> Iterator[Callable[[], None]]:
     The driver makes a playwright-artifacts-* folder per CDP connection in its TMPDIR and
     does not always remove it. The driver reads TMPDIR once, when it starts: call the
     given function then, and the tests get their own TMPDIR back.
+
+    A run killed with SIGKILL removes nothing: its folder is named with its pid, and the
+    next run removes the folders of processes that are gone.
     """
-    path = tempfile.mkdtemp(prefix="pytest-steel-playwright-")
+    _remove_orphaned_driver_dirs()
+    path = tempfile.mkdtemp(prefix=f"{_DRIVER_DIR_PREFIX}{os.getpid()}-")
     previous = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = path
 
@@ -223,3 +228,21 @@ def driver_tmpdir() -> Iterator[Callable[[], None]]:
     finally:
         started()
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphaned_driver_dirs() -> None:
+    """Remove this user's driver folders whose process is gone (killed, so it could not remove them)."""
+    if os.name != "posix":
+        return  # os.kill(pid, 0) probes only on POSIX; elsewhere it would end the process
+    for folder in os.scandir(tempfile.gettempdir()):
+        pid, _, rest = folder.name.removeprefix(_DRIVER_DIR_PREFIX).partition("-")
+        if not folder.name.startswith(_DRIVER_DIR_PREFIX) or not pid.isdigit() or not rest:
+            continue
+        try:
+            if not folder.is_dir(follow_symlinks=False) or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder.path, ignore_errors=True)
+        except OSError:
+            continue  # alive (perhaps another user's), or not ours to look at

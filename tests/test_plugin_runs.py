@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import zipfile
 from collections.abc import Iterator
@@ -110,16 +109,19 @@ def test_sigkill_of_pytest_leaves_no_browser_on_the_embedded_server(
 ) -> None:
     """(A killed run cannot release a remote server's sessions: their timeout does.)"""
     backend = embedded_backend
+    pytester.makeini("[pytest]\naddopts = -p no:playwright\n")  # pytest-steel's own driver, in its own TMPDIR
     code, _, output = run_until_ready_then_signal(pytester, backend, signal.SIGKILL)
     assert code == -signal.SIGKILL, output
     assert wait_until_gone(live_processes_mentioning(str(backend.tmpdir)), timeout=30) == []
-    # A killed process removes nothing: Playwright's driver leaves its artifacts folder, inside the temp folder
-    # pytest-steel gives the driver (removed on any exit but SIGKILL). Both are empty of anything else.
-    for leftover in backend.tmpdir.glob("pytest-steel-playwright-*"):
-        assert {p.name.split("-")[0] for p in leftover.iterdir()} <= {"playwright"}
-        shutil.rmtree(leftover)
-    for leftover in backend.tmpdir.glob("playwright-artifacts-*"):
-        leftover.rmdir()
+    # A killed process removes nothing: the temp folder pytest-steel gives Playwright's driver stays, with the
+    # driver's artifacts folder in it (removed on any exit but SIGKILL) and nothing else.
+    [killed_run] = backend.tmpdir.glob("pytest-steel-playwright-*")
+    assert {p.name.split("-")[0] for p in killed_run.iterdir()} <= {"playwright"}
+    # The next run's driver removes the folders of runs whose process is gone, and its own at its end.
+    pytester.makepyfile(test_next_run="def test_next_run(steel_page):\n    steel_page.goto('data:text/html,x')\n")
+    result = pytester.runpytest_subprocess("test_next_run.py", "-p", "no:cacheprovider", *backend.args)
+    result.assert_outcomes(passed=1)
+    assert list(backend.tmpdir.glob("pytest-steel-playwright-*")) == []
 
 
 def test_a_failed_release_of_a_live_session_is_a_teardown_error(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,6 +13,7 @@ import httpx
 import pytest
 
 from pytest_steel._artifacts import folder_for
+from pytest_steel._connection import driver_tmpdir
 from pytest_steel._http import retry_after
 from pytest_steel._lifecycle import Phase, TrackedSession
 from pytest_steel._limits import MAX_SESSIONS, POOL_SIZE, parse_timeout_ms
@@ -334,3 +339,28 @@ def test_a_session_context_shows_no_secret() -> None:
     context = SessionContext(cookies=[{"name": "sid", "value": "sekrit"}], localStorage={"a": {"t": "tok"}})
     assert repr(context) == str(context) == "<SessionContext: 1 cookies, storage for 1 hosts>"
     assert "sekrit" not in f"{context!r} {context}" and context["cookies"][0]["value"] == "sekrit"
+
+
+# -- the driver's temp folders ----------------------------------------------------------
+
+
+def test_a_driver_folder_is_removed_only_once_its_process_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / f"pytest-steel-playwright-{gone.pid}-abc"
+    (dead / "playwright-artifacts-x").mkdir(parents=True)
+    alive = tmp_path / f"pytest-steel-playwright-{os.getppid()}-abc"
+    alive.mkdir()
+    not_a_folder = tmp_path / f"pytest-steel-playwright-{gone.pid}-file"
+    not_a_folder.write_text("")
+    not_ours = tmp_path / "pytest-steel-playwright-abc"  # no pid: some other tool's
+    not_ours.mkdir()
+    with driver_tmpdir() as started:
+        started()
+        [mine] = [p for p in tmp_path.iterdir() if p.name.startswith(f"pytest-steel-playwright-{os.getpid()}-")]
+    assert not dead.exists()
+    assert not mine.exists()
+    assert {p.name for p in tmp_path.iterdir()} == {alive.name, not_a_folder.name, not_ours.name}
