@@ -234,9 +234,15 @@ def _remove_orphaned_driver_dirs() -> None:
     """Remove this user's driver folders whose process is gone (killed, so it could not remove them)."""
     if os.name != "posix":
         return  # os.kill(pid, 0) probes only on POSIX; elsewhere it would end the process
-    for folder in os.scandir(tempfile.gettempdir()):
-        pid, _, rest = folder.name.removeprefix(_DRIVER_DIR_PREFIX).partition("-")
-        if not folder.name.startswith(_DRIVER_DIR_PREFIX) or not pid.isdigit() or not rest:
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return
+    for folder in entries:
+        if not folder.name.startswith(_DRIVER_DIR_PREFIX):
+            continue
+        pid, _, rest = folder.name[len(_DRIVER_DIR_PREFIX) :].partition("-")
+        if not pid.isdigit() or not rest:
             continue
         try:
             if not folder.is_dir(follow_symlinks=False) or folder.stat().st_uid != os.getuid():

@@ -117,7 +117,8 @@ class RelaySocket:
     def _send_close(self, code: int, reason: bytes) -> None:
         self.closed = True
         if not self._transport.is_closing():
-            self._transport.write(frame(_CLOSE, struct.pack("!H", code) + reason[:123]))
+            reason = reason[:123].decode("utf-8", errors="ignore").encode()  # a control frame's limit, whole characters
+            self._transport.write(frame(_CLOSE, struct.pack("!H", code) + reason))
 
     def _shut(self) -> None:
         self.closed = True
