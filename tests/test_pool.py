@@ -132,6 +132,25 @@ def test_stopping_the_server_drains_the_pool(start_server: StartServer) -> None:
     assert [p.name for p in server.tmpdir.iterdir()] == []
 
 
+def test_a_browser_still_starting_is_killed_when_the_server_stops(start_server: StartServer, tmp_path) -> None:
+    """The server's first browser starts alone, and stopping the server does not wait for it to finish starting."""
+    never_ready = tmp_path / "chromium"  # starts a helper, then never answers on its DevTools pipe
+    never_ready.write_text('#!/bin/bash\n(exec -a "helper $*" sleep 300) &\nexec -a "browser $*" sleep 300\n')
+    never_ready.chmod(0o755)
+    server = start_server("--pool-size", "3", "--chromium", str(never_ready), "--startup-timeout", "300")
+    deadline = time.monotonic() + POOL_BOUND
+    while len(starting := server.browsers()) < 2 and time.monotonic() < deadline:  # no event to await: poll
+        time.sleep(0.05)
+    leaders = [p for p in starting if p.cmdline()[0].startswith("browser ")]
+    assert len(leaders) == 1, [p.cmdline()[0][:40] for p in starting]  # the others wait for the first to be ready
+    assert server.http.get("/v1/health").json()["pool"]["ready"] == 0
+
+    assert server.launcher.stop() == 0  # within stop()'s 15 s, not the launch's 300 s
+    assert wait_until_gone(starting) == []
+    assert server.leftovers() == []
+    assert "did not start" not in server.log()
+
+
 def test_pool_size_zero_launches_nothing_ahead(start_server: StartServer) -> None:
     server = start_server("--pool-size", "0")
     assert server.http.get("/v1/health").json()["pool"] == {"ready": 0, "size": 0}

@@ -164,12 +164,14 @@ class BrowserProcess:
                 env=env,
                 start_new_session=True,
             )
-        except (OSError, ValueError) as exc:  # ValueError: an argument exec cannot pass (a NUL byte)
+        except BaseException as exc:  # cancelled too: asyncio kills a process it started, we remove the rest
             for fd in (ours_to_browser, ours_from_browser):
                 os.close(fd)
             for path in directories:
                 shutil.rmtree(path, ignore_errors=True)
-            raise BrowserLaunchError(f"could not start {chromium.path}: {exc}") from exc
+            if isinstance(exc, (OSError, ValueError)):  # ValueError: an argument exec cannot pass (a NUL byte)
+                raise BrowserLaunchError(f"could not start {chromium.path}: {exc}") from exc
+            raise
         finally:
             os.close(to_browser)  # the browser's ends: only it holds them now
             os.close(from_browser)

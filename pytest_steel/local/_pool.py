@@ -3,7 +3,9 @@
 A browser's first CDP connection right after launch waits for the browser to finish
 starting up (about 140 ms for a headless shell on 2 cores); after a second of idling
 it takes about 20 ms. The pool launches in the background, so that start-up overlaps
-the test that is running, and hands over the oldest browser first (the warmest).
+the test that is running, and hands over the oldest browser first (the warmest). At
+the server's start the first browser launches alone, so that a run's first session
+waits for one browser's start rather than for several sharing the cores.
 
 Pooled browsers are as fresh as on-demand ones: each is launched with its own new
 profile and used by exactly one session, then killed with it; none is ever reused.
@@ -59,10 +61,12 @@ class BrowserPool:
         self._spec = spec  # what to keep warm: the default, then whatever sessions ask for
         self._ready: collections.deque[tuple[LaunchSpec, BrowserProcess]] = collections.deque()
         self._launching: set[asyncio.Task[None]] = set()
+        self._closing_tasks: set[asyncio.Task[None]] = set()
         self._in_flight: dict[LaunchSpec, int] = collections.Counter()  # launches under way, by spec
         self._arrived = asyncio.Event()  # set whenever a launch ends, ready or not
         self._watchers: dict[BrowserProcess, asyncio.Task[None]] = {}
         self._failed_at: float | None = None
+        self._first_launch_pending = True
         self._closing = False
 
     @property
@@ -76,6 +80,8 @@ class BrowserPool:
         if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE_S:
             return
         while len(self._ready) + sum(self._in_flight.values()) < self.size:
+            if self._first_launch_pending and sum(self._in_flight.values()):
+                return  # the server's first browser starts alone: a run's first session waits for just that one
             self._in_flight[self._spec] += 1
             task = asyncio.ensure_future(self._launch_one(self._spec))
             self._launching.add(task)
@@ -107,6 +113,9 @@ class BrowserPool:
     async def _launch_one(self, spec: LaunchSpec) -> None:
         try:
             browser = await self._launch(spec)
+        except asyncio.CancelledError:  # drain(): the launch killed what it had started
+            self._landed(spec)
+            raise
         except Exception as exc:  # noqa: BLE001 - an on-demand launch will report it to the client
             self._failed_at = time.monotonic()
             log.warning("pool: a browser did not start (%s); sessions launch their own", exc)
@@ -115,7 +124,7 @@ class BrowserPool:
         self._failed_at = None
         if self._closing or spec != self._spec:
             self._landed(spec)
-            await browser.close()
+            self._spawn_close(browser)
             return
         self._ready.append((spec, browser))
         self._watchers[browser] = asyncio.ensure_future(self._watch(spec, browser))
@@ -124,6 +133,9 @@ class BrowserPool:
     def _landed(self, spec: LaunchSpec) -> None:
         self._in_flight[spec] -= 1
         self._arrived.set()
+        if self._first_launch_pending:
+            self._first_launch_pending = False
+            self.fill()
 
     async def _watch(self, spec: LaunchSpec, browser: BrowserProcess) -> None:
         """A pooled browser that dies while idle leaves the pool and is cleaned up; another replaces it."""
@@ -151,16 +163,15 @@ class BrowserPool:
 
     def _spawn_close(self, browser: BrowserProcess) -> None:
         task = asyncio.ensure_future(browser.close())
-        self._launching.add(task)  # awaited by drain() like a launch
-        task.add_done_callback(self._launching.discard)
+        self._closing_tasks.add(task)  # awaited by drain()
+        task.add_done_callback(self._closing_tasks.discard)
 
     async def drain(self) -> None:
-        """Stop launching, let launches under way finish (they close themselves), kill every ready browser."""
+        """Stop launching, kill every browser: ready ones, and those still starting (no waiting for them)."""
         self._closing = True
-        pending: list[Any] = list(self._launching)
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        for task in self._launching:
+            task.cancel()  # a launch cancelled kills its browser and removes its directories
         self._discard(lambda _: True)
-        pending = list(self._launching)
+        pending: list[Any] = [*self._launching, *self._closing_tasks]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
