@@ -23,6 +23,7 @@ from pytest_steel._report import RunReport, SessionRecord, format_ms, summary
 from pytest_steel._settings import Backend, Setting, Settings
 from pytest_steel._slots import SessionSlots, SlotUnavailable
 from pytest_steel._wire import SessionStatus
+from pytest_steel.local._cli import _no_ca_bundle
 
 # -- summary and billing -----------------------------------------------------------
 
@@ -364,3 +365,16 @@ def test_a_driver_folder_is_removed_only_once_its_process_is_gone(
     assert not dead.exists()
     assert not mine.exists()
     assert {p.name for p in tmp_path.iterdir()} == {alive.name, not_a_folder.name, not_ours.name}
+
+
+@pytest.mark.parametrize("users", [None, "/etc/ssl/mine.pem"])
+def test_the_server_points_openssl_at_no_ca_bundle_only_while_it_imports_aiohttp(
+    monkeypatch: pytest.MonkeyPatch, users: str | None
+) -> None:
+    if users is None:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    else:
+        monkeypatch.setenv("SSL_CERT_FILE", users)
+    with _no_ca_bundle():
+        assert os.environ["SSL_CERT_FILE"] == os.devnull
+    assert os.environ.get("SSL_CERT_FILE") == users  # browsers, launched later, see the user's own

@@ -20,7 +20,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .._chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
@@ -157,8 +157,30 @@ def _url(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
+@contextlib.contextmanager
+def _no_ca_bundle() -> Iterator[None]:
+    """OpenSSL pointed at no CA bundle file, for the import of aiohttp only.
+
+    Importing aiohttp makes its client's two default TLS contexts, each loading the
+    system's CA bundle: about 60 ms of this server's start, on the way to a run's first
+    session. The server makes no TLS connection of its own, so nothing needs them to
+    hold the bundle (the system's hashed certificate directory, looked up lazily, stays).
+    The variable is put back before anything else runs: browsers never see it.
+    """
+    before = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = os.devnull
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["SSL_CERT_FILE"]
+        else:
+            os.environ["SSL_CERT_FILE"] = before
+
+
 async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | None, sock: socket.socket) -> int:
-    from aiohttp import web  # noqa: PLC0415 - keep `--help` and argument errors fast
+    with _no_ca_bundle():
+        from aiohttp import web  # noqa: PLC0415 - keep `--help` and argument errors fast
 
     from ._app import make_app  # noqa: PLC0415
     from ._sessions import SessionManager  # noqa: PLC0415
