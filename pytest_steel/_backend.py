@@ -200,11 +200,12 @@ class BackendAccess:
         return self._embedded_server().url()
 
     def warm_up(self) -> None:
-        """Start the embedded server in the background while the first test sets up, when tests will need it.
+        """In the background while the first test sets up: load the HTTP client, and start the embedded server.
 
         Under xdist a worker asks the controller, which starts it. A failure here is
         kept (or recurs) and reported by the first test that needs a session.
         """
+        threading.Thread(target=_load_http_client, name="pytest-steel preload", daemon=True).start()
         if not self.settings.is_embedded:
             return
         if WORKER_BROKER_KEY in self._workerinput:
@@ -280,3 +281,10 @@ class BackendAccess:
             self._client.close()
         if self._own_slots_dir and self._slots_dir:
             shutil.rmtree(self._slots_dir, ignore_errors=True)
+
+
+def _load_http_client() -> None:
+    """httpx, and what its first request loads, imported in a thread of their own: see ``_http.preload``."""
+    from ._http import preload
+
+    preload()

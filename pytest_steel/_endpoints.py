@@ -25,7 +25,7 @@ import httpx
 
 from ._context import SessionContext, as_session_context
 from ._errors import SteelConnectionError, SteelError
-from ._http import Plan, Rules, Send, Sleep, retry_after, should_retry
+from ._http import Plan, Rules, Send, Sleep, retry_after, should_retry, tls_for
 from ._limits import API_KEY_ENV, BASE_URL_ENV
 from ._models import ReleaseResult, Session, SessionPage, wire_fields
 from ._redaction import Redacted, display_url, redact
@@ -91,6 +91,7 @@ class ClientBase:
             "base_url": self.base_url,
             "headers": headers,
             "timeout": httpx.Timeout(http_timeout, connect=connect_timeout),
+            "verify": tls_for(self.base_url),
         }
 
     def __repr__(self) -> str:

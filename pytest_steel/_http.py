@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import ssl
 import time
+import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -145,6 +147,28 @@ class Attempt:
         if delay is None:
             delay = min(INITIAL_RETRY_DELAY * 2**self.number, MAX_RETRY_DELAY) * random.uniform(0.75, 1.0)
         return None if time.monotonic() + delay > self.deadline else delay
+
+
+def tls_for(base_url: str) -> ssl.SSLContext | bool:
+    """What a client checks TLS with: httpx's default for an https server, none to trust for a plain-HTTP one.
+
+    httpx's default context loads the CA bundle, about 40 ms for each client made, on
+    the way to a run's first session. A client for a plain-HTTP server (the embedded
+    one, any on loopback) sends every request there and needs no certificate; should a
+    request ever go to an https URL, it fails verification instead of going unchecked.
+    """
+    if urllib.parse.urlsplit(base_url).scheme == "http":
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with nothing trusted
+    return True
+
+
+def preload() -> None:
+    """Import what a client's first request needs, in a thread that can afford it (``Backend.warm_up``).
+
+    httpx imports httpcore only when its first transport is made; with httpx itself that
+    is 60-170 ms of the first test's set-up when done there.
+    """
+    import httpcore  # noqa: F401, PLC0415
 
 
 def should_retry(response: httpx.Response) -> bool:

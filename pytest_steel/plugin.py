@@ -129,9 +129,9 @@ class _XdistController:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """When tests will need the embedded server, start it now, beside the first test's own set-up."""
+    """When tests will need Steel, prepare now, beside the first test's own set-up (the embedded server too)."""
     config = session.config
-    if config.getoption("collectonly") or not settings_of(config).is_embedded:
+    if config.getoption("collectonly"):
         return
     if any(STEEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items):
         run_of(config).backend.warm_up()

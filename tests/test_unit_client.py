@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -233,3 +234,12 @@ def test_a_create_says_which_of_its_fields_the_backend_ignored(client: Make, wai
     assert client(Script(steel_browser)).create().ignored_fields == ()  # asked for none: nothing ignored
     session = client(Script(steel_local)).create(timeout=60_000, use_proxy=True, solve_captcha=True)
     assert session.ignored_fields == ("solveCaptcha", "useProxy")
+
+
+def test_a_client_of_a_plain_http_server_loads_no_ca_bundle_and_trusts_nothing() -> None:
+    """Loading the bundle costs each client about 40 ms; an https request through such a client fails verification."""
+    context = http_layer.tls_for("http://127.0.0.1:4000/")
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0
+    assert http_layer.tls_for("https://api.steel.dev") is True  # httpx's default: the CA bundle
