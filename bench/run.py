@@ -2,14 +2,16 @@
 
     python bench/run.py                  # the figures in docs/benchmarks.md
     python bench/run.py --tests 20 --repeat 1 --sessions 50   # a quick look
-    python bench/run.py --only trivial   # one workload (trivial, interaction, remote, server, startup)
+    python bench/run.py --only trivial   # one workload (trivial, interaction, single, remote, server, startup)
 
-Three suites, each run with pytest-playwright's ``page`` (the baseline: one shared
+Suites, each run with pytest-playwright's ``page`` (the baseline: one shared
 browser, a new context per test, on the same browser binary) and with ``steel_page``:
 
 - trivial: N page tests (goto a loopback page, assert its title), in every mode;
 - interaction: tests that fill and submit a form twenty times on a loopback page, a few
   hundred CDP round trips each: what the relay costs on real work;
+- single: one trivial test, timed as a whole pytest process (start-up, collection and exit
+  included): what a developer running the test at hand waits for;
 - remote: the trivial suite against a standalone steel-local behind a loopback proxy
   that adds a fixed latency to every create (0, 500 ms, 2 s), with and without
   ``--steel-prefetch 2``; its ratios are against the same suite at 0 ms.
@@ -164,6 +166,10 @@ INTERACTION_MODES = {
     "steel: per-module session": ("steel_page", [*PLAIN, "--steel-session-scope", "module"]),
     "steel: fresh session per test": ("steel_page", PLAIN),
 }
+SINGLE_MODES = {  # one test, the whole pytest process
+    BASELINE: ("page", ["-p", "no:steel"]),
+    "steel: embedded server": ("steel_page", PLAIN),
+}
 REMOTE_BASE = "0 ms create latency (reference)"
 REMOTE_MODES = {  # name: (added create latency in seconds, extra options)
     REMOTE_BASE: (0.0, []),
@@ -197,21 +203,34 @@ def _cpu_of(process: psutil.Process | None) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def run_suite(root: Path, args: list[str], tests: int, timing_dir: Path, also: psutil.Process | None = None) -> Figure:
+def run_suite(
+    root: Path,
+    args: list[str],
+    tests: int,
+    timing_dir: Path,
+    also: psutil.Process | None = None,
+    *,
+    whole: bool = False,
+) -> Figure:
     """Wall seconds per test, from the first setup to the last teardown (across workers), and CPU seconds per test.
 
-    ``also`` is a server outside the run whose CPU counts too (the remote suite's steel-local).
+    ``also`` is a server outside the run whose CPU counts too (the remote suite's steel-local);
+    ``whole`` takes the wall time of the whole process instead, start-up and exit included.
     """
     for old in timing_dir.glob("*.json"):
         old.unlink()
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = _cpu_of(also)
+    started = time.perf_counter()
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=900)
+    elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) + _cpu_of(also) - server_before
     if done.returncode != 0 or f"{tests} passed" not in done.stdout:
         raise SystemExit(f"{' '.join(args)} did not pass:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    if whole:
+        return Figure(elapsed / tests, cpu / tests)
     spans = [json.loads(p.read_text()) for p in timing_dir.glob("*.json")]
     return Figure((max(s["end"] for s in spans) - min(s["start"] for s in spans)) / tests, cpu / tests)
 
@@ -224,7 +243,13 @@ def _medians(samples: dict[str, list[Figure]]) -> dict[str, Figure]:
 
 
 def suite_figures(
-    test: str, modes: dict[str, tuple[str, list[str]]], tests: int, repeat: int, chromium: str
+    test: str,
+    modes: dict[str, tuple[str, list[str]]],
+    tests: int,
+    repeat: int,
+    chromium: str,
+    *,
+    whole: bool = False,
 ) -> dict[str, Figure]:
     with tempfile.TemporaryDirectory(prefix="steel-bench-") as tmp:
         root, timing = Path(tmp) / "suite", Path(tmp) / "timing"
@@ -234,7 +259,7 @@ def suite_figures(
         for _ in range(repeat):  # interleaved, so that drift on the machine hits every mode alike
             for mode, (fixture, args) in modes.items():
                 write_suite(root, test, fixture, tests, chromium, timing)
-                samples[mode].append(run_suite(root, args, tests, timing))
+                samples[mode].append(run_suite(root, args, tests, timing, whole=whole))
     return _medians(samples)
 
 
@@ -363,7 +388,7 @@ def startup_figures(repeat: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-WORKLOADS = ("trivial", "interaction", "remote", "server", "startup")
+WORKLOADS = ("trivial", "interaction", "single", "remote", "server", "startup")
 
 
 def print_suite(title: str, figures: dict[str, Figure], reference: str) -> None:
@@ -401,6 +426,7 @@ def main() -> None:
     parser.add_argument("--heavy-tests", type=int, default=20, help="tests in the interaction suite (default 20)")
     parser.add_argument("--remote-tests", type=int, default=20, help="tests in the remote suite (default 20)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each mode; medians are shown (default 3)")
+    parser.add_argument("--single-repeat", type=int, default=9, help="runs of one test each way (default 9)")
     parser.add_argument("--sessions", type=int, default=300, help="sequential sessions for latency and RSS")
     parser.add_argument("--startup-repeat", type=int, default=15, help="collect-only runs each way (default 15)")
     parser.add_argument("--only", action="append", choices=WORKLOADS, help="run only these workloads (repeatable)")
@@ -433,6 +459,10 @@ def main() -> None:
         ratio = heavy["steel: per-module session"].wall / heavy[BASELINE].wall
         target("per-module session, interaction suite: at most 1.05x", f"{ratio:.2f}", ratio <= 1.05)
         figures["interaction"] = {mode: vars(f) for mode, f in heavy.items()}
+    if "single" in only:
+        single = suite_figures(TRIVIAL_TEST, SINGLE_MODES, 1, options.single_repeat, chromium, whole=True)
+        print_suite("one test, the whole pytest process (start-up, collection and exit included)", single, BASELINE)
+        figures["single"] = {mode: vars(f) for mode, f in single.items()}
     if "remote" in only:
         remote = remote_figures(options.remote_tests, options.repeat, chromium)
         print_suite(
