@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -132,7 +133,7 @@ def test_stopping_the_server_drains_the_pool(start_server: StartServer) -> None:
     assert [p.name for p in server.tmpdir.iterdir()] == []
 
 
-def test_a_browser_still_starting_is_killed_when_the_server_stops(start_server: StartServer, tmp_path) -> None:
+def test_a_browser_still_starting_is_killed_when_the_server_stops(start_server: StartServer, tmp_path: Path) -> None:
     """The server's first browser starts alone, and stopping the server does not wait for it to finish starting."""
     never_ready = tmp_path / "chromium"  # starts a helper, then never answers on its DevTools pipe
     never_ready.write_text('#!/bin/bash\n(exec -a "helper $*" sleep 300) &\nexec -a "browser $*" sleep 300\n')

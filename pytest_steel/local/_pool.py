@@ -79,8 +79,8 @@ class BrowserPool:
             return
         if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE_S:
             return
-        while len(self._ready) + sum(self._in_flight.values()) < self.size:
-            if self._first_launch_pending and sum(self._in_flight.values()):
+        while len(self._ready) + (in_flight := sum(self._in_flight.values())) < self.size:
+            if in_flight and self._first_launch_pending:
                 return  # the server's first browser starts alone: a run's first session waits for just that one
             self._in_flight[self._spec] += 1
             task = asyncio.ensure_future(self._launch_one(self._spec))
