@@ -63,6 +63,7 @@ class BackendAccess:
         self.event_hooks: dict[str, list[EventHook]] = {"created": [], "released": []}  # handed to the client
         self._client: SteelClient | None = None
         self._embedded: EmbeddedServer | None = None
+        self._expected_sessions: int | None = None  # for the embedded server's pool, when collection can tell
         self._broker: Broker | None = None
         self._slots_dir: str | None = None
         self._own_slots_dir = False
@@ -199,15 +200,18 @@ class BackendAccess:
             return ask_broker(self._workerinput[WORKER_BROKER_KEY])
         return self._embedded_server().url()
 
-    def warm_up(self) -> None:
+    def warm_up(self, expected_sessions: int | None = None) -> None:
         """In the background while the first test sets up: load the HTTP client, and start the embedded server.
 
         Under xdist a worker asks the controller, which starts it. A failure here is
         kept (or recurs) and reported by the first test that needs a session.
+        ``expected_sessions``: how many this process's tests will create, if known; an
+        embedded server started here then launches no pooled browser they leave unused.
         """
         threading.Thread(target=_load_http_client, name="pytest-steel preload", daemon=True).start()
         if not self.settings.is_embedded:
             return
+        self._expected_sessions = expected_sessions
         if WORKER_BROKER_KEY in self._workerinput:
             from ._embedded import ask_broker
 
@@ -229,6 +233,7 @@ class BackendAccess:
                 chromium=self.settings.chromium.value,
                 max_sessions=self.settings.max_sessions.value,
                 pool_size=self.settings.pool_size.value,
+                expected_sessions=self._expected_sessions,
                 api_key=self.embedded_key,
             )
         return self._embedded

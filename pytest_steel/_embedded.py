@@ -33,9 +33,11 @@ class EmbeddedServer:
         chromium: str | None,
         max_sessions: int | None,
         pool_size: int | None = None,
+        expected_sessions: int | None = None,
         api_key: str | None = None,
     ) -> None:
         self._chromium = chromium
+        self._expected_sessions = expected_sessions
         self._api_key = api_key
         self._max_sessions = max_sessions
         self._pool_size = pool_size
@@ -67,6 +69,8 @@ class EmbeddedServer:
             args += ["--max-sessions", str(self._max_sessions)]
         if self._pool_size is not None:
             args += ["--pool-size", str(self._pool_size)]
+        if self._expected_sessions is not None:
+            args += ["--expected-sessions", str(self._expected_sessions)]
         logdir = tempfile.mkdtemp(prefix="pytest-steel-")
         process = LocalServerProcess(
             args, api_key=self._api_key, env=self._env, log_path=Path(logdir, "steel-local.log")

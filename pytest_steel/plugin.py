@@ -134,7 +134,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.getoption("collectonly"):
         return
     if any(STEEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items):
-        run_of(config).backend.warm_up()
+        from ._demand import sessions_needed
+
+        run = run_of(config)
+        run.backend.warm_up(sessions_needed(session.items, run.settings.module_scope))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -154,5 +154,70 @@ def test_a_browser_still_starting_is_killed_when_the_server_stops(start_server: 
 
 def test_pool_size_zero_launches_nothing_ahead(start_server: StartServer) -> None:
     server = start_server("--pool-size", "0")
-    assert server.http.get("/v1/health").json()["pool"] == {"ready": 0, "size": 0}
+    assert server.http.get("/v1/health").json()["pool"] == {"ready": 0, "size": 0, "launched": 0}
     assert server.browsers() == []
+
+
+def test_the_pool_launches_no_browser_the_expected_sessions_leave_unused(start_server: StartServer) -> None:
+    server = start_server("--pool-size", "2", "--expected-sessions", "3")
+    pooled_pids(server, 2)
+
+    def pool() -> dict[str, int]:
+        return server.http.get("/v1/health").json()["pool"]
+
+    ids = []
+    for launched in (3, 3, 3):  # the first create's replacement is the last browser any of the three needs
+        ids.append(server.create(timeout=60_000)["id"])
+        assert pool()["launched"] == launched  # a take decides its refill before the create answers
+    assert pool() == {"ready": 0, "size": 2, "launched": 3}
+
+    ids.append(server.create(timeout=60_000)["id"])  # one more than said: launched on demand, and the pool refills
+    assert pool()["launched"] == 5
+    deadline = time.monotonic() + POOL_BOUND
+    while pool()["ready"] < 2 and time.monotonic() < deadline:  # no event to await: poll, bounded
+        time.sleep(0.05)
+    assert pool() == {"ready": 2, "size": 2, "launched": 5}
+    for session_id in ids:
+        server.http.post(f"/v1/sessions/{session_id}/release")
+
+
+SUITE_WITH_POOL_CHECK = """
+import pytest
+from pytest_steel._stash import run_of
+
+def pool(config):
+    return run_of(config).backend.client().health()["pool"]
+
+{tests}
+"""
+
+
+@pytest.mark.parametrize(
+    ("scope", "files", "launched"),
+    [
+        # three tests, a session each: three browsers, and none left over for the last test's end
+        ("function", {"test_a": "def test_1(steel_page): pass\ndef test_2(steel_page): pass\n{check}"}, 3),
+        # two modules, a session each
+        ("module", {"test_a": "def test_1(steel_page): pass\n", "test_b": "def test_2(steel_page): pass\n{check}"}, 2),
+        # a test that makes sessions by hand: the count is not known, and the pool refills after every create
+        (
+            "function",
+            {"test_a": "def test_1(steel_page, steel_client): pass\ndef test_2(steel_page): pass\n{check}"},
+            5,
+        ),
+    ],
+)
+def test_the_plugin_tells_the_embedded_server_how_many_sessions_its_tests_need(
+    pytester: pytest.Pytester, scope: str, files: dict[str, str], launched: int
+) -> None:
+    check = "def test_last(steel_page, request):\n    assert pool(request.config)['launched'] == {launched}\n"
+    pytester.makepyfile(
+        **{
+            name: SUITE_WITH_POOL_CHECK.format(tests=body.format(check=check.format(launched=launched)))
+            for name, body in files.items()
+        }
+    )
+    result = pytester.runpytest_subprocess(
+        "--steel-pool-size", "2", "--steel-session-scope", scope, "-p", "no:playwright", timeout=180
+    )
+    result.assert_outcomes(passed=3)

@@ -158,7 +158,7 @@ async def release_all_sessions(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
-    pool = {"ready": manager.pool.ready_count, "size": manager.pool.size}
+    pool = {"ready": manager.pool.ready_count, "size": manager.pool.size, "launched": manager.pool.launched}
     body = {
         "status": "ok",
         "liveSessions": manager.live_count,

@@ -25,7 +25,16 @@ from pathlib import Path
 
 from .._chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
 from .._ffmpeg import FFmpegNotFoundError, find_ffmpeg
-from .._limits import API_KEY_ENV, CHROMIUM_ENV, DEFAULT_LOCAL_MAX_SESSIONS, FFMPEG_ENV, MAX_SESSIONS, POOL_SIZE, Count
+from .._limits import (
+    API_KEY_ENV,
+    CHROMIUM_ENV,
+    DEFAULT_LOCAL_MAX_SESSIONS,
+    EXPECTED_SESSIONS,
+    FFMPEG_ENV,
+    MAX_SESSIONS,
+    POOL_SIZE,
+    Count,
+)
 from ._pool import default_pool_size
 
 log = logging.getLogger("pytest_steel.local")
@@ -102,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     ):
         parser.add_argument(flag, type=_count(limit), default=default, metavar="N", help=f"{does} (default: {default})")
+    parser.add_argument(
+        "--expected-sessions",
+        type=_count(EXPECTED_SESSIONS),
+        default=None,
+        metavar="N",
+        help="how many sessions the client will create (pytest-steel passes its collected tests' count): the pool "
+        "launches no browser they would leave unused, and refills as usual past that many creates "
+        "(default: not known)",
+    )
     parser.add_argument(
         "--history",
         type=_positive_int,
@@ -198,6 +216,7 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         history=args.history,
         startup_timeout=args.startup_timeout,
         pool_size=args.pool_size,
+        expected_sessions=args.expected_sessions,
         ffmpeg=args.ffmpeg_path,
         ffmpeg_missing=args.ffmpeg_missing,
     )

@@ -11,6 +11,13 @@ Pooled browsers are as fresh as on-demand ones: each is launched with its own ne
 profile and used by exactly one session, then killed with it; none is ever reused.
 They are not sessions: they are not listed, not counted against ``--max-sessions``,
 and they are killed (and their directories removed) when the server stops.
+
+A client that knows how many sessions it will create says so (``--expected-sessions``;
+pytest-steel passes the count its collected tests need). The pool then launches no
+browser those sessions would leave unused: without it, a run ends with the pool's size
+in browsers launched for nothing, each a launch's CPU (about half a second here) spent
+beside the run's last tests. Past that many creates the count was wrong, and the pool
+refills as if it had none.
 """
 
 from __future__ import annotations
@@ -55,9 +62,12 @@ Launcher = Callable[[LaunchSpec], Awaitable["BrowserProcess"]]
 class BrowserPool:
     """Up to ``size`` running browsers for the launch spec asked for most recently."""
 
-    def __init__(self, launch: Launcher, size: int, spec: LaunchSpec) -> None:
+    def __init__(self, launch: Launcher, size: int, spec: LaunchSpec, expected: int | None = None) -> None:
         self._launch = launch
         self.size = size
+        self.expected = expected  # sessions the client said it will create; None: not known
+        self.taken = 0  # creates that asked the pool for a browser
+        self.launched = 0  # launches started, used or not
         self._spec = spec  # what to keep warm: the default, then whatever sessions ask for
         self._ready: collections.deque[tuple[LaunchSpec, BrowserProcess]] = collections.deque()
         self._launching: set[asyncio.Task[None]] = set()
@@ -73,15 +83,23 @@ class BrowserPool:
     def ready_count(self) -> int:
         return len(self._ready)
 
+    @property
+    def target(self) -> int:
+        """How many browsers to keep ready or starting: ``size``, or fewer when fewer sessions are still to come."""
+        if self.expected is None or self.taken > self.expected:
+            return self.size
+        return min(self.size, self.expected - self.taken)
+
     def fill(self) -> None:
-        """Launch in the background until ``size`` browsers are ready or starting."""
+        """Launch in the background until ``target`` browsers are ready or starting."""
         if self._closing or self.size == 0:
             return
         if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE_S:
             return
-        while len(self._ready) + (in_flight := sum(self._in_flight.values())) < self.size:
+        while len(self._ready) + (in_flight := sum(self._in_flight.values())) < self.target:
             if in_flight and self._first_launch_pending:
                 return  # the server's first browser starts alone: a run's first session waits for just that one
+            self.launched += 1
             self._in_flight[self._spec] += 1
             task = asyncio.ensure_future(self._launch_one(self._spec))
             self._launching.add(task)
@@ -93,6 +111,7 @@ class BrowserPool:
         When none is ready but one is starting, waiting for it beats starting another
         (the first session of a run arrives while the pool is still filling).
         """
+        self.taken += 1
         if spec != self._spec:
             self._spec = spec
             self._discard(lambda other: other != spec)  # a suite that changes its spec keeps the new one warm

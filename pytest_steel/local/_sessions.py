@@ -169,6 +169,7 @@ class SessionManager:
         history: int = 1000,
         startup_timeout: float = 30.0,
         pool_size: int = 0,
+        expected_sessions: int | None = None,
         ffmpeg: Path | None = None,
         ffmpeg_missing: str = "this server has no ffmpeg",
     ) -> None:
@@ -193,7 +194,10 @@ class SessionManager:
         self._closing = False
         default = CreateParams()
         self.pool = BrowserPool(
-            self._launch, pool_size, LaunchSpec(default.headless, default.width, default.height, default.user_agent)
+            self._launch,
+            pool_size,
+            LaunchSpec(default.headless, default.width, default.height, default.user_agent),
+            expected_sessions,
         )
 
     # -- queries -----------------------------------------------------------------

@@ -1,0 +1,42 @@
+"""How many sessions the collected tests will create, when collection can tell.
+
+The embedded server keeps browsers launched ahead of need, and replaces each one a
+session takes. Told how many sessions a run will create, it launches none that would
+be left unused at the run's end (see ``local/_pool.py``). The count is what the
+session fixtures will make: one per test with a session of its own, one per module
+with a shared one. It cannot know sessions a test makes by hand, through
+``steel_client`` or ``steel_login``; a run with such tests gives no count.
+
+It need not be exact: a count too high wastes what an unknown one would, and past a
+count too low the server refills as if it had none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+OWN_SESSION = "_steel_tracked"  # every fixture of a test's own session (or its module's) depends on it
+MODULE_SESSION = "steel_module_session"
+BY_HAND = frozenset(("steel_client", "steel_login"))
+
+
+def sessions_needed(items: Iterable[pytest.Item], module_scope: bool) -> int | None:
+    """The sessions the session fixtures will create for ``items``; None when tests also create their own."""
+    own = 0
+    modules: set[str] = set()
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if BY_HAND.intersection(names):
+            return None
+        module = item.getparent(pytest.Module)
+        module_id = module.nodeid if module is not None else item.nodeid
+        if OWN_SESSION in names:
+            if module_scope:
+                modules.add(module_id)
+            else:
+                own += 1
+        if MODULE_SESSION in names:
+            modules.add(module_id)
+    return own + len(modules)
