@@ -36,6 +36,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--max-sessions", "0"], {}, "--max-sessions: must be a whole number from 1 to 10000"),
         (["--startup-timeout", "0"], {}, "--startup-timeout: must be a number of seconds from 0 to 600"),
         (["--pool-size", "-1"], {}, "--pool-size: must be a whole number from 0 to 64"),
+        (["--expected-sessions", "many"], {}, "--expected-sessions: must be a whole number from 0 to 10000000"),
         (["--host", "0.0.0.0"], {"STEEL_API_KEY": ""}, "--host 0.0.0.0 is not a loopback address"),
         (["--chromium", "/nonexistent/chrome"], {}, "--chromium: '/nonexistent/chrome' is not an executable file"),
         ([], {"STEEL_CHROMIUM": "/nonexistent/chrome"}, "STEEL_CHROMIUM: '/nonexistent/chrome' is not an executable"),
