@@ -145,7 +145,7 @@ def test_the_key_reaches_no_browser_and_no_watchdog(start_server: StartServer) -
 def test_health(fresh: Server) -> None:
     fresh.create()
     health = fresh.http.get("/v1/health").json()
-    pool = {"ready": 0, "size": 0}
+    pool = {"ready": 0, "size": 0, "launched": 0}
     assert health == {"status": "ok", "liveSessions": 1, "maxSessions": 16, "pool": pool, "recording": True}
 
 
