@@ -197,16 +197,17 @@ class BackendAccess:
         if WORKER_BROKER_KEY in self._workerinput:
             from ._embedded import ask_broker
 
-            return ask_broker(self._workerinput[WORKER_BROKER_KEY])
-        return self._embedded_server().url()
+            return ask_broker(self._workerinput[WORKER_BROKER_KEY], self._expected_sessions)
+        return self._embedded_server().url(self._expected_sessions)
 
     def warm_up(self, expected_sessions: int | None = None) -> None:
         """In the background while the first test sets up: load the HTTP client, and start the embedded server.
 
         Under xdist a worker asks the controller, which starts it. A failure here is
         kept (or recurs) and reported by the first test that needs a session.
-        ``expected_sessions``: how many this process's tests will create, if known; an
-        embedded server started here then launches no pooled browser they leave unused.
+        ``expected_sessions``: how many the run's tests will create, if known; the embedded
+        server, started here or by the xdist controller, then launches no pooled browser
+        they would leave unused.
         """
         threading.Thread(target=_load_http_client, name="pytest-steel preload", daemon=True).start()
         if not self.settings.is_embedded:
@@ -215,9 +216,10 @@ class BackendAccess:
         if WORKER_BROKER_KEY in self._workerinput:
             from ._embedded import ask_broker
 
-            start: Callable[[], object] = functools.partial(ask_broker, self._workerinput[WORKER_BROKER_KEY])
+            address = self._workerinput[WORKER_BROKER_KEY]
+            start: Callable[[], object] = functools.partial(ask_broker, address, expected_sessions)
         else:
-            start = self._embedded_server().url
+            start = functools.partial(self._embedded_server().url, expected_sessions)
 
         def quietly() -> None:
             with contextlib.suppress(Exception):
@@ -233,7 +235,6 @@ class BackendAccess:
                 chromium=self.settings.chromium.value,
                 max_sessions=self.settings.max_sessions.value,
                 pool_size=self.settings.pool_size.value,
-                expected_sessions=self._expected_sessions,
                 api_key=self.embedded_key,
             )
         return self._embedded

@@ -5,7 +5,10 @@ session takes. Told how many sessions a run will create, it launches none that w
 be left unused at the run's end (see ``local/_pool.py``). The count is what the
 session fixtures will make: one per test with a session of its own, one per module
 with a shared one. It cannot know sessions a test makes by hand, through
-``steel_client`` or ``steel_login``; a run with such tests gives no count.
+``steel_client`` or ``steel_login``; a run with such tests gives no count. Under
+pytest-xdist every worker collects the whole suite, so its count is the run's; but a
+module's tests may run on several workers, each making the module's session for its
+share, so a run with per-module sessions under xdist gives no count either.
 
 It need not be exact: a count too high wastes what an unknown one would, and past a
 count too low the server refills as if it had none.
@@ -22,8 +25,8 @@ MODULE_SESSION = "steel_module_session"
 BY_HAND = frozenset(("steel_client", "steel_login"))
 
 
-def sessions_needed(items: Iterable[pytest.Item], module_scope: bool) -> int | None:
-    """The sessions the session fixtures will create for ``items``; None when tests also create their own."""
+def sessions_needed(items: Iterable[pytest.Item], module_scope: bool, xdist: bool) -> int | None:
+    """The sessions the session fixtures will create for ``items``; None when that cannot be known."""
     own = 0
     modules: set[str] = set()
     for item in items:
@@ -39,4 +42,6 @@ def sessions_needed(items: Iterable[pytest.Item], module_scope: bool) -> int | N
                 own += 1
         if MODULE_SESSION in names:
             modules.add(module_id)
+    if modules and xdist:
+        return None
     return own + len(modules)

@@ -3,7 +3,8 @@
 Under pytest-xdist the controller owns the embedded server. Workers ask it for
 the URL over a loopback socket (``Broker``), so the server starts only when some
 worker first needs a session, is shared by all of them, and stops with the
-controller.
+controller. Every worker collects the whole suite, so the first one to ask also says
+how many sessions the run will need, for the server's pool.
 """
 
 from __future__ import annotations
@@ -33,11 +34,9 @@ class EmbeddedServer:
         chromium: str | None,
         max_sessions: int | None,
         pool_size: int | None = None,
-        expected_sessions: int | None = None,
         api_key: str | None = None,
     ) -> None:
         self._chromium = chromium
-        self._expected_sessions = expected_sessions
         self._api_key = api_key
         self._max_sessions = max_sessions
         self._pool_size = pool_size
@@ -52,16 +51,17 @@ class EmbeddedServer:
     def started(self) -> bool:
         return self._process is not None and self._process.url is not None
 
-    def url(self) -> str:
+    def url(self, expected_sessions: int | None = None) -> str:
+        """The server's URL; the first call starts it, with ``expected_sessions`` for its pool if given."""
         with self._lock:
             if self._failure is not None:
                 raise self._failure
             if self._process is None:
-                self._start()
+                self._start(expected_sessions)
             assert self._process is not None and self._process.url
             return self._process.url
 
-    def _start(self) -> None:
+    def _start(self, expected_sessions: int | None) -> None:
         args = ["--port", "0", "--log-level", "warning"]
         if self._chromium:
             args += ["--chromium", self._chromium]
@@ -69,8 +69,8 @@ class EmbeddedServer:
             args += ["--max-sessions", str(self._max_sessions)]
         if self._pool_size is not None:
             args += ["--pool-size", str(self._pool_size)]
-        if self._expected_sessions is not None:
-            args += ["--expected-sessions", str(self._expected_sessions)]
+        if expected_sessions is not None:
+            args += ["--expected-sessions", str(expected_sessions)]
         logdir = tempfile.mkdtemp(prefix="pytest-steel-")
         process = LocalServerProcess(
             args, api_key=self._api_key, env=self._env, log_path=Path(logdir, "steel-local.log")
@@ -116,11 +116,11 @@ class Broker:
                 return  # closed
             with connection, contextlib.suppress(OSError):
                 connection.settimeout(SERVER_START_TIMEOUT)
-                request = connection.makefile("r").readline().strip()
-                if request != self._token:
+                token, _, count = connection.makefile("r").readline().strip().partition(" ")
+                if token != self._token:
                     continue
                 try:
-                    answer = "url " + self._server.url()
+                    answer = "url " + self._server.url(int(count) if count.isdigit() else None)
                 except SteelError as exc:
                     answer = "error " + " ".join(str(exc).split())
                 connection.sendall(answer.encode() + b"\n")
@@ -132,12 +132,13 @@ class Broker:
         self._thread.join(5)
 
 
-def ask_broker(address: str) -> str:
+def ask_broker(address: str, expected_sessions: int | None = None) -> str:
     """A worker's side: the embedded server's URL, started by the controller if need be."""
     host, port, token = address.rsplit(":", 2)
+    request = token if expected_sessions is None else f"{token} {expected_sessions}"
     try:
         with socket.create_connection((host, int(port)), timeout=SERVER_START_TIMEOUT + 5) as connection:
-            connection.sendall(token.encode() + b"\n")
+            connection.sendall(request.encode() + b"\n")
             answer = connection.makefile("r").readline().strip()
     except OSError as exc:
         raise SteelConnectionError(f"could not reach the pytest-steel controller for the server URL ({exc})") from None

@@ -137,7 +137,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         from ._demand import sessions_needed
 
         run = run_of(config)
-        run.backend.warm_up(sessions_needed(session.items, run.settings.module_scope))
+        xdist = hasattr(config, "workerinput")
+        run.backend.warm_up(sessions_needed(session.items, run.settings.module_scope, xdist))
 
 
 @pytest.hookimpl(hookwrapper=True)

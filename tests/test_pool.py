@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -221,3 +222,38 @@ def test_the_plugin_tells_the_embedded_server_how_many_sessions_its_tests_need(
         "--steel-pool-size", "2", "--steel-session-scope", scope, "-p", "no:playwright", timeout=180
     )
     result.assert_outcomes(passed=3)
+
+
+RECORDING_TEST = """
+import json, os
+from pytest_steel._stash import run_of
+
+def test_{name}(steel_page, request):
+    launched = run_of(request.config).backend.client().health()["pool"]["launched"]
+    with open(os.path.join({out!r}, request.node.name), "w") as f:
+        json.dump(launched, f)
+"""
+
+
+@pytest.mark.parametrize(
+    ("scope", "most"),
+    [
+        ("function", 4),  # every worker counts the run's four sessions: four browsers, no more
+        ("module", 4),  # a module's tests may run on both workers: no count, the pool refills after each create
+    ],
+)
+def test_under_xdist_the_workers_tell_the_shared_server_the_runs_count(
+    pytester: pytest.Pytester, tmp_path: Path, scope: str, most: int
+) -> None:
+    pytester.makepyfile(
+        **{
+            f"test_{m}": RECORDING_TEST.format(name=m, out=str(tmp_path))
+            for m in ("a", "b", "c", "d")[: 4 if scope == "function" else 2]
+        }
+    )
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--steel-pool-size", "2", "--steel-session-scope", scope, "-p", "no:playwright", timeout=180
+    )
+    result.assert_outcomes(passed=4 if scope == "function" else 2)
+    # each test saw the pool's launches after its own create; the last create saw them all
+    assert max(json.loads(p.read_text()) for p in tmp_path.iterdir()) == most
