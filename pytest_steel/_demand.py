@@ -5,7 +5,9 @@ session takes. Told how many sessions a run will create, it launches none that w
 be left unused at the run's end (see ``local/_pool.py``). The count is what the
 session fixtures will make: one per test with a session of its own, one per module
 with a shared one. It cannot know sessions a test makes by hand, through
-``steel_client`` or ``steel_login``; a run with such tests gives no count. Under
+``steel_client`` or ``steel_login``, nor those of a fixture a test's marker names with
+``context=`` (which logs in, as often as its scope says, or not at all): a run with such
+tests gives no count. Under
 pytest-xdist every worker collects the whole suite, so its count is the run's; but a
 module's tests may run on several workers, each making the module's session for its
 share, so a run with per-module sessions under xdist gives no count either.
@@ -20,6 +22,8 @@ from collections.abc import Iterable
 
 import pytest
 
+from ._markers import MARKER
+
 OWN_SESSION = "_steel_tracked"  # every fixture of a test's own session (or its module's) depends on it
 MODULE_SESSION = "steel_module_session"
 BY_HAND = frozenset(("steel_client", "steel_login"))
@@ -31,7 +35,7 @@ def sessions_needed(items: Iterable[pytest.Item], module_scope: bool, xdist: boo
     modules: set[str] = set()
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if BY_HAND.intersection(names):
+        if BY_HAND.intersection(names) or any("context" in m.kwargs for m in item.iter_markers(MARKER)):
             return None
         module = item.getparent(pytest.Module)
         module_id = module.nodeid if module is not None else item.nodeid

@@ -206,6 +206,17 @@ def pool(config):
             {"test_a": "def test_1(steel_page, steel_client): pass\ndef test_2(steel_page): pass\n{check}"},
             5,
         ),
+        # a test whose marker names a context fixture, which logs in (a fourth session): no count either
+        (
+            "function",
+            {
+                "test_a": "@pytest.fixture(scope='session')\n"
+                "def role(steel_login):\n    return steel_login(lambda page: page.goto('data:text/html,in'))\n"
+                "@pytest.mark.steel(context='role')\ndef test_1(steel_page): pass\n"
+                "def test_2(steel_page): pass\n{check}"
+            },
+            6,
+        ),
     ],
 )
 def test_the_plugin_tells_the_embedded_server_how_many_sessions_its_tests_need(
