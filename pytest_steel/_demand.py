@@ -6,11 +6,11 @@ be left unused at the run's end (see ``local/_pool.py``). The count is what the
 session fixtures will make: one per test with a session of its own, one per module
 with a shared one. It cannot know sessions a test makes by hand, through
 ``steel_client`` or ``steel_login``, nor those of a fixture a test's marker names with
-``context=`` (which logs in, as often as its scope says, or not at all): a run with such
-tests gives no count. Under
-pytest-xdist every worker collects the whole suite, so its count is the run's; but a
-module's tests may run on several workers, each making the module's session for its
-share, so a run with per-module sessions under xdist gives no count either.
+``context=`` (which logs in, as often as its scope says, or not at all): a run with
+such tests gives no count. Under pytest-xdist every worker collects the whole suite,
+so its count is the run's; but a module's tests may run on several workers, each
+making the module's session for its share, so a run with per-module sessions under
+xdist gives no count either.
 
 It need not be exact: a count too high wastes what an unknown one would, and past a
 count too low the server refills as if it had none.
@@ -29,6 +29,11 @@ MODULE_SESSION = "steel_module_session"
 BY_HAND = frozenset(("steel_client", "steel_login"))
 
 
+def wants_own_session(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a session of its own (its module's, with --steel-session-scope module)."""
+    return OWN_SESSION in getattr(item, "fixturenames", ())
+
+
 def sessions_needed(items: Iterable[pytest.Item], module_scope: bool, xdist: bool) -> int | None:
     """The sessions the session fixtures will create for ``items``; None when that cannot be known."""
     own = 0
@@ -39,7 +44,7 @@ def sessions_needed(items: Iterable[pytest.Item], module_scope: bool, xdist: boo
             return None
         module = item.getparent(pytest.Module)
         module_id = module.nodeid if module is not None else item.nodeid
-        if OWN_SESSION in names:
+        if wants_own_session(item):
             if module_scope:
                 modules.add(module_id)
             else:

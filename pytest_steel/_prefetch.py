@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._demand import wants_own_session
 from ._errors import SteelError, first_line
 from ._markers import SteelMarks
 from ._stash import NEXT_ITEM_KEY
@@ -103,7 +104,7 @@ class Prefetcher:
         """Start creating sessions for the first ``depth`` of ``upcoming`` that will want their own."""
         if self.base_params is None or self._run.backend.unavailable:
             return
-        wanted = [item for item in upcoming if _wants_own_session(item)][: self.depth]
+        wanted = [item for item in upcoming if wants_own_session(item)][: self.depth]
         for item in wanted:
             if item.nodeid in self._ahead:
                 continue
@@ -202,7 +203,3 @@ def upcoming(item: pytest.Item) -> list[pytest.Item]:
     if start is None:
         return [following]
     return session.items[start : start + LOOK_AT]
-
-
-def _wants_own_session(item: pytest.Item) -> bool:
-    return "_steel_tracked" in getattr(item, "fixturenames", ())
