@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import struct
@@ -11,7 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ._support import Server
+from pytest_steel.local._websocket import MAX_UNSENT
+
+from ._support import Server, StartServer
 
 TIMEOUT = 10.0
 
@@ -71,6 +74,16 @@ class RawSocket:
 
     async def at_eof(self) -> bool:
         return await asyncio.wait_for(self.reader.read(), TIMEOUT) == b""
+
+
+async def _until_logged(server: Server, text: str, timeout: float = 60.0) -> bool:
+    """Whether the server logs ``text`` within ``timeout`` seconds (its log is a file)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while text not in server.log():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
 
 
 def _key_header() -> dict[str, str]:
@@ -151,3 +164,49 @@ def test_a_malformed_upgrade_is_a_400_that_says_what_is_expected(
     assert head.startswith(b"HTTP/1.1 400 ")
     assert body["field"] == field
     assert field in body["message"]
+
+
+def test_a_client_that_reads_nothing_is_dropped_once_more_is_unsent_than_chromium_would_hold(
+    start_server: StartServer,
+) -> None:
+    """A stuck client (a suspended test process) costs the server at most MAX_UNSENT bytes, not its session."""
+    server = start_server()
+    session = server.create()
+    block = 8 * 2**20  # characters in each answer
+    floods = MAX_UNSENT // block + 8
+
+    async def flood_without_reading() -> tuple[bool, int, dict[str, object]]:
+        socket, _ = await RawSocket.open(session["websocketUrl"], _key_header())
+        socket.send(0x1, json.dumps({"id": 1, "method": "Target.getTargets"}).encode())
+        page = next(t for t in (await socket.answer_to(1))["result"]["targetInfos"] if t["type"] == "page")
+        attach = {"targetId": page["targetId"], "flatten": True}
+        socket.send(0x1, json.dumps({"id": 2, "method": "Target.attachToTarget", "params": attach}).encode())
+        page_session = (await socket.answer_to(2))["result"]["sessionId"]
+        evaluate = {"expression": f"'x'.repeat({block})", "returnByValue": True}
+        for n in range(floods):
+            socket.send(
+                0x1,
+                json.dumps(
+                    {"id": 10 + n, "method": "Runtime.evaluate", "params": evaluate, "sessionId": page_session}
+                ).encode(),
+            )
+        await socket.writer.drain()
+        if not await _until_logged(server, "left 256 MB unread"):
+            return False, 0, {}
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := await asyncio.wait_for(socket.reader.read(2**20), TIMEOUT):
+                received += len(chunk)
+        socket.writer.close()
+        again, _ = await RawSocket.open(session["websocketUrl"], _key_header())
+        again.send(0x1, json.dumps({"id": 1, "method": "Browser.getVersion"}).encode())
+        answer = await again.answer_to(1)
+        again.writer.close()
+        return True, received, answer
+
+    dropped, received, answer = asyncio.run(flood_without_reading())
+    assert dropped, server.log()
+    assert f"session {session['id']}: a CDP client left 256 MB unread; its connection was closed" in server.log()
+    assert received < MAX_UNSENT  # what waited in the server went with the connection
+    assert "result" in answer
+    assert server.get(session["id"])["status"] == "live"

@@ -24,7 +24,7 @@ from ._live import live
 from ._params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
 from ._pipe import Channel, PipeClosed
 from ._sessions import LocalSession, SessionError, SessionGone, SessionManager, SessionNotFound
-from ._websocket import RelaySocket
+from ._websocket import MAX_UNSENT, RelaySocket
 
 log = logging.getLogger("pytest_steel.local")
 
@@ -218,6 +218,13 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
     finally:
         session.clients.discard(client)
         await upstream.close()
+        if client.fell_behind:
+            log.warning(
+                "session %s: a CDP client left %d MB unread; its connection was closed, as Chromium's own "
+                "DevTools server closes one",
+                session.id,
+                MAX_UNSENT // 2**20,
+            )
         if session.is_live and not client.closed and browser_side_closed:
             # The socket closes a moment before the browser's exit is seen: let the session
             # reach its final state first, so a client that looks it up finds "failed".

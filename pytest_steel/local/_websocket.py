@@ -30,6 +30,11 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, 1.3
 _CLOSE_REPLY_WAIT = 2.0  # seconds a client has to answer our close frame, as aiohttp's WebSocketResponse(timeout=2.0)
 _TEXT, _BINARY, _CONTINUATION, _CLOSE, _PING, _PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 _PROTOCOL_ERROR = 1002
+# How far a client may fall behind what is sent to it before its connection is dropped: the
+# figure of Chromium's own DevTools server (kSendBufferSizeForDevTools), which does the same.
+# A stuck client (a suspended test process, say) must not turn the server's memory into its buffer.
+MAX_UNSENT = 256 * 2**20
+_CHECK_EVERY = 2**20  # bytes written between two looks at what is unsent (a sum over buffers in Python 3.12+)
 Receiver = Callable[[bytes], None]
 
 
@@ -69,7 +74,9 @@ class RelaySocket:
         self._receiver: Receiver | None = None
         self._early: list[bytes] = []  # messages that came before a receiver was given
         self._gone = asyncio.Event()  # the connection is over: closed both ways, or lost
+        self._written = 0  # bytes written since the last look at what is unsent
         self.closed = False  # a close frame was sent or received: nothing more goes out
+        self.fell_behind = False  # dropped for having MAX_UNSENT bytes unread
 
     @classmethod
     async def accept(cls, request: web.Request) -> RelaySocket:
@@ -97,7 +104,15 @@ class RelaySocket:
     def send_texts(self, messages: list[bytes]) -> None:
         """Send each message (UTF-8 bytes) as a text frame, all in one write."""
         if not self.closed and not self._transport.is_closing():
-            self._transport.write(b"".join([frame(_TEXT, message) for message in messages]))
+            data = b"".join([frame(_TEXT, message) for message in messages])
+            self._transport.write(data)
+            self._written += len(data)
+            if self._written >= _CHECK_EVERY:
+                self._written = 0
+                if self._transport.get_write_buffer_size() > MAX_UNSENT:
+                    self.fell_behind = True
+                    self._transport.abort()  # what is unsent goes: a close frame would wait behind it
+                    self._shut()
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
         """The closing handshake from our side: send a close frame, wait a moment for the answer, shut."""
