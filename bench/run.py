@@ -200,7 +200,7 @@ def write_suite(root: Path, test: str, fixture: str, tests: int, chromium: str, 
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
-def adopt_orphans() -> bool:
+def adopt_orphans() -> None:
     """Make this process the reaper of what the runs orphan, so that their CPU time is counted.
 
     A browser killed on release (the embedded server's way) leaves its zygote and renderers
@@ -210,9 +210,8 @@ def adopt_orphans() -> bool:
     and reaping them (``reap_orphans``) adds their time to its children's. Elsewhere the CPU
     figures leave such orphans out.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def reap_orphans(keep: set[int], timeout: float = 10.0) -> None:

@@ -15,7 +15,6 @@ back if it answers again (a restarted server); everything else fails at once.
 from __future__ import annotations
 
 import contextlib
-import functools
 import secrets
 import shutil
 import tempfile
@@ -213,17 +212,12 @@ class BackendAccess:
         if not self.settings.is_embedded:
             return
         self._expected_sessions = expected_sessions
-        if WORKER_BROKER_KEY in self._workerinput:
-            from ._embedded import ask_broker
-
-            address = self._workerinput[WORKER_BROKER_KEY]
-            start: Callable[[], object] = functools.partial(ask_broker, address, expected_sessions)
-        else:
-            start = functools.partial(self._embedded_server().url, expected_sessions)
+        if WORKER_BROKER_KEY not in self._workerinput:
+            self._embedded_server()  # made here, so that it keeps this thread's environment as it is now
 
         def quietly() -> None:
             with contextlib.suppress(Exception):
-                start()
+                self._base_url()
 
         threading.Thread(target=quietly, name="pytest-steel warm-up", daemon=True).start()
 
