@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import struct
 from urllib.parse import urlsplit
 
@@ -46,11 +47,14 @@ class RawSocket:
         mask_bit = 0x80 if masked else 0
         if size < 126:
             head = bytes((first, mask_bit | size))
-        else:
+        elif size < 1 << 16:
             head = struct.pack("!BBH", first, mask_bit | 126, size)
+        else:
+            head = struct.pack("!BBQ", first, mask_bit | 127, size)
         if masked:
             mask = os.urandom(4)
-            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            key = (mask * (size // 4 + 1))[:size]
+            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
             head += mask
         self.writer.write(head + payload)
 
@@ -208,5 +212,47 @@ def test_a_client_that_reads_nothing_is_dropped_once_more_is_unsent_than_chromiu
     dropped, received, answer = asyncio.run(flood_without_reading())
     assert dropped, server.log()  # the line logged says which session, and how much was unread
     assert received < MAX_UNSENT  # what waited in the server went with the connection
+    assert "result" in answer
+    assert server.get(session["id"])["status"] == "live"
+
+
+def test_a_browser_that_stops_reading_its_pipe_holds_its_client_back_instead_of_filling_the_server(
+    start_server: StartServer,
+) -> None:
+    """A stopped browser leaves a client's commands in the client's socket, not the server's memory."""
+    server = start_server()
+    session = server.create()
+    block = 2**20  # bytes of padding in each command
+    offered = 128 * block  # far more than the kernel's socket buffers hold between the two ends
+    stall = 2.0  # seconds without a byte leaving the client that count as being held back
+
+    async def flood_a_stopped_browser() -> tuple[int, dict[str, object]]:
+        socket, _ = await RawSocket.open(session["websocketUrl"], _key_header())
+        socket.send(0x1, json.dumps({"id": 1, "method": "SystemInfo.getProcessInfo"}).encode())
+        processes = (await socket.answer_to(1))["result"]["processInfo"]
+        pid = next(p["id"] for p in processes if p["type"] == "browser")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            pad = "x" * block
+            written = 0
+            while written < offered:
+                command = {"id": 100 + written // block, "method": "Browser.getVersion", "params": {"pad": pad}}
+                socket.send(0x1, json.dumps(command).encode())
+                written += block
+                try:
+                    await asyncio.wait_for(socket.writer.drain(), stall)
+                except asyncio.TimeoutError:
+                    break  # held back: the server stopped reading
+            transport = socket.writer.transport
+            left_the_client = written - transport.get_write_buffer_size()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        socket.send(0x1, json.dumps({"id": 2, "method": "Browser.getVersion"}).encode())
+        answer = await socket.answer_to(2)  # every held command went through first, in order
+        socket.writer.close()
+        return left_the_client, answer
+
+    left_the_client, answer = asyncio.run(flood_a_stopped_browser())
+    assert left_the_client < offered // 2, f"{left_the_client // block} MB left the client for a stopped browser"
     assert "result" in answer
     assert server.get(session["id"])["status"] == "live"

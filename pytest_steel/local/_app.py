@@ -182,6 +182,8 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
 
     Both ways a message is handed on in the callback that read it, as the bytes that
     came: no task, queue or parse between a client's socket and the browser's pipe.
+    Neither side can make the server its buffer: a client that reads nothing is dropped
+    past ``MAX_UNSENT``, and a browser behind on its pipe stops the client being read.
     """
     session = request.app[MANAGER].get(session_id)
     if not session.is_live or session.browser is None:
@@ -202,6 +204,7 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
         upstream.send(message)
 
     upstream.forward_to(client.send_texts)
+    upstream.hold_back(client)
     client.receive_with(to_browser)
     browser_side_closed = False
     try:

@@ -16,6 +16,11 @@ sends a channel's browser-level commands on its browser session, strips that ses
 id from what comes back, and routes child sessions' messages to the channel that owns
 them. Ids need no rewriting: Chromium answers each command on the session it came on.
 
+A browser that falls behind reading its pipe holds its clients back: past the write
+transport's high-water mark, every channel's client stops being read (``hold_back``),
+so a busy or stopped browser leaves commands waiting in the clients' sockets, not in
+the server's memory; reading resumes once the pipe drains.
+
 Messages are JSON texts ending in a NUL byte, both ways. Most of them are a child
 session's, which Chromium and Playwright both write with ``"sessionId"`` last: those
 are routed by that tail alone, without parsing (screenshots and traces are megabytes).
@@ -30,12 +35,20 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 COMMAND_TIMEOUT = 10.0  # seconds for the multiplexer's own commands
 _SESSION_TAIL = re.compile(rb',"sessionId":"([^"\\]+)"\}\s*$')  # on the bytes, both ways: nothing decoded
 _TARGET_EVENT = b'{"method":"Target.'  # attach and detach events change who owns which session: parsed
 Sink = Callable[[list[bytes]], None]
+
+
+class Source(Protocol):
+    """Where a channel's commands come from: a client's socket, which can stop being read."""
+
+    def pause_receiving(self) -> None: ...
+
+    def resume_receiving(self) -> None: ...
 
 
 class PipeClosed(RuntimeError):
@@ -56,6 +69,7 @@ class Channel:
         self.browser_session = browser_session
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._sink: Sink | None = None
+        self._source: Source | None = None
         self._batch: list[bytes] = []
         self._ended = False  # the end was delivered: nothing follows it (a reply to a late command, say)
         self.closed = False
@@ -79,6 +93,12 @@ class Channel:
             sink(waiting)
         if ended:
             self._inbox.put_nowait(None)  # iterating still sees the end
+
+    def hold_back(self, source: Source) -> None:
+        """Stop reading ``source`` whenever the browser is behind reading its pipe (now, too, if it is)."""
+        self._source = source
+        if self._pipe.backlogged:
+            source.pause_receiving()
 
     def _deliver(self, message: bytes | None) -> None:
         if self._ended:
@@ -112,6 +132,7 @@ class Channel:
         """Detach this client's browser session: Chromium undoes what it set up."""
         if not self.closed:
             self.closed = True
+            self._source = None
             self._inbox.put_nowait(None)
             await self._pipe._detach(self)
 
@@ -136,6 +157,19 @@ class _Reader(asyncio.Protocol):
         self._pipe._closed_by_browser()
 
 
+class _Writer(asyncio.Protocol):
+    """Tells the pipe when the browser falls behind reading it, and when it has caught up."""
+
+    def __init__(self, pipe: BrowserPipe) -> None:
+        self._pipe = pipe
+
+    def pause_writing(self) -> None:
+        self._pipe._hold_clients(True)
+
+    def resume_writing(self) -> None:
+        self._pipe._hold_clients(False)
+
+
 class BrowserPipe:
     """The server's end of one browser's DevTools pipe."""
 
@@ -147,12 +181,15 @@ class BrowserPipe:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}  # the multiplexer's own commands
         self._owners: dict[str, Channel] = {}  # every session id a channel owns: its browser session, its children
         self._unflushed: list[Channel] = []  # channels given messages by the read under way
+        self.backlogged = False  # more is unwritten than the transport's high-water mark: clients are held
         self.closed = False
 
     async def start(self, timeout: float) -> dict[str, Any]:
         """Connect both ends and wait, bounded, until the browser answers; its version."""
         loop = asyncio.get_running_loop()
-        self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(self._to_fd, "wb", buffering=0))
+        self._writer, _ = await loop.connect_write_pipe(
+            lambda: _Writer(self), os.fdopen(self._to_fd, "wb", buffering=0)
+        )
         self._reader, _ = await loop.connect_read_pipe(
             lambda: _Reader(self), os.fdopen(self._from_fd, "rb", buffering=0)
         )
@@ -190,6 +227,15 @@ class BrowserPipe:
             raise PipeClosed("the browser's DevTools pipe is closed")
         data = message if isinstance(message, bytes) else json.dumps(message).encode()
         self._writer.write(data + b"\0")
+
+    def _hold_clients(self, hold: bool) -> None:
+        self.backlogged = hold
+        for channel in self._channels():
+            if channel._source is not None:
+                if hold:
+                    channel._source.pause_receiving()
+                else:
+                    channel._source.resume_receiving()
 
     def _from_channel(self, channel: Channel, data: bytes) -> None:
         tail = _SESSION_TAIL.search(data[-80:])
@@ -258,6 +304,10 @@ class BrowserPipe:
                 self._forget(channel)
                 channel._deliver(None)
 
+    def _channels(self) -> list[Channel]:
+        """Every channel attached, once each (each owns several session ids)."""
+        return list({id(c): c for c in self._owners.values()}.values())
+
     def _forget(self, channel: Channel) -> None:
         for session in [s for s, owner in self._owners.items() if owner is channel]:
             del self._owners[session]
@@ -272,7 +322,7 @@ class BrowserPipe:
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(PipeClosed("the browser closed its DevTools pipe"))
-        for channel in {id(c): c for c in self._owners.values()}.values():
+        for channel in self._channels():
             channel._deliver(None)
         self._owners.clear()
         if self._writer is not None:

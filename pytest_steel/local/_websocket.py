@@ -65,7 +65,7 @@ class RelaySocket:
     are read in the connection's data callback with no task between them and the pipe.
     """
 
-    def __init__(self, response: web.StreamResponse, transport: asyncio.WriteTransport) -> None:
+    def __init__(self, response: web.StreamResponse, transport: asyncio.Transport) -> None:
         self.response = response
         self._transport = transport
         self._buffer = bytearray()
@@ -92,7 +92,7 @@ class RelaySocket:
         )
         response.force_close()
         transport = request.transport
-        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+        if not isinstance(transport, asyncio.Transport) or transport.is_closing():
             raise ConnectionResetError("the client went away before the upgrade")
         socket = cls(response, transport)
         await response.prepare(request)
@@ -141,6 +141,16 @@ class RelaySocket:
         self._gone.set()
 
     # -- in --------------------------------------------------------------------------
+
+    def pause_receiving(self) -> None:
+        """Stop reading the client's socket: what it sends waits in the kernel's buffers, then in its own."""
+        if not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    def resume_receiving(self) -> None:
+        """Read the client's socket again."""
+        if not self._transport.is_closing():
+            self._transport.resume_reading()
 
     def receive_with(self, receiver: Receiver) -> None:
         """Give every message from now on, and any that already came, to ``receiver``."""
