@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 from collections.abc import Callable
 from typing import Any
 
-from ._pipe import BrowserPipe, Channel, PipeClosed
+from ._pipe import BrowserPipe, Calls, Channel, PipeClosed
 
 COMMAND_TIMEOUT = 10.0  # seconds
 
@@ -28,8 +27,7 @@ class CDPError(RuntimeError):
 class CDPConnection:
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._calls = Calls(CDPError)
         self._listeners: dict[str, list[Listener]] = {}
         self._reader = asyncio.ensure_future(self._read())
 
@@ -50,38 +48,19 @@ class CDPConnection:
     ) -> dict[str, Any]:
         if self._reader.done():
             raise CDPError("the browser connection is closed")
-        number = next(self._ids)
-        message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
-        if session is not None:
-            message["sessionId"] = session
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[number] = future
-        try:
-            self._channel.send(json.dumps(message))
-            answer = await asyncio.wait_for(future, COMMAND_TIMEOUT)
-        except asyncio.TimeoutError as exc:
-            raise CDPError(f"{method}: no answer from the browser ({type(exc).__name__})") from None
-        finally:
-            self._pending.pop(number, None)
-        if "error" in answer:
-            raise CDPError(f"{method}: {answer['error'].get('message', answer['error'])}")
-        return answer.get("result", {})
+        return await self._calls.call(
+            lambda message: self._channel.send(json.dumps(message)), method, params, session, timeout=COMMAND_TIMEOUT
+        )
 
     async def _read(self) -> None:
         try:
             async for text in self._channel:
                 data = json.loads(text)
-                if "id" in data:
-                    future = self._pending.get(data["id"])
-                    if future is not None and not future.done():
-                        future.set_result(data)
-                    continue
-                for listener in self._listeners.get(data.get("method", ""), ()):
-                    listener(data.get("params", {}), data.get("sessionId"))
+                if not self._calls.answered(data):
+                    for listener in self._listeners.get(data.get("method", ""), ()):
+                        listener(data.get("params", {}), data.get("sessionId"))
         finally:
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(CDPError("the browser connection closed"))
+            self._calls.fail_all("the browser connection closed")
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

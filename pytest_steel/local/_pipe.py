@@ -55,6 +55,57 @@ class PipeClosed(RuntimeError):
     """The browser's pipe is closed: the browser exited, or the pipe was shut."""
 
 
+class Calls:
+    """Commands awaited by their ids: the multiplexer's own, and a ``CDPConnection``'s on its channel."""
+
+    def __init__(self, error: type[RuntimeError]) -> None:
+        self._error = error  # what a failed, unanswered or abandoned command raises
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    async def call(
+        self,
+        write: Callable[[dict[str, Any]], None],
+        method: str,
+        params: dict[str, Any] | None = None,
+        session: str | None = None,
+        *,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> dict[str, Any]:
+        """Write a command with a new id and wait, bounded, for its result."""
+        number = next(self._ids)
+        message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
+        if session is not None:
+            message["sessionId"] = session
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[number] = future
+        try:
+            write(message)
+            answer = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise self._error(f"{method}: no answer from the browser within {timeout:g} s") from None
+        finally:
+            self._pending.pop(number, None)
+        if "error" in answer:
+            raise self._error(f"{method}: {answer['error'].get('message', answer['error'])}")
+        return answer.get("result", {})
+
+    def answered(self, message: dict[str, Any]) -> bool:
+        """Whether ``message`` is an answer (to a command still awaited or not): it is delivered."""
+        if "id" not in message:
+            return False
+        future = self._pending.get(message["id"])
+        if future is not None and not future.done():
+            future.set_result(message)
+        return True
+
+    def fail_all(self, reason: str) -> None:
+        """The connection is gone: every command still awaited fails with ``reason``."""
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(self._error(reason))
+
+
 class Channel:
     """One client's connection to the browser: send CDP text, iterate CDP text, close to detach.
 
@@ -177,8 +228,7 @@ class BrowserPipe:
         self._to_fd, self._from_fd = to_browser, from_browser
         self._writer: asyncio.WriteTransport | None = None
         self._reader: asyncio.ReadTransport | None = None
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}  # the multiplexer's own commands
+        self._calls = Calls(PipeClosed)  # the multiplexer's own commands
         self._owners: dict[str, Channel] = {}  # every session id a channel owns: its browser session, its children
         self._unflushed: list[Channel] = []  # channels given messages by the read under way
         self.backlogged = False  # more is unwritten than the transport's high-water mark: clients are held
@@ -199,19 +249,7 @@ class BrowserPipe:
         """A browser-level command of the server's own, outside every channel."""
         if self.closed:
             raise PipeClosed("the browser's DevTools pipe is closed")
-        number = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[number] = future
-        try:
-            self._write({"id": number, "method": method, "params": params or {}})
-            answer = await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise PipeClosed(f"{method}: no answer from the browser within {timeout:g} s") from None
-        finally:
-            self._pending.pop(number, None)
-        if "error" in answer:
-            raise PipeClosed(f"{method}: {answer['error'].get('message', answer['error'])}")
-        return answer.get("result", {})
+        return await self._calls.call(self._write, method, params, timeout=timeout)
 
     async def open_channel(self) -> Channel:
         """A new client connection: a browser session of its own."""
@@ -294,11 +332,9 @@ class BrowserPipe:
             channel._flush()
 
     def _at_root(self, message: dict[str, Any]) -> None:
-        if "id" in message:
-            future = self._pending.get(message["id"])
-            if future is not None and not future.done():
-                future.set_result(message)
-        elif message.get("method") == "Target.detachedFromTarget":  # a channel's browser session ended
+        if self._calls.answered(message):
+            return
+        if message.get("method") == "Target.detachedFromTarget":  # a channel's browser session ended
             channel = self._owners.get(message.get("params", {}).get("sessionId", ""))
             if channel is not None and channel.browser_session == message["params"]["sessionId"]:
                 self._forget(channel)
@@ -319,9 +355,7 @@ class BrowserPipe:
 
     def _closed_by_browser(self) -> None:
         self.closed = True
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(PipeClosed("the browser closed its DevTools pipe"))
+        self._calls.fail_all("the browser closed its DevTools pipe")
         for channel in self._channels():
             channel._deliver(None)
         self._owners.clear()
