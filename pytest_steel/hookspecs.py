@@ -22,7 +22,10 @@ def pytest_steel_session_params(
     """Adjust the create parameters of a session in place, just before it is created.
 
     ``params`` holds ``timeout`` (ms) and any Steel create field, after
-    ``steel_session_params`` and the ``steel`` marker have been applied.
+    ``steel_session_params`` and the ``steel`` marker have been applied. With
+    ``--steel-prefetch`` it also runs for a test before the test starts, to create its
+    session ahead, and again when it starts, to check that session still fits: give
+    the same answer for the same test both times.
     """
 
 
