@@ -90,8 +90,12 @@ def playwright(_steel_driver_tmpdir: Callable[[], None], playwright: Playwright)
 
 
 @pytest.fixture
-def browser(steel_browser: Browser, connect_options: Any) -> Iterator[Browser]:
+def browser(steel_browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browser]:
     """The Playwright ``Browser`` of this test's Steel session (--steel-playwright); contexts come from it."""
+    try:
+        connect_options = request.getfixturevalue("connect_options")
+    except pytest.FixtureLookupError:
+        connect_options = None  # pytest-playwright before 0.7 has no such fixture
     refuse(connect_options)
     yield steel_browser
 

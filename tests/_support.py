@@ -29,6 +29,13 @@ from pytest_steel.local import LocalServerProcess
 RUN_BOUND = 120  # seconds any pytest subprocess a test starts may take
 
 
+def installed(distribution: str) -> tuple[int, ...]:
+    """The installed version of ``distribution`` as numbers, (4, 1, 1) for 4.1.1: CI also runs the oldest we claim."""
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in re.findall(r"\d+", version(distribution))[:3])
+
+
 class Server:
     """A running steel-local child with its own TMPDIR, so that leaks are visible."""
 
