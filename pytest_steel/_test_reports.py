@@ -10,6 +10,7 @@ does: no private pytest state.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,6 +26,28 @@ if TYPE_CHECKING:
     from ._run import SteelRun
 
 REPORT_SECTION = "Steel session"
+PYTEST_HTML_WITH_TEARDOWN_EXTRAS = (4, 2)  # from 4.2 a test's row shows the extras of its teardown report too
+_HTML_CHECKED_KEY = pytest.StashKey[bool]()
+
+
+def _say_if_pytest_html_hides_them(run: SteelRun, config: pytest.Config) -> None:
+    """Once a run: the Steel extras ride on the teardown report, which pytest-html before 4.2 does not show."""
+    if config.stash.get(_HTML_CHECKED_KEY, False):
+        return
+    config.stash[_HTML_CHECKED_KEY] = True
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("pytest-html")
+    except PackageNotFoundError:
+        return
+    numbers = tuple(int(part) for part in re.findall(r"\d+", installed)[:2])
+    if numbers < PYTEST_HTML_WITH_TEARDOWN_EXTRAS:
+        wanted = ".".join(map(str, PYTEST_HTML_WITH_TEARDOWN_EXTRAS))
+        run.report.note(
+            f"pytest-html {installed} shows none of the Steel links, screenshots, traces or recordings in its "
+            f"report: they are added once a test's session ends, which pytest-html shows from {wanted} on"
+        )
 
 
 class TestReporting:
@@ -93,6 +116,8 @@ class TestReporting:
                 html_dir = os.path.dirname(os.path.abspath(html_path))
                 extras = self.details.html_extras(html_dir)
                 report.extras = [*getattr(report, "extras", []), *extras]  # type: ignore[attr-defined]
+                if extras:
+                    _say_if_pytest_html_hides_them(run, self.item.config)
         events = run.report.take_events()
         if events:
             report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ._support import Backend, FaultProxy, ProxiedServer, StartServer
+from pytest_steel._test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
+
+from ._support import Backend, FaultProxy, ProxiedServer, StartServer, installed
 
 FFMPEG = shutil.which("ffmpeg")
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="recordings need ffmpeg (.ci/run installs it)")
@@ -201,10 +203,13 @@ def test_retain_on_failure_keeps_a_playable_recording_of_the_failing_test_only(
     assert "steel_recording" not in properties["test_passes"]
     assert properties["test_passes_and_asks_for_a_recording"]["steel_recording"].endswith("recording.webm")
 
-    html = report.read_text().replace("&#34;", '"').replace("&quot;", '"')
-    played = re.findall(r'"name": "Steel recording", "format_type": "video", "content": "(assets/[^"]+\.webm)"', html)
-    assert len(played) == 2  # the failing test's, and the one the marker asked for
-    assert (report.parent / played[0]).read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # a Matroska/WebM file, in the report
+    if installed("pytest-html") >= PYTEST_HTML_WITH_TEARDOWN_EXTRAS:  # older ones show no teardown extras
+        html = report.read_text().replace("&#34;", '"').replace("&quot;", '"')
+        video_extra = r'"name": "Steel recording", "format_type": "video", "content": "(assets/[^"]+\.webm)"'
+        played = re.findall(video_extra, html)
+        assert len(played) == 2  # the failing test's, and the one the marker asked for
+        webm = b"\x1a\x45\xdf\xa3"  # a Matroska/WebM file, in the report
+        assert (report.parent / played[0]).read_bytes()[:4] == webm
     assert list(embedded_backend.tmpdir.rglob("*.webm")) == []  # the server's copies are gone
 
 
