@@ -54,7 +54,7 @@ import httpx
 import psutil
 
 from pytest_steel import SteelClient
-from pytest_steel._chromium import find_chromium
+from pytest_steel._browser.chromium import find_chromium
 from pytest_steel.local import LocalServerProcess
 
 PAGE = "<!doctype html><title>bench</title><h1>hello</h1>"

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import (
+from ._client.errors import (
     SteelAPIError,
     SteelAuthenticationError,
     SteelBackendUnavailable,
@@ -51,33 +51,33 @@ __all__ = [
 __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
-    from ._async_client import AsyncSteelClient
-    from ._client import SteelClient
-    from ._context import SessionContext, context_from_storage_state, storage_state_from_context
-    from ._models import ReleaseResult, Session
-    from ._wire import ReleaseReason, SessionStatus
+    from ._client.async_client import AsyncSteelClient
+    from ._client.client import SteelClient
+    from ._client.context import SessionContext, context_from_storage_state, storage_state_from_context
+    from ._client.models import ReleaseResult, Session
+    from ._client.wire import ReleaseReason, SessionStatus
 
 
 def __getattr__(name: str) -> Any:
     """Loaded on first use, so that pytest's start-up pays nothing for them (``SteelClient`` loads httpx)."""
     if name == "AsyncSteelClient":
-        from ._async_client import AsyncSteelClient
+        from ._client.async_client import AsyncSteelClient
 
         return AsyncSteelClient
     if name == "SteelClient":
-        from ._client import SteelClient
+        from ._client.client import SteelClient
 
         return SteelClient
     if name in ("SessionContext", "context_from_storage_state", "storage_state_from_context"):
-        from . import _context
+        from ._client import context as _context
 
         return getattr(_context, name)
     if name in ("Session", "ReleaseResult"):
-        from . import _models
+        from ._client import models as _models
 
         return getattr(_models, name)
     if name in ("SessionStatus", "ReleaseReason"):
-        from . import _wire
+        from ._client import wire as _wire
 
         return getattr(_wire, name)
     raise AttributeError(f"module 'pytest_steel' has no attribute {name!r}")

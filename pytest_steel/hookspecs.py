@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ._models import Session
+    from ._client.models import Session
 
 
 @pytest.hookspec

@@ -18,26 +18,10 @@ from typing import Any
 import pytest
 
 from . import hookspecs
-from ._fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin module
-    STEEL_FIXTURES,
-    _steel_connection,
-    _steel_module,
-    _steel_playwright,
-    _steel_tracked,
-    settings_of,
-    steel_browser,
-    steel_client,
-    steel_context,
-    steel_login,
-    steel_module_session,
-    steel_page,
-    steel_session,
-    steel_session_params,
-)
-from ._markers import MARKER_HELP
-from ._redaction import hidden_comparison, scrub_report
-from ._settings import Settings, add_options
-from ._stash import (
+from ._client.redaction import hidden_comparison, scrub_report
+from ._config.markers import MARKER_HELP
+from ._config.settings import Settings, add_options
+from ._config.stash import (
     AFTER_TEST_KEY,
     CONTROLLER_PID_KEY,
     CURRENT_ITEM_KEY,
@@ -50,8 +34,24 @@ from ._stash import (
     RECORDER_KEY,
     SETTINGS_KEY,
     WORKER_SLOTS_KEY,
-    run_of,
     started_run,
+)
+from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin module
+    STEEL_FIXTURES,
+    _steel_connection,
+    _steel_module,
+    _steel_playwright,
+    _steel_tracked,
+    run_of,
+    settings_of,
+    steel_browser,
+    steel_client,
+    steel_context,
+    steel_login,
+    steel_module_session,
+    steel_page,
+    steel_session,
+    steel_session_params,
 )
 
 
@@ -67,27 +67,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
     if settings.debug.value:  # checked first: a usage error must leave nothing started
-        from ._debug import Debugger, check
+        from ._plugin.debug import Debugger, check
 
         config.pluginmanager.register(Debugger(config, check(config)), DEBUG_PLUGIN)
     if settings.playwright.value:
-        from . import _on_pytest_playwright as on_pytest_playwright
+        from ._integrations import drop_in
 
-        on_pytest_playwright.check(config, settings)
+        drop_in.check(config, settings)
         # Registered now, after pytest-playwright: its browser fixture is then the one pytest finds.
-        on_pytest_playwright.register(config)
+        drop_in.register(config)
     if config.pluginmanager.has_plugin("asyncio"):  # pytest-asyncio: the async fixtures
-        from . import _async_fixtures
+        from ._plugin import async_fixtures as _async_fixtures
 
         config.pluginmanager.register(_async_fixtures, _async_fixtures.PLUGIN_NAME)
     if hasattr(config, "workerinput"):  # an xdist worker: it stops, releasing its sessions, if the controller dies
-        from ._orphaned_worker import interrupt_when_orphaned
+        from ._sessions.orphaned_worker import interrupt_when_orphaned
 
         config.stash[CONTROLLER_PID_KEY] = interrupt_when_orphaned()
     else:  # workers send their reports to the controller, which shows them
-        from ._test_reports import ReportShower
+        from ._reporting.test_reports import ReportShower
 
-        config.pluginmanager.register(ReportShower(config), "steel-report")
+        config.pluginmanager.register(ReportShower(config, lambda: run_of(config).report), "steel-report")
         if config.pluginmanager.has_plugin("xdist"):
             config.pluginmanager.register(_XdistController(config), "steel-xdist")
 
@@ -105,7 +105,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _after_the_controller(config: pytest.Config) -> None:
     """On a worker whose controller died: remove what the controller would have (xdist's own hooks then fail)."""
     if config.stash.get(CONTROLLER_PID_KEY, None) is not None:
-        from ._orphaned_worker import clean_up_after_controller, orphaned
+        from ._sessions.orphaned_worker import clean_up_after_controller, orphaned
 
         if orphaned(config.stash[CONTROLLER_PID_KEY]):
             clean_up_after_controller(config.workerinput, WORKER_SLOTS_KEY)  # type: ignore[attr-defined]
@@ -134,7 +134,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.getoption("collectonly"):
         return
     if any(STEEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items):
-        from ._demand import sessions_needed
+        from ._plugin.demand import sessions_needed
 
         run = run_of(config)
         xdist = hasattr(config, "workerinput")
@@ -148,7 +148,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     run = started_run(item.config)
     prefetcher = run.prefetcher_if_decided if run is not None else None
     if prefetcher is not None:  # a test without a session of its own still lets the next ones be prepared
-        from ._prefetch import upcoming
+        from ._plugin.prefetch import upcoming
 
         prefetcher.look_ahead(upcoming(item))
     yield
@@ -161,7 +161,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if key in item.stash:
             del item.stash[key]
     if DRIVER_KEY in item.config.stash:  # a sync Playwright driver runs: an async test needs the loop it holds
-        from ._fixtures import room_for_async
+        from ._plugin.fixtures import room_for_async
 
         room_for_async(item)
 
@@ -188,7 +188,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
     """What the test's fixtures put off until all of them are torn down (--steel-playwright), as its teardown."""
     outcome = yield
     if item.stash.get(AFTER_TEST_KEY, None):
-        from ._fixtures import run_after_test
+        from ._plugin.fixtures import run_after_test
 
         error = run_after_test(item)
         if error is not None and outcome.excinfo is None:
@@ -202,7 +202,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         outcome = yield
         scrub_report(outcome.get_result(), settings_of(item.config).api_key.value)
         return
-    from ._test_reports import TestReporting
+    from ._reporting.test_reports import TestReporting
 
     reporting = TestReporting(run, item, call)
     outcome = yield
@@ -215,7 +215,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     if getattr(report, "steel_session_ended", False):
-        from ._test_reports import status_of
+        from ._reporting.test_reports import status_of
 
         return status_of(report)
     return None

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pytest_steel._chromium import find_chromium
+from pytest_steel._browser.chromium import find_chromium
 
 from ._cdp import browser_pid, connected, first_page
 from ._support import Server, StartServer, wait_until_gone, wait_until_removed

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_steel import _chromium
-from pytest_steel._chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
+from pytest_steel._browser.chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
 
 
 def executable(path: Path, content: str = "\x7fELF") -> Path:

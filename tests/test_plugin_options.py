@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_steel._limits import parse_timeout_ms
+from pytest_steel._client.limits import parse_timeout_ms
 
 from ._support import FaultProxy, StartServer, closed_port_url, live_processes_mentioning
 
@@ -138,7 +138,7 @@ def test_a_suite_without_steel_fixtures_starts_nothing(pytester: pytest.Pytester
         def pytest_sessionfinish(session):
             assert "playwright" not in sys.modules
             assert "httpx" not in sys.modules
-            assert "pytest_steel._run" not in sys.modules  # the run, reporting and artifacts load on first need
+            assert "pytest_steel._plugin.run" not in sys.modules  # the run, reporting and artifacts load on first need
             assert psutil.Process().children() == []
         """
     )
@@ -252,7 +252,7 @@ def test_runs_beside_pytest_playwright(pytester: pytest.Pytester) -> None:
 
         @pytest.fixture(scope="session")
         def browser_type_launch_args(browser_type_launch_args):
-            from pytest_steel._chromium import find_chromium
+            from pytest_steel._browser.chromium import find_chromium
             binary = find_chromium().for_session(headless=True).path
             return {**browser_type_launch_args, "executable_path": str(binary), "args": ["--no-sandbox"]}
         """

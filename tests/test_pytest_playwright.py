@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_steel._chromium import find_chromium
+from pytest_steel._browser.chromium import find_chromium
 
 from ._support import Backend, installed
 

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from pytest_steel._chromium import find_chromium
+from pytest_steel._browser.chromium import find_chromium
 
 from ._support import Backend
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from pytest_steel._test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
+from pytest_steel._reporting.test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
 
 from ._support import Backend, FaultProxy, ProxiedServer, StartServer, installed
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_steel._test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
+from pytest_steel._reporting.test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
 
 from ._support import Backend, installed
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-import pytest_steel._http as http_layer
+import pytest_steel._client.http as http_layer
 from pytest_steel import (
     AsyncSteelClient,
     SteelAuthenticationError,

@@ -12,17 +12,17 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from pytest_steel._artifacts import folder_for
-from pytest_steel._connection import driver_tmpdir
-from pytest_steel._http import retry_after
-from pytest_steel._lifecycle import Phase, TrackedSession
-from pytest_steel._limits import MAX_SESSIONS, POOL_SIZE, parse_timeout_ms
-from pytest_steel._models import Session, SessionPage, wire_fields
-from pytest_steel._redaction import Redacted, display_url, hidden_comparison, redact, shows_secret
-from pytest_steel._report import RunReport, SessionRecord, format_ms, summary
-from pytest_steel._settings import Backend, Setting, Settings
-from pytest_steel._slots import SessionSlots, SlotUnavailable
-from pytest_steel._wire import SessionStatus
+from pytest_steel._browser.connection import driver_tmpdir
+from pytest_steel._client.http import retry_after
+from pytest_steel._client.limits import MAX_SESSIONS, POOL_SIZE, parse_timeout_ms
+from pytest_steel._client.models import Session, SessionPage, wire_fields
+from pytest_steel._client.redaction import Redacted, display_url, hidden_comparison, redact, shows_secret
+from pytest_steel._client.wire import SessionStatus
+from pytest_steel._config.settings import Backend, Setting, Settings
+from pytest_steel._reporting.artifacts import folder_for
+from pytest_steel._reporting.report import RunReport, SessionRecord, format_ms, summary
+from pytest_steel._sessions.lifecycle import Phase, TrackedSession
+from pytest_steel._sessions.slots import SessionSlots, SlotUnavailable
 from pytest_steel.local._cli import _no_ca_bundle
 
 # -- summary and billing -----------------------------------------------------------
@@ -311,7 +311,7 @@ STORAGE_STATE = {
 
 def test_a_playwright_storage_state_becomes_a_steel_context_and_back(tmp_path: Path) -> None:
     from pytest_steel import SessionContext, context_from_storage_state, storage_state_from_context
-    from pytest_steel._context import as_session_context
+    from pytest_steel._client.context import as_session_context
 
     context = context_from_storage_state(STORAGE_STATE)
     assert isinstance(context, SessionContext)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_steel.local._websocket import MAX_UNSENT
+from pytest_steel.local._api.websocket import MAX_UNSENT
 
 from ._support import Server, StartServer
 

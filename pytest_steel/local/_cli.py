@@ -23,9 +23,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .._chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
-from .._ffmpeg import FFmpegNotFoundError, find_ffmpeg
-from .._limits import (
+from .._browser.chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
+from .._browser.ffmpeg import FFmpegNotFoundError, find_ffmpeg
+from .._client.limits import (
     API_KEY_ENV,
     CHROMIUM_ENV,
     DEFAULT_LOCAL_MAX_SESSIONS,
@@ -35,7 +35,7 @@ from .._limits import (
     POOL_SIZE,
     Count,
 )
-from ._pool import default_pool_size
+from ._browsers.pool import default_pool_size
 
 log = logging.getLogger("pytest_steel.local")
 
@@ -200,9 +200,9 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
     with _no_ca_bundle():
         from aiohttp import web  # noqa: PLC0415 - keep `--help` and argument errors fast
 
-    from ._app import make_app  # noqa: PLC0415
+    from ._api.app import make_app  # noqa: PLC0415
+    from ._browsers.watchdog import Watchdog  # noqa: PLC0415
     from ._sessions import SessionManager  # noqa: PLC0415
-    from ._watchdog import Watchdog  # noqa: PLC0415
 
     root = Path(tempfile.mkdtemp(prefix="steel-local-"))
     owner = secrets.token_hex(8)

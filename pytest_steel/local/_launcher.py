@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from .._limits import API_KEY_ENV
+from .._client.limits import API_KEY_ENV
 
 READY_PREFIX = "steel-local listening on "
 

@@ -22,15 +22,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._chromium import ChromiumSet
-from .._wire import RECORD_VIDEO_FIELD, ReleaseReason, SessionStatus
-from ._browser import BrowserProcess
-from ._cdp import CDPError
-from ._context import ContextAgent, read_context
-from ._params import CreateParams, InvalidRequest, ListQuery, canonical_uuid
-from ._pool import BrowserPool, LaunchSpec
-from ._recording import KEPT_FOR_S, Recorder
-from ._watchdog import Watchdog
+from .._browser.chromium import ChromiumSet
+from .._client.wire import RECORD_VIDEO_FIELD, ReleaseReason, SessionStatus
+from ._api.params import CreateParams, InvalidRequest, ListQuery, canonical_uuid
+from ._browsers.browser import BrowserProcess
+from ._browsers.cdp import CDPError
+from ._browsers.context import ContextAgent, read_context
+from ._browsers.pool import BrowserPool, LaunchSpec
+from ._browsers.recording import KEPT_FOR_S, Recorder
+from ._browsers.watchdog import Watchdog
 
 log = logging.getLogger("pytest_steel.local")
 

@@ -1,0 +1,254 @@
+"""A Playwright browser connected over CDP to one tracked session, and what the artifacts need to know of it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from .._client.errors import SteelError, SteelSessionError, first_line
+
+if TYPE_CHECKING:
+    from playwright import async_api
+    from playwright.sync_api import Browser, BrowserContext, Playwright
+
+    from .._client.client import SteelClient
+    from .._sessions.lifecycle import TrackedSession
+
+CONNECT_TIMEOUT_MS = 30_000
+_DRIVER_DIR_PREFIX = "pytest-steel-playwright-"  # then the owning process's pid, a dash, mkdtemp's letters
+
+
+class PlaywrightDriver:
+    """The process's Playwright sync API: started on first need, and stopped again for async tests.
+
+    Playwright's sync API keeps the thread's asyncio loop marked as running for as long
+    as its driver runs, which stops any later async test (pytest-asyncio runs those in a
+    loop of its own). So the driver runs only while sync connections need it: an async
+    fixture asks for room (``make_room_for_async``), and the next sync one starts it again.
+    When pytest-playwright is active it is pytest-playwright's driver (two sync drivers cannot
+    share a thread), which is not ours to stop.
+    """
+
+    def __init__(self, given: Playwright | None = None) -> None:
+        self._playwright = given
+        self._ours = given is None
+        self._stack = contextlib.ExitStack()
+        self.open: set[Connection] = set()  # sync connections that need the driver running
+
+    def get(self) -> Playwright:
+        if self._playwright is None:
+            from playwright.sync_api import sync_playwright
+
+            started = self._stack.enter_context(driver_tmpdir())
+            self._playwright = sync_playwright().start()
+            started()
+        return self._playwright
+
+    def make_room_for_async(self, nodeid: str) -> None:
+        """Stop the sync driver before an async test; a clear error when sync connections still need it."""
+        if self._playwright is None:
+            return
+        if not self._ours or self.open:
+            why = "pytest-playwright's sync driver" if not self._ours else "a sync connection to a Steel session"
+            raise SteelError(
+                f"{nodeid} needs the thread's event loop for Playwright's async API, but {why} holds it "
+                "(Playwright's sync API marks the loop running while it runs). Keep sync and async Steel "
+                "fixtures in separate modules with per-test sessions, or in separate pytest runs"
+            )
+        self.stop()
+
+    def stop(self) -> None:
+        try:
+            if self._playwright is not None and self._ours:
+                playwright, self._playwright = self._playwright, None
+                playwright.stop()
+        finally:
+            self._stack.close()  # its temp folder, even when the driver did not stop cleanly
+
+
+class Connection:
+    """One CDP connection: a dropped connection is the session's news (``connection_lost``), a close is ours."""
+
+    def __init__(
+        self, driver: PlaywrightDriver, client: SteelClient, tracked: TrackedSession, slow_mo: float = 0
+    ) -> None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        playwright = driver.get()
+        self._driver = driver
+        self.tracked = tracked
+        self.tracing = False  # its context records a Playwright trace (in chunks, one per test)
+        self._context: BrowserContext | None = None
+        failure: str | None = None
+        try:
+            self.browser: Browser = playwright.chromium.connect_over_cdp(
+                client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
+            )
+        except PlaywrightError as exc:
+            failure = client.redact(first_line(exc))
+        if failure is not None:  # raised outside the except block, so no local holds the unredacted error
+            raise connect_error(tracked, failure)
+        self.browser.on("disconnected", lambda _: tracked.connection_lost())
+        driver.open.add(self)
+
+    @property
+    def context(self) -> BrowserContext:
+        """The session's default context: Steel opens one, with a page, for every session."""
+        if self._context is None:
+            contexts = self.browser.contexts
+            self._context = contexts[0] if contexts else self.browser.new_context()
+        return self._context
+
+    def close(self) -> None:
+        """Disconnect on purpose; a connection that already dropped is noted as lost first."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        if not self.browser.is_connected():
+            self.tracked.connection_lost()  # the event may not have been dispatched yet
+        self.tracked.close_connection()
+        self._driver.open.discard(self)
+        if self.browser.is_connected():
+            try:
+                self.browser.close()
+            except PlaywrightError:
+                pass  # the connection went down under us: the session's release is what matters
+
+
+def connect_error(tracked: TrackedSession, failure: str) -> SteelSessionError:
+    return SteelSessionError(
+        f"could not connect Playwright to Steel session {tracked.id}: {failure}",
+        session_id=tracked.id,
+        status=str(tracked.session.status),
+    )
+
+
+class AsyncConnection:
+    """``Connection``'s async twin: its own async Playwright driver in the test's loop, or one it is lent."""
+
+    def __init__(self, tracked: TrackedSession) -> None:
+        self.tracked = tracked
+        self.tracing = False
+        self._stack = contextlib.ExitStack()
+        self._playwright: async_api.Playwright | None = None
+        self.browser: async_api.Browser
+
+    @classmethod
+    async def open(
+        cls,
+        client: SteelClient,
+        tracked: TrackedSession,
+        slow_mo: float = 0,
+        playwright: async_api.Playwright | None = None,
+    ) -> AsyncConnection:
+        """Connect; with ``playwright`` given (pytest-playwright-asyncio's), on that driver, which it leaves running."""
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import async_playwright
+
+        self = cls(tracked)
+        if playwright is None:
+            started = self._stack.enter_context(driver_tmpdir())
+            try:
+                self._playwright = await async_playwright().start()
+            except BaseException:
+                self._stack.close()
+                raise
+            started()
+        driver = playwright or self._playwright
+        assert driver is not None
+        failure: str | None = None
+        try:
+            self.browser = await driver.chromium.connect_over_cdp(
+                client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
+            )
+        except PlaywrightError as exc:
+            failure = client.redact(first_line(exc))
+        if failure is not None:
+            await self._stop()
+            raise connect_error(tracked, failure)
+        self.browser.on("disconnected", lambda _: tracked.connection_lost())
+        return self
+
+    @property
+    def context(self) -> async_api.BrowserContext:
+        """The session's default context (Steel opens one, with a page, for every session)."""
+        return self.browser.contexts[0]
+
+    async def close(self) -> None:
+        """Disconnect on purpose; stop this connection's own driver and remove its temp folder, if it has one."""
+        from playwright.async_api import Error as PlaywrightError
+
+        if not self.browser.is_connected():
+            self.tracked.connection_lost()
+        self.tracked.close_connection()
+        try:
+            if self.browser.is_connected():
+                await self.browser.close()
+        except PlaywrightError:
+            pass  # the connection went down under us: the session's release is what matters
+        await self._stop()
+
+    async def _stop(self) -> None:
+        try:
+            if self._playwright is not None:
+                await self._playwright.stop()
+        finally:
+            self._stack.close()
+
+
+@contextlib.contextmanager
+def driver_tmpdir() -> Iterator[Callable[[], None]]:
+    """A TMPDIR for a Playwright driver about to start, removed once the block ends (after the driver stops).
+
+    The driver makes a playwright-artifacts-* folder per CDP connection in its TMPDIR and
+    does not always remove it. The driver reads TMPDIR once, when it starts: call the
+    given function then, and the tests get their own TMPDIR back.
+
+    A run killed with SIGKILL removes nothing: its folder is named with its pid, and the
+    next run removes the folders of processes that are gone.
+    """
+    _remove_orphaned_driver_dirs()
+    path = tempfile.mkdtemp(prefix=f"{_DRIVER_DIR_PREFIX}{os.getpid()}-")
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = path
+
+    def started() -> None:
+        if os.environ.get("TMPDIR") != path:
+            return
+        if previous is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = previous
+
+    try:
+        yield started
+    finally:
+        started()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphaned_driver_dirs() -> None:
+    """Remove this user's driver folders whose process is gone (killed, so it could not remove them)."""
+    if os.name != "posix":
+        return  # os.kill(pid, 0) probes only on POSIX; elsewhere it would end the process
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return
+    for folder in entries:
+        if not folder.name.startswith(_DRIVER_DIR_PREFIX):
+            continue
+        pid, _, rest = folder.name[len(_DRIVER_DIR_PREFIX) :].partition("-")
+        if not pid.isdigit() or not rest:
+            continue
+        try:
+            if not folder.is_dir(follow_symlinks=False) or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder.path, ignore_errors=True)
+        except OSError:
+            continue  # alive (perhaps another user's), or not ours to look at

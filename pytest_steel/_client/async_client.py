@@ -1,0 +1,82 @@
+"""``AsyncSteelClient``: ``SteelClient``'s async twin, for async fixtures and async code outside pytest.
+
+The same endpoints, errors, retries and idempotent create: ``_endpoints.ClientBase``'s
+plans, run with ``_http.drive_async`` over an ``httpx.AsyncClient``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from .context import SessionContext
+from .endpoints import ClientBase
+from .http import Plan, T, drive_async
+from .models import ReleaseResult, Session, SessionPage
+from .wire import MAX_LIST_LIMIT, SessionStatus
+
+
+class AsyncSteelClient(ClientBase):
+    """The Steel sessions API, awaited. Arguments as ``SteelClient``'s; use ``async with`` or ``aclose()``.
+
+    One method per endpoint plus ``aclose`` and the async context-manager pair: its size is the API's.
+    """
+
+    def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options)
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await drive_async(plan, self._http, self._rules)
+
+    async def create(self, timeout: int | None = None, **fields: Any) -> Session:
+        """Create a live session (see ``SteelClient.create``: the client picks the id, so retries leave no orphan)."""
+        return await self._run(self._plan_create(timeout, fields))
+
+    async def retrieve(self, session_id: str) -> Session:
+        return await self._run(self._plan_retrieve(session_id))
+
+    async def context(self, session_id: str) -> SessionContext:
+        """The live session's context in Steel's wire shape, to pass back as ``session_context``."""
+        return await self._run(self._plan_context(session_id))
+
+    async def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> list[Session]:
+        return await self._run(self._plan_list(status, limit))
+
+    async def list_page(
+        self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT, cursor_id: str | None = None
+    ) -> SessionPage:
+        return await self._run(self._plan_list_page(status, limit, cursor_id))
+
+    async def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
+        return await self._run(self._plan_release(session_id, timeout))
+
+    async def release_all(self) -> ReleaseResult:
+        """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
+        return await self._run(self._plan_release_all())
+
+    async def events(self, session_id: str) -> list[Any]:
+        return await self._run(self._plan_events(session_id))
+
+    async def recording(self, session_id: str) -> bytes:
+        return await self._run(self._plan_recording(session_id))
+
+    async def discard_recording(self, session_id: str) -> None:
+        await self._run(self._plan_discard_recording(session_id))
+
+    async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
+        return await self._run(self._plan_health(timeout))
+
+    async def settle_abandoned(self) -> list[str]:
+        """As ``SteelClient.settle_abandoned``: release what came to life of the creates given up on."""
+        return await self._run(self._plan_settle_abandoned())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSteelClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,110 @@
+"""``SteelClient``: the Steel sessions API over a blocking httpx client, usable with or without pytest.
+
+The endpoints, the idempotent create and the retry rules are ``_endpoints.ClientBase``'s
+plans, shared with ``AsyncSteelClient``; this class runs them with ``_http.drive``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from .context import SessionContext
+from .endpoints import ClientBase, EventHook
+from .http import Plan, T, drive
+from .models import ReleaseResult, Session, SessionPage
+from .wire import MAX_LIST_LIMIT, SessionStatus
+
+__all__ = ["EventHook", "SteelClient"]
+
+
+class SteelClient(ClientBase):
+    """The Steel sessions API, blocking. Arguments as ``ClientBase``, plus an httpx ``transport`` (for tests).
+
+    One method per endpoint plus ``close`` and the context-manager pair: its size is the API's.
+    """
+
+    def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = httpx.Client(transport=transport, **self._http_options)
+
+    def _run(self, plan: Plan[T]) -> T:
+        return drive(plan, self._http, self._rules)
+
+    def create(self, timeout: int | None = None, **fields: Any) -> Session:
+        """Create a live session; ``timeout`` is its lifetime in ms, ``fields`` any Steel create field.
+
+        The client chooses the ``sessionId`` (unless given), so that after an
+        ambiguous failure it can ask the server whether the attempt took effect.
+        """
+        return self._run(self._plan_create(timeout, fields))
+
+    def retrieve(self, session_id: str) -> Session:
+        return self._run(self._plan_retrieve(session_id))
+
+    def context(self, session_id: str) -> SessionContext:
+        """The live session's context (cookies, localStorage, sessionStorage, indexedDB) in Steel's wire shape.
+
+        Pass it back as ``session_context`` on create to start a session from it. It
+        holds session cookies and tokens: its repr shows only counts.
+        """
+        return self._run(self._plan_context(session_id))
+
+    def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> list[Session]:
+        """Every session the server lists, page by page (by the last id, as Steel pages).
+
+        Stops on an empty or short page, and on a page that repeats ids already
+        seen: a self-hosted steel-browser ignores the cursor and would loop forever.
+        """
+        return self._run(self._plan_list(status, limit))
+
+    def list_page(
+        self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT, cursor_id: str | None = None
+    ) -> SessionPage:
+        """One page of the list, with the paging fields the server gave (steel-browser gives none)."""
+        return self._run(self._plan_list_page(status, limit, cursor_id))
+
+    def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
+        """Release a session; ``timeout`` (seconds) bounds the call, retries included (default: one answer's)."""
+        return self._run(self._plan_release(session_id, timeout))
+
+    def release_all(self) -> ReleaseResult:
+        """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
+        return self._run(self._plan_release_all())
+
+    def events(self, session_id: str) -> list[Any]:
+        """Steel Cloud's recording of a session: its rrweb events, every page of them (``Next-Cursor``)."""
+        return self._run(self._plan_events(session_id))
+
+    def recording(self, session_id: str) -> bytes:
+        """steel-local's recording of an ended session created with ``recordVideo=True``: a WebM video.
+
+        Raises ``SteelNotFoundError`` when there is none (not asked for, or a backend that does not record).
+        """
+        return self._run(self._plan_recording(session_id))
+
+    def discard_recording(self, session_id: str) -> None:
+        """Delete steel-local's recording of a session (it keeps it until then, or until it stops)."""
+        self._run(self._plan_discard_recording(session_id))
+
+    def health(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """The server's health; ``timeout`` (seconds) bounds the one attempt, else the client's timeouts apply."""
+        return self._run(self._plan_health(timeout))
+
+    def settle_abandoned(self) -> list[str]:
+        """Release any session whose create this client gave up on but that came to life since; their ids.
+
+        Call it before dropping the client (pytest-steel does at the end of the run):
+        a create can reach a server after the client stopped waiting for it.
+        """
+        return self._run(self._plan_settle_abandoned())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SteelClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,273 @@
+"""The HTTP layer under both clients: Steel's retry rules written once, as plans that a sync or an async driver runs.
+
+A *plan* is a generator that yields what to do next, ``Send`` a request or ``Sleep``,
+and is sent what came of it: the ``httpx.Response``, or a ``SteelConnectionError``
+thrown in. The rules live in plans (which statuses and errors are retried, backoff
+from 0.5 s to 8 s with jitter, ``Retry-After`` or ``retry-after-ms`` honoured up to a
+minute, ``x-should-retry`` overriding the status) and the timeouts (see ``Rules``); the
+drivers only do I/O. httpx's transport errors become ``SteelConnectionError`` /
+``SteelTimeoutError``, and error statuses the ``SteelAPIError`` for their status, here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import ssl
+import time
+import urllib.parse
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from .errors import (
+    SteelAPIError,
+    SteelAuthenticationError,
+    SteelConnectionError,
+    SteelTimeoutError,
+    SteelUnreachableError,
+    error_class_for_status,
+)
+from .redaction import display_url
+from .wire import SHOULD_RETRY_HEADER
+
+T = TypeVar("T")
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class Send:
+    method: str
+    path: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+Plan = Generator["Send | Sleep", Any, T]
+
+
+@dataclass
+class Rules:
+    """Steel's retry rules and timeouts for one client, and how it words an error status.
+
+    The timeouts are one design: each attempt may take ``connect_timeout`` to connect
+    and ``read_timeout`` to answer; a whole call (attempts, back-off, the look-ups of
+    an ambiguous create) ends by ``call_timeout``, which defaults to three read
+    timeouts, so that a create slower than one read timeout is still retried, and
+    the last attempt only gets the time that is left.
+    """
+
+    base_url: str
+    max_retries: int
+    call_timeout: float  # seconds a whole call may take, retries and back-off included
+    redact: Callable[[str], str]
+    auth_advice: Callable[[], str]  # what a 401 means: no key configured, or which setting's key was refused
+    read_timeout: float = 30.0
+    connect_timeout: float = 5.0
+
+    def attempts(self, call_timeout: float | None = None) -> Iterator[Attempt]:
+        deadline = time.monotonic() + (call_timeout if call_timeout is not None else self.call_timeout)
+        for number in range(self.max_retries + 1):
+            yield Attempt(number, last=number == self.max_retries, deadline=deadline, rules=self)
+            if time.monotonic() >= deadline:
+                return
+
+    def call(
+        self, method: str, path: str, *, retry: bool = True, call_timeout: float | None = None, **kwargs: Any
+    ) -> Plan[httpx.Response]:
+        """One API call, retried as Steel's SDKs do; an error status raises its ``SteelAPIError``."""
+        for attempt in self.attempts(call_timeout):
+            last = attempt.last or not retry
+            try:
+                response = yield attempt.send(method, path, **kwargs)
+            except SteelConnectionError:
+                delay = None if last else attempt.delay()
+                if delay is None:
+                    raise
+                yield Sleep(delay)
+                continue
+            if response.status_code < 400:
+                return response
+            delay = None if last or not should_retry(response) else attempt.delay(retry_after(response))
+            if delay is None:
+                raise self.status_error(response, method, path)
+            yield Sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def status_error(self, response: httpx.Response, method: str, path: str) -> SteelAPIError:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text[:500]
+        said = body.get("message") if isinstance(body, dict) else body
+        said = self.redact(str(said)) if said else ""
+        where = f"{method} {path} on {display_url(self.base_url)}"
+        status = response.status_code
+        error_class = error_class_for_status(status)
+        if error_class is SteelAuthenticationError:
+            message = f"{where} was refused ({status}): {self.auth_advice()}"
+        else:
+            message = f"{where} failed ({status})"
+        if said:
+            message += f". The server said: {said}"
+        if isinstance(body, dict) and body.get("field"):
+            message += f" (field {body['field']!r})"
+        return error_class(message, status_code=status, method=method, path=path, body=body)
+
+
+@dataclass
+class Attempt:
+    number: int
+    last: bool
+    deadline: float
+    rules: Rules
+
+    def send(self, method: str, path: str, **kwargs: Any) -> Send:
+        """The request, with no more time to answer than the call has left."""
+        left = max(self.deadline - time.monotonic(), 0.5)
+        read = min(self.rules.read_timeout, left)
+        kwargs["timeout"] = httpx.Timeout(read, connect=min(self.rules.connect_timeout, read))
+        return Send(method, path, kwargs)
+
+    def delay(self, server_delay: float | None = None) -> float | None:
+        """How long to back off before the next attempt; None when the call's time cannot cover it."""
+        delay = server_delay
+        if delay is None:
+            delay = min(INITIAL_RETRY_DELAY * 2**self.number, MAX_RETRY_DELAY) * random.uniform(0.75, 1.0)
+        return None if time.monotonic() + delay > self.deadline else delay
+
+
+def tls_for(base_url: str) -> ssl.SSLContext | bool:
+    """What a client checks TLS with: httpx's default for an https server, none to trust for a plain-HTTP one.
+
+    httpx's default context loads the CA bundle, about 40 ms for each client made, on
+    the way to a run's first session. A client for a plain-HTTP server (the embedded
+    one, any on loopback) sends every request there and needs no certificate; should a
+    request ever go to an https URL, it fails verification instead of going unchecked.
+    """
+    if urllib.parse.urlsplit(base_url).scheme == "http":
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with nothing trusted
+    return True
+
+
+def preload() -> None:
+    """Import what a client's first request needs, in a thread that can afford it (``Backend.warm_up``).
+
+    httpx imports httpcore only when its first transport is made; with httpx itself that
+    is 60-170 ms of the first test's set-up when done there.
+    """
+    import httpcore  # noqa: F401, PLC0415
+
+
+def should_retry(response: httpx.Response) -> bool:
+    override = response.headers.get(SHOULD_RETRY_HEADER)
+    if override in ("true", "false"):
+        return override == "true"
+    return response.status_code in RETRYABLE_STATUSES
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms``, ``retry-after`` seconds or date), if sane."""
+    delay: float | None = None
+    if (value := response.headers.get("retry-after-ms")) is not None:
+        try:
+            delay = float(value) / 1000
+        except ValueError:
+            delay = None
+    elif (value := response.headers.get("retry-after")) is not None:
+        try:
+            delay = float(value)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):  # neither seconds nor an HTTP date: use our own backoff
+                when = None
+            delay = when.timestamp() - time.time() if when else None
+    return delay if delay is not None and 0 < delay <= MAX_RETRY_AFTER else None
+
+
+def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> SteelConnectionError:
+    """The one mapping of httpx's transport failures: no connection at all, no answer in time, or a lost one."""
+    where = display_url(rules.base_url)
+    reason = rules.redact(str(exc)) or type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return SteelUnreachableError(
+            f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        timeout = step.kwargs.get("timeout")
+        waited = f" after {timeout.read:.2g} s" if isinstance(timeout, httpx.Timeout) and timeout.read else ""
+        return SteelTimeoutError(
+            f"the Steel API at {where} did not answer {step.method} {step.path} in time "
+            f"({type(exc).__name__}{waited}); is the server overloaded or stuck?"
+        )
+    return SteelConnectionError(
+        f"the connection to the Steel API at {where} failed during {step.method} {step.path} ({reason})"
+    )
+
+
+class _Steps:
+    """A plan's steps, one at a time; what each ``Send`` brought back goes in before the next is taken."""
+
+    def __init__(self, plan: Plan[Any], rules: Rules) -> None:
+        self._plan, self._rules = plan, rules
+        self._answer: httpx.Response | None = None
+        self._failure: SteelConnectionError | None = None
+        self.value: Any = None
+
+    def __iter__(self) -> _Steps:
+        return self
+
+    def __next__(self) -> Send | Sleep:
+        answer, failure, self._answer, self._failure = self._answer, self._failure, None, None
+        try:
+            return self._plan.throw(failure) if failure is not None else self._plan.send(answer)
+        except StopIteration as done:
+            self.value = done.value
+            raise StopIteration from None
+
+    def answered(self, response: httpx.Response) -> None:
+        self._answer = response
+
+    def failed(self, exc: httpx.TransportError, step: Send) -> None:
+        self._failure = transport_error(exc, self._rules, step)
+
+
+def drive(plan: Plan[T], http: httpx.Client, rules: Rules) -> T:
+    """Run a plan with a blocking httpx client."""
+    steps = _Steps(plan, rules)
+    for step in steps:
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+            continue
+        try:
+            steps.answered(http.request(step.method, step.path, **step.kwargs))
+        except httpx.TransportError as exc:
+            steps.failed(exc, step)
+    return steps.value
+
+
+async def drive_async(plan: Plan[T], http: httpx.AsyncClient, rules: Rules) -> T:
+    """Run a plan with an async httpx client: the same rules, awaited."""
+    steps = _Steps(plan, rules)
+    for step in steps:
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+            continue
+        try:
+            steps.answered(await http.request(step.method, step.path, **step.kwargs))
+        except httpx.TransportError as exc:
+            steps.failed(exc, step)
+    return steps.value

@@ -1,0 +1,86 @@
+"""The ``steel`` marker: every field takes the value of the closest marker on the node or its parents.
+
+The one place that reads the marker, for create fields (``timeout`` and any Steel
+field) and for artifact modes (``screenshot``, ``tracing``) alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from .._client.errors import SteelError
+from .._client.limits import parse_timeout_ms, timeout_error
+from .settings import ARTIFACT_FIELDS
+
+MARKER = "steel"
+MARKER_HELP = (
+    "steel(timeout=None, context=None, **create_fields): parameters for the Steel session of this test; "
+    "context names a fixture whose session context the session starts from"
+)
+
+
+@dataclass(frozen=True)
+class SteelMarks:
+    """The merged marker fields of one node, and which node set each."""
+
+    fields: dict[str, Any]
+    owners: dict[str, pytest.Item | pytest.Collector]
+
+    @classmethod
+    def of(cls, node: pytest.Item | pytest.Collector) -> SteelMarks:
+        fields: dict[str, Any] = {}
+        owners: dict[str, pytest.Item | pytest.Collector] = {}
+        for owner, mark in node.iter_markers_with_node(MARKER):  # closest first
+            if mark.args:
+                raise SteelError(
+                    f"@pytest.mark.steel on {_name(owner)} takes keyword arguments only, "
+                    "e.g. @pytest.mark.steel(timeout='2m', blockAds=True)"
+                )
+            for key, value in mark.kwargs.items():
+                if key not in fields:
+                    fields[key], owners[key] = value, owner
+        return cls(fields, owners)
+
+    def create_fields(self) -> dict[str, Any]:
+        """Create parameters, ``timeout`` in milliseconds; artifact modes are not create fields."""
+        created = {k: v for k, v in self.fields.items() if k not in ARTIFACT_FIELDS}
+        if "timeout" in created:
+            created["timeout"] = timeout_ms(created["timeout"], "@pytest.mark.steel(timeout=...)")
+        return created
+
+    def mode(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        """An artifact mode (``screenshot``, ``tracing``), checked against its choices."""
+        if name not in self.fields:
+            return default
+        value = self.fields[name]
+        if value not in choices:
+            raise SteelError(
+                f"@pytest.mark.steel({name}={value!r}) on {_name(self.owners[name])}: "
+                f"use {', '.join(map(repr, choices))}"
+            )
+        return value
+
+    def reject_below_module(self) -> None:
+        """A shared per-module session is made once: a test's (or class's) create fields would change nothing."""
+        for key, owner in self.owners.items():
+            if key not in ARTIFACT_FIELDS and not isinstance(owner, (pytest.Module, pytest.Package, pytest.Session)):
+                pytest.fail(
+                    f"@pytest.mark.steel on {owner.nodeid} cannot change a per-module session shared with other "
+                    "tests; mark the module instead (pytestmark = pytest.mark.steel(...)), or use a per-test session",
+                    pytrace=False,
+                )
+
+
+def timeout_ms(value: object, where: str) -> int:
+    """A timeout from a marker or a fixture, in any form ``--steel-timeout`` takes; a SteelError names ``where``."""
+    try:
+        return parse_timeout_ms(value)
+    except ValueError:
+        raise SteelError(timeout_error(where, value)) from None
+
+
+def _name(node: pytest.Item | pytest.Collector) -> str:
+    return node.nodeid or node.name

@@ -1,0 +1,471 @@
+"""Options, ini twins and environment variables, resolved once per process with their source.
+
+The table is the ``Settings`` class itself: each field names its option, ini twin,
+environment variable, parser and default once, so a new option is one new field.
+Precedence is command line, then environment, then ini file, then default; the
+report header shows every effective value and where it came from. Everything is
+validated in ``pytest_configure``, before anything starts, so a bad value is a usage
+error (exit 4) that names the option and the valid range, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import pytest
+
+from .._client.limits import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    CHROMIUM_ENV,
+    DEFAULT_HTTP_TIMEOUT,
+    HTTP_TIMEOUT_RANGE,
+    MAX_SESSIONS,
+    PLAYWRIGHT_ENV,
+    POOL_SIZE,
+    PREFETCH,
+    SLOWMO,
+    TIMEOUT_RANGE,
+    Count,
+    parse_seconds,
+    parse_timeout_ms,
+)
+from .._client.redaction import Redacted, display_url
+from .._client.wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_url
+
+T = TypeVar("T")
+
+SCOPES = ("function", "module")
+ARTIFACT_FIELDS = ("screenshot", "tracing", "recording")  # steel marker fields that choose artifacts
+SCREENSHOT_MODES = ("off", "on", "only-on-failure")
+TRACING_MODES = ("off", "on", "retain-on-failure")
+RECORDING_MODES = ("off", "on", "retain-on-failure")
+DEFAULT_OUTPUT = "test-results"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class Backend(enum.Enum):
+    EMBEDDED = "embedded"
+    SERVER = "server"
+    CLOUD = "cloud"
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    value: T
+    source: str  # "--steel-timeout", "STEEL_BASE_URL", "ini steel_timeout", "default"
+
+    @property
+    def rank(self) -> int:
+        """0 command line, 1 environment, 2 ini, 3 default: which of two settings was given more directly."""
+        if self.source.startswith("--"):
+            return 0
+        if self.source.startswith("ini "):
+            return 2
+        return 3 if self.source.startswith("default") else 1
+
+
+# -- parsers: text in, value out; ValueError says what would have been accepted --
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean; use true or false")
+
+
+def _choice(what: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{text!r} is not a {what}; use {', '.join(choices[:-1])} or {choices[-1]}")
+        return text
+
+    return parse
+
+
+def _count(limit: Count) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return limit.parse(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a {limit.what}; use {limit.range}") from None
+
+    return parse
+
+
+def _timeout(text: str) -> int:
+    try:
+        return parse_timeout_ms(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid session timeout; give {TIMEOUT_RANGE}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_seconds(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid HTTP timeout; give {HTTP_TIMEOUT_RANGE}") from None
+
+
+def _base_url(text: str) -> str | None:
+    return normalize_base_url(text) if text else None
+
+
+def _api_key(text: str) -> Redacted | None:
+    return Redacted(text) if text else None
+
+
+# -- the table --
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the table: how a setting is spelled, parsed and defaulted."""
+
+    name: str  # the ini name; the option is --steel-<name with dashes>
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    env: str | None = None
+    flag: bool = False  # a switch: --steel-local, not --steel-local VALUE
+    negative: str | None = None  # a switch's opposite: --no-steel-release-all
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def add_to(self, parser: pytest.Parser, group: pytest.OptionGroup) -> None:
+        env = f" [env {self.env}]" if self.env else ""
+        if self.flag:
+            group.addoption(self.option, action="store_const", const="true", dest=self.name, help=self.help)
+            if self.negative:
+                group.addoption(
+                    self.negative, action="store_const", const="false", dest=self.name, help=f"turn {self.option} off"
+                )
+        else:
+            group.addoption(self.option, dest=self.name, metavar="VALUE", help=self.help + env)
+        parser.addini(self.name, self.help + env, default="")
+
+    def resolve(self, config: pytest.Config, environ: Mapping[str, str]) -> Setting[Any]:
+        raw, source = self._raw(config, environ)
+        if raw is None:
+            return Setting(self.default, "default")
+        try:
+            return Setting(self.parse(raw), source)
+        except ValueError as exc:
+            raise pytest.UsageError(f"{source}: {exc}") from None
+
+    def _raw(self, config: pytest.Config, environ: Mapping[str, str]) -> tuple[str | None, str]:
+        value = config.getoption(self.name, None)
+        if value is not None:
+            negated = self.negative is not None and value == "false"
+            return str(value), self.negative if negated else self.option
+        if self.env and environ.get(self.env):
+            return environ[self.env], self.env
+        ini = str(config.getini(self.name) or "").strip()
+        if ini:
+            return ini, f"ini {self.name}"
+        return None, "default"
+
+
+def _mode(name: str, what: str, choices: tuple[str, ...], default: str, does: str) -> Any:
+    """A row whose value is one of ``choices``; its help lists them and names the default."""
+    listed = ", ".join(f"{c} (default)" if c == default else c for c in choices)
+    return _option(name, f"{does}: {listed}", _choice(what, choices), default)
+
+
+def _option(name: str, help: str, parse: Callable[[str], Any], default: Any = None, **more: Any) -> Any:
+    option = Option(name, help, parse, default, **more)
+    return dataclasses.field(default=Setting(default, "default"), metadata={"option": option})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting with its source. Fields with an ``option`` are the table; the rest are derived."""
+
+    timeout_ms: Setting[int] = _option(
+        "steel_timeout",
+        "session timeout: milliseconds, or 30s, 10m, 1h (default 300000, at most 24 h)",
+        _timeout,
+        DEFAULT_TIMEOUT_MS,
+    )
+    base_url: Setting[str | None] = _option(
+        "steel_base_url", "base URL of a Steel-compatible server", _base_url, env=BASE_URL_ENV
+    )
+    api_key: Setting[Redacted | None] = _option(
+        "steel_api_key", "Steel API key; alone, it selects Steel Cloud", _api_key, env=API_KEY_ENV
+    )
+    local: Setting[bool] = _option(
+        "steel_local", "use the embedded local server even if a base URL or key is set", parse_bool, False, flag=True
+    )
+    session_scope: Setting[str] = _mode(
+        "steel_session_scope", "session scope", SCOPES, "function", "lifetime of steel_session and its browser"
+    )
+    release_all: Setting[bool] = _option(
+        "steel_release_all",
+        "at the end of the run, release every live session the backend lists (default on; on Steel Cloud "
+        "that is every live session of the organisation)",
+        parse_bool,
+        True,
+        flag=True,
+        negative="--no-steel-release-all",
+    )
+    chromium: Setting[str | None] = _option(
+        "steel_chromium", "browser binary for the embedded server", str, env=CHROMIUM_ENV
+    )
+    headed: Setting[bool] = _option(
+        "steel_headed", "embedded server only: show the browser windows", parse_bool, False, flag=True
+    )
+    http_timeout: Setting[float] = _option(
+        "steel_http_timeout",
+        "seconds the Steel API may take to answer one request (default 30); a create retries within three "
+        "times that, a release within it",
+        _seconds,
+        DEFAULT_HTTP_TIMEOUT,
+    )
+    max_sessions: Setting[int | None] = _option(
+        "steel_max_sessions", "sessions the server runs at once (default: detected)", _count(MAX_SESSIONS)
+    )
+    pool_size: Setting[int | None] = _option(
+        "steel_pool_size",
+        "embedded server only: browsers kept running ahead of need (default: from the number of cores; 0: none)",
+        _count(POOL_SIZE),
+    )
+    screenshot: Setting[str] = _mode(
+        "steel_screenshot", "screenshot mode", SCREENSHOT_MODES, "only-on-failure", "screenshot each test's pages"
+    )
+    tracing: Setting[str] = _mode(
+        "steel_tracing", "tracing mode", TRACING_MODES, "off", "record a Playwright trace of each test"
+    )
+    recording: Setting[str] = _mode(
+        "steel_recording",
+        "recording mode",
+        RECORDING_MODES,
+        "off",
+        "save a recording of each test's own session (a video on the embedded server, Steel's events on Steel Cloud)",
+    )
+    output: Setting[Path] = _option(
+        "steel_output",
+        f"folder for screenshots, traces and recordings, one subfolder per test (default {DEFAULT_OUTPUT})",
+        Path,
+    )
+    report_debug_url: Setting[bool] = _option(
+        "steel_report_debug_url",
+        "also put each session's debugUrl in reports (on Steel Cloud it is an unauthenticated, interactive "
+        "live view: anyone with the report can drive the browser)",
+        parse_bool,
+        False,
+        flag=True,
+    )
+    playwright: Setting[bool] = _option(
+        "steel_playwright",
+        "run pytest-playwright's browser, context, new_context and page fixtures on Steel sessions",
+        parse_bool,
+        False,
+        env=PLAYWRIGHT_ENV,
+        flag=True,
+    )
+    debug: Setting[bool] = _option(
+        "steel_debug",
+        "watch each test: print (and open) its session's live viewer as the session starts, slow actions down, "
+        "and keep a failing test's session open until Enter (needs a terminal; not under xdist)",
+        parse_bool,
+        False,
+        flag=True,
+    )
+    prefetch: Setting[int] = _option(
+        "steel_prefetch",
+        "create up to N next tests' sessions ahead while a test runs, to hide a remote backend's create "
+        "latency (default 0: off; per-test sessions only, never on a one-session server)",
+        _count(PREFETCH),
+        0,
+    )
+    slowmo: Setting[int | None] = _option(
+        "steel_slowmo",
+        "milliseconds Playwright waits before each action on a Steel session (default 0; 250 with --steel-debug)",
+        _count(SLOWMO),
+    )
+    backend: Setting[Backend] = dataclasses.field(default=Setting(Backend.EMBEDDED, "default"))  # derived
+
+    @staticmethod
+    def options() -> list[Option]:
+        return [f.metadata["option"] for f in dataclasses.fields(Settings) if "option" in f.metadata]
+
+    @classmethod
+    def resolve(cls, config: pytest.Config, environ: Mapping[str, str]) -> Settings:
+        """Every option from the table, then the rules that relate two of them."""
+        values = {
+            f.name: f.metadata["option"].resolve(config, environ)
+            for f in dataclasses.fields(cls)
+            if "option" in f.metadata
+        }
+        values["output"] = _output_folder(config, values["output"])
+        return cls(**values).with_backend()
+
+    def with_backend(self) -> Settings:
+        """These settings with the backend they choose, checked against the options that need one backend."""
+        settings = dataclasses.replace(self, backend=self._choose_backend())
+        settings._check_combinations()
+        return settings
+
+    def _choose_backend(self) -> Setting[Backend]:
+        local, base_url = self.local, self.base_url
+        if local.value and base_url.value:
+            if local.rank == base_url.rank:
+                raise pytest.UsageError(f"{local.source} and {base_url.source} both choose a backend; keep one of them")
+            return Setting(Backend.EMBEDDED, local.source) if local.rank < base_url.rank else self._server()
+        if local.value:
+            return Setting(Backend.EMBEDDED, local.source)
+        if base_url.value:
+            return self._server()
+        if self.api_key.value:
+            return Setting(Backend.CLOUD, self.api_key.source)
+        return Setting(Backend.EMBEDDED, "default")
+
+    def _server(self) -> Setting[Backend]:
+        return Setting(Backend.SERVER, self.base_url.source)
+
+    def _check_combinations(self) -> None:
+        embedded = self.backend.value is Backend.EMBEDDED
+        if self.headed.value and self.headed.rank == 0 and not embedded:
+            raise pytest.UsageError(
+                f"{self.headed.source} applies to the embedded server only, and the backend is chosen by "
+                f"{self.backend.source}"
+            )
+        if self.chromium.value and embedded:
+            from .._browser.chromium import ChromiumNotFoundError, find_chromium  # only for an explicit binary
+
+            try:  # an explicit path is checked now; discovery waits until a session is needed
+                find_chromium(self.chromium.value, explicit_source=self.chromium.source)
+            except ChromiumNotFoundError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        if self.recording.value != "off" and self.module_scope:
+            raise pytest.UsageError(
+                f"{self.recording.source} {self.recording.value} records each test's own session, and "
+                f"{self.session_scope.source} module shares one session among a module's tests: "
+                "use --steel-session-scope function (the default) to record"
+            )
+        if self.recording.value != "off" and embedded:
+            from .._browser.ffmpeg import FFmpegNotFoundError, find_ffmpeg  # a few path look-ups
+
+            try:  # the embedded server encodes recordings with it: say so now, not once per test
+                find_ffmpeg()
+            except FFmpegNotFoundError as exc:
+                raise pytest.UsageError(f"{self.recording.source} {self.recording.value}: {exc}") from None
+
+    @property
+    def server_url(self) -> str | None:
+        """The backend's base URL, or None for the embedded server (known once it starts)."""
+        if self.backend.value is Backend.SERVER:
+            return self.base_url.value
+        if self.backend.value is Backend.CLOUD:
+            return STEEL_CLOUD_URL
+        return None
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.backend.value is Backend.EMBEDDED
+
+    @property
+    def module_scope(self) -> bool:
+        return self.session_scope.value == "module"
+
+    def header_lines(self) -> list[str]:
+        """The report header: the backend, then each effective value with its source (never the key)."""
+        backend = self.backend.value
+        if backend is Backend.EMBEDDED:
+            where = "embedded local server, started when a test first needs a session"
+        elif backend is Backend.CLOUD:
+            where = f"Steel Cloud at {STEEL_CLOUD_URL}"
+        else:
+            where = f"Steel-compatible server at {display_url(self.base_url.value or '')}"
+        session: list[tuple[str, str, Setting[Any]]] = [
+            ("timeout", f"{self.timeout_ms.value} ms", self.timeout_ms),
+            ("scope", self.session_scope.value, self.session_scope),
+            ("release-all", _on_off(self.release_all.value), self.release_all),
+            ("api key", "set" if self.api_key.value else "none", self.api_key),
+        ]
+        if self.max_sessions.value is not None:
+            session.append(("max sessions", str(self.max_sessions.value), self.max_sessions))
+        if self.http_timeout.source != "default":
+            session.append(("http timeout", f"{self.http_timeout.value:g} s", self.http_timeout))
+        if self.playwright.value:
+            session.append(("pytest-playwright", "on", self.playwright))
+        if self.prefetch.value:
+            session.append(("prefetch", str(self.prefetch.value), self.prefetch))
+        if backend is Backend.EMBEDDED:
+            session.append(("headed", "yes" if self.headed.value else "no", self.headed))
+            if self.pool_size.value is not None:
+                session.append(("pool", str(self.pool_size.value), self.pool_size))
+            if self.chromium.value:
+                session.append(("chromium", str(Path(self.chromium.value)), self.chromium))
+        artifacts: list[tuple[str, str, Setting[Any]]] = [
+            ("screenshot", self.screenshot.value, self.screenshot),
+            ("tracing", self.tracing.value, self.tracing),
+            ("recording", self.recording.value, self.recording),
+            ("output", shown_path(self.output.value), self.output),
+        ]
+        if self.report_debug_url.value:
+            artifacts.append(("debug urls", "in reports", self.report_debug_url))
+        if self.debug.value:
+            session.append(("debug", "on", self.debug))
+        if self.slowmo.value is not None:
+            session.append(("slowmo", f"{self.slowmo.value} ms", self.slowmo))
+        lines = [f"steel: {where} ({self.backend.source})", _header_line(session), _header_line(artifacts)]
+        if backend is Backend.CLOUD and self.release_all.value:
+            lines.append(
+                "steel: release-all at the end of the run reaches every live session of the organisation "
+                "(turn it off with --no-steel-release-all)"
+            )
+        return lines
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _header_line(shown: list[tuple[str, str, Setting[Any]]]) -> str:
+    return "steel: " + ", ".join(f"{name} {value} ({setting.source})" for name, value, setting in shown)
+
+
+def _output_folder(config: pytest.Config, given: Setting[Path | None]) -> Setting[Path]:
+    """An ini path is relative to the ini file, as pytest's own are; the default steps aside for pytest-playwright."""
+    if given.source.startswith("ini ") and config.inipath is not None:
+        base = config.inipath.parent
+    else:
+        base = config.invocation_params.dir
+    if given.value is not None:
+        return Setting(base / given.value, given.source)
+    output = base / DEFAULT_OUTPUT
+    if config.pluginmanager.has_plugin("playwright"):
+        wiped = config.getoption("output", None)
+        if isinstance(wiped, str) and Path(os.path.abspath(wiped)) == output:
+            # pytest-playwright empties its --output folder when each process starts (each xdist worker
+            # too), which would take artifacts of tests that already ran on another worker with it.
+            return Setting(
+                output.with_name(output.name + "-steel"), f"default; pytest-playwright empties {DEFAULT_OUTPUT}"
+            )
+    return Setting(output, "default")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("steel", "pytest-steel: managed browser sessions")
+    for option in Settings.options():
+        option.add_to(parser, group)
+
+
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when it lies below it, as pytest shows paths."""
+    try:
+        return str(path.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)

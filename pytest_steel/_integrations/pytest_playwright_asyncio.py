@@ -1,0 +1,58 @@
+"""``--steel-playwright`` with pytest-playwright-asyncio: its async ``browser`` on the test's Steel session.
+
+The twin of ``pytest_playwright`` for the async package, registered instead of it
+when pytest-playwright-asyncio is the active one. pytest-playwright-asyncio runs its
+fixtures in the session's event loop (``loop_scope="session"``), so this ``browser``
+connects in that loop, with its ``playwright``. As in the sync mode, the disconnect and
+the release wait until every fixture of the test is torn down (pytest-playwright-
+asyncio's artifacts recorder may be set up first and needs the browser to save a
+video); the disconnect then runs on the loop the browser was made in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+
+from .._config.stash import SETTINGS_KEY
+from .._plugin.fixtures import run_of
+from .pytest_playwright import _steel_driver_tmpdir, playwright, refuse  # noqa: F401 - its driver's temp folder
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Playwright
+
+    from .._sessions.lifecycle import TrackedSession
+
+PLUGIN_NAME = "steel-playwright-asyncio"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(
+    request: pytest.FixtureRequest,
+    playwright: Playwright,  # noqa: F811 - the fixture of that name, as overridden above
+    _steel_tracked: TrackedSession,
+    connect_options: Any,
+) -> AsyncIterator[Browser]:
+    """The async ``Browser`` of this test's Steel session (--steel-playwright); contexts come from it."""
+    from .._browser.connection import AsyncConnection
+    from .._plugin.fixtures import after_the_test, slow_mo_of
+
+    refuse(connect_options)
+    client = run_of(request.config).backend.client()
+    slow_mo = slow_mo_of(request.config, request.config.stash[SETTINGS_KEY])
+    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright)
+    yield connection.browser
+    loop = asyncio.get_running_loop()
+
+    def disconnect() -> None:
+        if loop.is_closed():  # after the last test, the loop and its driver are gone, and so is the connection
+            _steel_tracked.close_connection()
+        else:
+            loop.run_until_complete(connection.close())
+
+    deferred = after_the_test(request, disconnect)
+    assert deferred, "registered only under --steel-playwright, which defers the disconnect"

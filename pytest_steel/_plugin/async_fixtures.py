@@ -1,0 +1,114 @@
+"""Async fixtures: Playwright's async API on the same sessions as ``steel_session``, for ``async def`` tests.
+
+``steel_async_browser``, ``steel_async_context`` and ``steel_async_page`` are
+pytest-asyncio fixtures (registered when pytest-asyncio is active, so they work in
+its strict and auto modes alike).
+
+Event loops: each fixture is function-scoped and runs in the loop of the test that
+asks for it (pytest-asyncio's default fixture loop scope, or
+``asyncio_default_fixture_loop_scope`` when set), with its own async Playwright
+driver started in that loop. The session itself is held outside any loop, by the sync
+session fixtures: per test, or per module with ``--steel-session-scope module``, when
+each test connects anew to the module's session. So a per-module session works
+whatever loop scope the tests use. A test that takes a sync and an async Steel fixture
+gets one session and two CDP connections to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+import pytest_asyncio
+
+from .._config.stash import RECORDER_KEY, SETTINGS_KEY
+from .fixtures import run_of
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page
+
+    from .._browser.connection import AsyncConnection
+    from .._reporting.artifacts import AsyncTestRecorder
+    from .._sessions.lifecycle import TrackedSession
+
+PLUGIN_NAME = "steel-asyncio"
+SYNC_PLAYWRIGHT_FIXTURES = ("steel_browser", "steel_context", "steel_page")
+
+
+@pytest_asyncio.fixture
+async def _steel_async_connection(
+    request: pytest.FixtureRequest, _steel_tracked: TrackedSession
+) -> AsyncIterator[AsyncConnection]:
+    """This test's async CDP connection to its session (its own, or the module's)."""
+    from .._browser.connection import AsyncConnection
+
+    sync = [name for name in SYNC_PLAYWRIGHT_FIXTURES if name in request.fixturenames]
+    if sync:
+        pytest.fail(
+            f"{request.node.nodeid} asks for {sync[0]} (Playwright's sync API) and an async Steel fixture: "
+            "Playwright's sync API cannot run inside the test's event loop. Use steel_async_browser, "
+            "steel_async_context and steel_async_page throughout (steel_session and steel_client are fine)",
+            pytrace=False,
+        )
+
+    from .fixtures import slow_mo_of
+
+    run = run_of(request.config)
+    connection = await AsyncConnection.open(
+        run.backend.client(), _steel_tracked, slow_mo_of(request.config, run.settings)
+    )
+    yield connection
+    await connection.close()
+
+
+@pytest_asyncio.fixture
+async def steel_async_browser(_steel_async_connection: AsyncConnection) -> Browser:
+    """A Playwright async ``Browser`` connected over CDP to ``steel_session``, in the test's event loop."""
+    return _steel_async_connection.browser
+
+
+@pytest_asyncio.fixture
+async def steel_async_context(
+    request: pytest.FixtureRequest, _steel_async_connection: AsyncConnection
+) -> AsyncIterator[BrowserContext]:
+    """The session's default context (Steel opens one, with a page), on Playwright's async API."""
+    context = _steel_async_connection.context
+    if request.config.stash[SETTINGS_KEY].module_scope or "steel_async_page" in request.fixturenames:
+        yield context
+        return
+    recorder = await _start_recording(request, _steel_async_connection)  # artifacts cover the context's pages
+    yield context
+    if recorder is not None:
+        await recorder.stop(context.pages)
+
+
+@pytest_asyncio.fixture
+async def steel_async_page(
+    request: pytest.FixtureRequest, _steel_async_connection: AsyncConnection
+) -> AsyncIterator[Page]:
+    """A page on the async API: the session's own, or a new one closed at teardown when the session is shared."""
+    context = _steel_async_connection.context
+    shared = request.config.stash[SETTINGS_KEY].module_scope
+    before = set(context.pages) if shared else set()
+    recorder = await _start_recording(request, _steel_async_connection)
+    page = await context.new_page() if shared or not context.pages else context.pages[0]
+    yield page
+    if recorder is not None:
+        await recorder.stop([p for p in context.pages if p not in before])
+    if shared and not page.is_closed():
+        try:
+            await page.close()
+        except Exception:  # noqa: BLE001 - a dead session cannot close pages; its replacement is set up
+            pass
+
+
+async def _start_recording(request: pytest.FixtureRequest, connection: AsyncConnection) -> AsyncTestRecorder | None:
+    from .._reporting.artifacts import AsyncTestRecorder
+
+    recorder = AsyncTestRecorder.for_test(request.node, request.config.stash[SETTINGS_KEY], connection)
+    if recorder is not None:
+        assert isinstance(recorder, AsyncTestRecorder)
+        await recorder.start()
+        request.node.stash[RECORDER_KEY] = recorder
+    return recorder

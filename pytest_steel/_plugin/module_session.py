@@ -1,0 +1,96 @@
+"""A module's shared session, held for the module and handed to each of its tests.
+
+pytest caches a module-scoped fixture's value until the module ends, and offers no
+public way to drop it early. So the module-scoped fixture holds a ``ModuleSession``
+(pytest-django's pattern: one long-lived holder, checked per test), and the session
+fixtures ask it for the session of each test: the same one while it lives, a fresh
+one for the next test once it has died or lost its browser connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .._client.errors import SteelError, SteelSessionError
+from .._config.markers import SteelMarks
+from .._reporting.report import describe_end
+
+if TYPE_CHECKING:
+    from .._browser.connection import Connection, PlaywrightDriver
+    from .._sessions.lifecycle import TrackedSession
+    from .run import SteelRun
+
+
+class ModuleSession:
+    """Made on first need, replaced for the next test when it died, released after the module."""
+
+    def __init__(self, run: SteelRun, module: pytest.Collector, params: Callable[[], dict[str, Any]]) -> None:
+        self._run = run
+        self._module = module
+        self._params = params  # steel_session_params and the module's marker, read when a session is made
+        self._tracked: TrackedSession | None = None
+        self._connection: Connection | None = None
+        self._test: pytest.Item | None = None
+
+    def for_test(self, item: pytest.Item, own_session: bool) -> TrackedSession:
+        """The module's session for ``item``, replaced first if it died under an earlier test.
+
+        ``own_session``: the test also has a per-test session, which its marker configures.
+        Otherwise a test-level marker would change nothing, and is refused.
+        """
+        if not own_session:
+            SteelMarks.of(item).reject_below_module()
+        if self._test is not item:
+            self._test = item
+            if self._tracked is not None and not self._tracked.is_usable:
+                self._discard()
+        if self._tracked is None:
+            self._tracked = self._run.sessions.create(self._params(), self._module)
+        return self._tracked
+
+    def connection(self, playwright: PlaywrightDriver, slow_mo: float = 0) -> Connection:
+        """The module's browser connection, made on first need (after ``for_test``)."""
+        from .._browser.connection import Connection
+
+        assert self._tracked is not None, "for_test() first"
+        if self._connection is None:
+            self._connection = Connection(playwright, self._run.backend.client(), self._tracked, slow_mo=slow_mo)
+        return self._connection
+
+    def _discard(self) -> None:
+        """Let a dead session go; its own error was reported with the test that saw it."""
+        try:
+            self.close()
+        except SteelError:
+            pass
+
+    def close(self) -> None:
+        """Disconnect and release; a session that ended on its own, unreported so far, is this teardown's error."""
+        tracked, connection = self._tracked, self._connection
+        self._tracked = self._connection = None
+        if tracked is None:
+            return
+        if connection is not None:
+            connection.close()
+        self._run.sessions.release(tracked)
+        raise_if_it_ended_under_the_test(tracked)
+
+
+def raise_if_it_ended_under_the_test(tracked: TrackedSession) -> None:
+    """A session that ended on its own (crash, timeout) and no report has said so: the teardown's error."""
+    if tracked.owes_error and tracked.mark_reported():
+        raise session_error(tracked)
+
+
+def session_error(tracked: TrackedSession) -> SteelSessionError:
+    """The error a test gets when its session ended on its own under it."""
+    final = tracked.final
+    return SteelSessionError(
+        describe_end(tracked),
+        session_id=tracked.id,
+        status=str(final.status) if final is not None else "live",
+        release_reason=final.release_reason if final is not None else None,
+    )

@@ -1,0 +1,85 @@
+"""One test run's Steel state: three owners, made together when a test first needs Steel.
+
+- ``backend`` (``BackendAccess``): the client, the embedded server and the xdist broker, concurrency;
+- ``sessions`` (``SessionTracker``): the sessions this process created, and the end-of-run sweep;
+- ``report`` (``RunReport``): what the run will say about them.
+
+``SteelRun.of(config)`` makes it on first need; ``SteelRun.started(config)`` asks
+without making it, so that a run that never needed Steel loads none of this.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .._config.settings import Settings
+from .._config.stash import RUN_KEY, SETTINGS_KEY
+from .._reporting.report import WORKER_OUTPUT_KEY, RunReport
+from .._sessions.backend import BackendAccess
+from .._sessions.tracker import SessionTracker
+
+if TYPE_CHECKING:
+    from .prefetch import Prefetcher
+
+
+class SteelRun:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.report = RunReport()
+        self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
+        self.sessions = SessionTracker(config, self.backend, self.report)
+        self._prefetcher: Prefetcher | None | bool = False  # False: not decided yet
+        self._finished = False
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> SteelRun:
+        """The run's state, made when something first needs it."""
+        run = config.stash.get(RUN_KEY, None)
+        if run is None:
+            run = config.stash[RUN_KEY] = cls(config, config.stash[SETTINGS_KEY])
+        return run
+
+    @staticmethod
+    def started(config: pytest.Config) -> SteelRun | None:
+        """The run's state, if anything has needed Steel so far."""
+        return config.stash.get(RUN_KEY, None)
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    @property
+    def prefetcher(self) -> Prefetcher | None:
+        """--steel-prefetch's sessions ahead, decided when a test first wants its own session."""
+        if self._prefetcher is False:
+            from .prefetch import Prefetcher
+
+            self._prefetcher = Prefetcher.for_run(self)
+        return self._prefetcher  # type: ignore[return-value]
+
+    @property
+    def prefetcher_if_decided(self) -> Prefetcher | None:
+        """The prefetcher, without deciding (deciding may ask the backend about its limits)."""
+        return self._prefetcher or None  # type: ignore[return-value]
+
+    def redact(self, text: str) -> str:
+        """``text`` without the API key, for anything shown that came from elsewhere."""
+        return self.backend.redact(text)
+
+    def finish(self) -> None:
+        """Release what tests left live, release-all on the controller, then stop the backend; once."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            if self._prefetcher:
+                self._prefetcher.drain()  # before the sweep: what no test took is released and counted
+            self.sessions.sweep(release_all=self.settings.release_all.value and not self.is_worker)
+        finally:
+            self.backend.close()
+        if self.is_worker:  # the controller reports for the whole run
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output[WORKER_OUTPUT_KEY] = self.report.to_worker_output(self.backend.used)

@@ -1,0 +1,195 @@
+"""What each test's reports say about Steel: its sessions and artifacts, a session that died under it, no key.
+
+``TestReporting`` runs in ``pytest_runtest_makereport``, where the worker that ran the
+test still holds its sessions; ``ReportShower`` runs where reports are shown (the
+controller, under xdist), so everything it needs rides on the report as plain data.
+Outcomes come from the reports themselves, as playwright-pytest's ``rep_*`` recipe
+does: no private pytest state.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .._client.errors import SteelError
+from .._client.redaction import scrub_report
+from .._config.settings import shown_path
+from .._config.stash import FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY, RECORDING_KEY
+from .report import TestDetails, describe_end, session_properties
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._plugin.run import SteelRun
+    from .._sessions.lifecycle import TrackedSession
+    from .report import RunReport
+
+REPORT_SECTION = "Steel session"
+PYTEST_HTML_WITH_TEARDOWN_EXTRAS = (4, 2)  # from 4.2 a test's row shows the extras of its teardown report too
+_HTML_CHECKED_KEY = pytest.StashKey[bool]()
+
+
+def _say_if_pytest_html_hides_them(run: SteelRun, config: pytest.Config) -> None:
+    """Once a run: the Steel extras ride on the teardown report, which pytest-html before 4.2 does not show."""
+    if config.stash.get(_HTML_CHECKED_KEY, False):
+        return
+    config.stash[_HTML_CHECKED_KEY] = True
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("pytest-html")
+    except PackageNotFoundError:
+        return
+    numbers = tuple(int(part) for part in re.findall(r"\d+", installed)[:2])
+    if numbers < PYTEST_HTML_WITH_TEARDOWN_EXTRAS:
+        wanted = ".".join(map(str, PYTEST_HTML_WITH_TEARDOWN_EXTRAS))
+        run.report.note(
+            f"pytest-html {installed} shows none of the Steel links, screenshots, traces or recordings in its "
+            f"report: they are added once a test's session ends, which pytest-html shows from {wanted} on"
+        )
+
+
+class TestReporting:
+    """One test report being made: before pytest makes it (``details``), and after (``annotate``)."""
+
+    __test__ = False
+
+    def __init__(self, run: SteelRun, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        self.run = run
+        self.item = item
+        self.call = call
+        self.details = self._details() if call.when == "teardown" else None
+        if self.details is not None:
+            item.user_properties.extend(self.details.properties)  # copied into the report: JUnit XML reads them
+
+    def _details(self) -> TestDetails | None:
+        """The sessions the test used and the artifacts it kept, known once its fixtures are torn down."""
+        sessions: list[TrackedSession] = list(self.item.stash.get(ITEM_SESSIONS_KEY, []))
+        recorder = self.item.stash.get(RECORDER_KEY, None)
+        if not sessions and recorder is None:
+            return None
+        settings = self.run.settings
+        properties: list[tuple[str, str]] = []
+        for tracked in sessions:
+            properties += session_properties(tracked, tracked.node is not self.item, settings.report_debug_url.value)
+        artifacts: list[tuple[str, Any]] = []
+        problems: list[str] = []
+        excinfo = self.call.excinfo
+        teardown_failed = excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception)
+        failed = self.item.stash.get(FAILED_SO_FAR_KEY, False) or teardown_failed
+        if recorder is not None:
+            artifacts = recorder.settle(failed)
+            problems += recorder.problems
+        if RECORDING_KEY in self.item.stash:
+            kept, missed = self._recordings([t for t in sessions if t.node is self.item], failed)
+            artifacts, problems = artifacts + kept, problems + missed
+        properties += [(f"steel_{kind}", shown_path(path)) for kind, path in artifacts]
+        properties += [("steel_artifact_problem", problem) for problem in problems]
+        return TestDetails([(name, self.run.redact(value)) for name, value in properties], artifacts)
+
+    def _recordings(self, own: list[TrackedSession], failed: bool) -> tuple[list[tuple[str, Any]], list[str]]:
+        """The test's own sessions' recordings, fetched (or discarded) now that they have ended."""
+        from .._config.settings import Backend
+        from .artifacts import folder_for
+        from .recordings import save
+
+        settings, kept, missed = self.run.settings, [], []
+        cloud = settings.backend.value is Backend.CLOUD
+        folder = folder_for(settings.output.value, self.item)
+        for tracked in own:
+            if self.run.backend.unavailable:  # asking a backend known gone would only cost the run time
+                missed.append(f"no recording of session {tracked.id}: the backend is unavailable")
+                continue
+            files, problems = save(self.run.backend.client(), tracked, folder, failed=failed, cloud=cloud)
+            kept += files
+            missed += problems
+        return kept, missed
+
+    def annotate(self, report: pytest.TestReport) -> None:
+        """Add the details and progress lines, scrub the key, and explain a session that died under the test."""
+        run, call = self.run, self.call
+        if self.details is not None:
+            report.steel_details = self.details.section()  # type: ignore[attr-defined]  # shown beside a failure
+            html_path = self.item.config.getoption("htmlpath", None)  # pytest-html, when it writes a report
+            if html_path:
+                html_dir = os.path.dirname(os.path.abspath(html_path))
+                extras = self.details.html_extras(html_dir)
+                report.extras = [*getattr(report, "extras", []), *extras]  # type: ignore[attr-defined]
+                if extras:
+                    _say_if_pytest_html_hides_them(run, self.item.config)
+        events = run.report.take_events()
+        if events:
+            report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]
+        if run.is_worker and (changes := run.report.take_changes()):
+            report.steel_records = changes  # type: ignore[attr-defined]  # the controller's copy, as it happens
+        scrub_report(report, run.backend.secret)
+        if report.failed and call.when in ("setup", "call"):
+            self.item.stash[FAILED_SO_FAR_KEY] = True
+        if not report.failed or call.excinfo is None:
+            return
+        if call.when != "call":
+            if call.excinfo.errisinstance(SteelError):  # our fixtures' internals would only bury the message
+                report.longrepr = f"{type(call.excinfo.value).__name__}: {run.redact(str(call.excinfo.value))}"
+            return
+        self._explain_lost_session(report, call.excinfo)
+
+    def _explain_lost_session(self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """A test that failed because its session ended under it: say so, instead of a bare Playwright error."""
+        module = self.item.getparent(pytest.Module)
+        playwright_error = _is_playwright_error(excinfo)
+        for tracked in self.run.sessions.for_node(self.item, *([module] if module else [])):
+            if not (tracked.lost_connection or playwright_error):
+                continue
+            state = self.run.sessions.check(tracked)
+            if state is None and self.run.sessions.lost_with_backend(tracked):
+                state = tracked.final
+            if state is None or (state.is_live and not tracked.lost_connection):
+                continue
+            tracked.mark_reported()
+            said = " ".join(excinfo.exconly().split())[:500]
+            report.longrepr = f"SteelSessionError: {describe_end(tracked)}\n\nPlaywright said: {self.run.redact(said)}"
+            report.steel_session_ended = True  # type: ignore[attr-defined]  # travels with the report under xdist
+            return
+
+
+def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    from playwright.sync_api import Error as PlaywrightError
+
+    return excinfo.errisinstance(PlaywrightError)
+
+
+def status_of(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """A test whose session died under it did not fail on its own: count it as an error, like a broken fixture."""
+    if report.when == "call" and report.failed and getattr(report, "steel_session_ended", False):
+        return "error", "E", "ERROR"
+    return None
+
+
+class ReportShower:
+    """Where reports are shown (the controller, under xdist): progress lines, and the session beside a failure."""
+
+    def __init__(self, config: pytest.Config, run_report: Callable[[], RunReport]) -> None:
+        self.config = config
+        self.run_report = run_report  # the run's report, made on first need (by the plugin layer, which owns the run)
+        self.awaiting_details: dict[str, pytest.TestReport] = {}  # a failed setup or call, until its teardown
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        records = getattr(report, "steel_records", None)
+        if records:  # from an xdist worker
+            self.run_report().merge_records(records)
+        events = getattr(report, "steel_events", None)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if events and reporter is not None and self.config.getoption("verbose") > 0:
+            for line in events:
+                reporter.write_line(line)
+        if report.when in ("setup", "call") and report.failed:
+            self.awaiting_details[report.nodeid] = report
+        elif report.when == "teardown":
+            failed = self.awaiting_details.pop(report.nodeid, None) or (report if report.failed else None)
+            details = getattr(report, "steel_details", "")
+            if failed is not None and details:
+                failed.sections.append((REPORT_SECTION, details))
