@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from . import endpoints
 from .context import SessionContext
 from .endpoints import ClientBase
 from .http import Plan, T, drive_async
@@ -35,38 +36,38 @@ class AsyncSteelClient(ClientBase):
         return await self._run(self._plan_create(timeout, fields))
 
     async def retrieve(self, session_id: str) -> Session:
-        return await self._run(self._plan_retrieve(session_id))
+        return await self._run(endpoints.retrieve(self._rules, session_id))
 
     async def context(self, session_id: str) -> SessionContext:
         """The live session's context in Steel's wire shape, to pass back as ``session_context``."""
-        return await self._run(self._plan_context(session_id))
+        return await self._run(endpoints.context(self._rules, session_id))
 
     async def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> list[Session]:
-        return await self._run(self._plan_list(status, limit))
+        return await self._run(endpoints.list_all(self._rules, status, limit))
 
     async def list_page(
         self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT, cursor_id: str | None = None
     ) -> SessionPage:
-        return await self._run(self._plan_list_page(status, limit, cursor_id))
+        return await self._run(endpoints.list_page(self._rules, status, limit, cursor_id))
 
     async def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
         return await self._run(self._plan_release(session_id, timeout))
 
     async def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
-        return await self._run(self._plan_release_all())
+        return await self._run(endpoints.release_all(self._rules))
 
     async def events(self, session_id: str) -> list[Any]:
-        return await self._run(self._plan_events(session_id))
+        return await self._run(endpoints.events(self._rules, session_id))
 
     async def recording(self, session_id: str) -> bytes:
-        return await self._run(self._plan_recording(session_id))
+        return await self._run(endpoints.recording(self._rules, session_id))
 
     async def discard_recording(self, session_id: str) -> None:
-        await self._run(self._plan_discard_recording(session_id))
+        await self._run(endpoints.discard_recording(self._rules, session_id))
 
     async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
-        return await self._run(self._plan_health(timeout))
+        return await self._run(endpoints.health(self._rules, timeout))
 
     async def settle_abandoned(self) -> list[str]:
         """As ``SteelClient.settle_abandoned``: release what came to life of the creates given up on."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from . import endpoints
 from .context import SessionContext
 from .endpoints import ClientBase, EventHook
 from .http import Plan, T, drive
@@ -41,7 +42,7 @@ class SteelClient(ClientBase):
         return self._run(self._plan_create(timeout, fields))
 
     def retrieve(self, session_id: str) -> Session:
-        return self._run(self._plan_retrieve(session_id))
+        return self._run(endpoints.retrieve(self._rules, session_id))
 
     def context(self, session_id: str) -> SessionContext:
         """The live session's context (cookies, localStorage, sessionStorage, indexedDB) in Steel's wire shape.
@@ -49,7 +50,7 @@ class SteelClient(ClientBase):
         Pass it back as ``session_context`` on create to start a session from it. It
         holds session cookies and tokens: its repr shows only counts.
         """
-        return self._run(self._plan_context(session_id))
+        return self._run(endpoints.context(self._rules, session_id))
 
     def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> list[Session]:
         """Every session the server lists, page by page (by the last id, as Steel pages).
@@ -57,13 +58,13 @@ class SteelClient(ClientBase):
         Stops on an empty or short page, and on a page that repeats ids already
         seen: a self-hosted steel-browser ignores the cursor and would loop forever.
         """
-        return self._run(self._plan_list(status, limit))
+        return self._run(endpoints.list_all(self._rules, status, limit))
 
     def list_page(
         self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT, cursor_id: str | None = None
     ) -> SessionPage:
         """One page of the list, with the paging fields the server gave (steel-browser gives none)."""
-        return self._run(self._plan_list_page(status, limit, cursor_id))
+        return self._run(endpoints.list_page(self._rules, status, limit, cursor_id))
 
     def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
         """Release a session; ``timeout`` (seconds) bounds the call, retries included (default: one answer's)."""
@@ -71,26 +72,26 @@ class SteelClient(ClientBase):
 
     def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
-        return self._run(self._plan_release_all())
+        return self._run(endpoints.release_all(self._rules))
 
     def events(self, session_id: str) -> list[Any]:
         """Steel Cloud's recording of a session: its rrweb events, every page of them (``Next-Cursor``)."""
-        return self._run(self._plan_events(session_id))
+        return self._run(endpoints.events(self._rules, session_id))
 
     def recording(self, session_id: str) -> bytes:
         """steel-local's recording of an ended session created with ``recordVideo=True``: a WebM video.
 
         Raises ``SteelNotFoundError`` when there is none (not asked for, or a backend that does not record).
         """
-        return self._run(self._plan_recording(session_id))
+        return self._run(endpoints.recording(self._rules, session_id))
 
     def discard_recording(self, session_id: str) -> None:
         """Delete steel-local's recording of a session (it keeps it until then, or until it stops)."""
-        self._run(self._plan_discard_recording(session_id))
+        self._run(endpoints.discard_recording(self._rules, session_id))
 
     def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         """The server's health; ``timeout`` (seconds) bounds the one attempt, else the client's timeouts apply."""
-        return self._run(self._plan_health(timeout))
+        return self._run(endpoints.health(self._rules, timeout))
 
     def settle_abandoned(self) -> list[str]:
         """Release any session whose create this client gave up on but that came to life since; their ids.

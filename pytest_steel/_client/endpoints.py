@@ -13,7 +13,6 @@ leave an orphan, and keep the API key out of every repr, message and log line.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import urllib.parse
@@ -24,15 +23,15 @@ from typing import Any
 import httpx
 
 from .context import SessionContext, as_session_context
-from .errors import SteelConnectionError, SteelError
-from .http import Plan, Rules, Send, Sleep, retry_after, should_retry, tls_for
+from .create import IdempotentCreate
+from .errors import SteelError
+from .http import Plan, Rules, tls_for
 from .limits import API_KEY_ENV, BASE_URL_ENV
 from .models import ReleaseResult, Session, SessionPage, wire_fields
 from .redaction import Redacted, display_url, redact
 from .wire import (
     API_KEY_HEADER,
     API_KEY_QUERY,
-    IGNORED_FIELDS_HEADER,
     NEXT_CURSOR_HEADER,
     STEEL_CLOUD_URL,
     SessionStatus,
@@ -40,7 +39,6 @@ from .wire import (
 )
 
 EVENTS = ("created", "released")
-LOOKUP_TIMEOUT = 10.0  # seconds for one look-up or clean-up request after a failed create
 EventHook = Callable[..., None]  # created(session, elapsed_s); released(snapshot)
 
 
@@ -55,8 +53,9 @@ class ClientBase:
     works as httpx's: ``{"created": [f], "released": [g]}`` calls ``f(session,
     elapsed_seconds)`` after every create and ``g(snapshot)`` after every release.
 
-    Its methods are the endpoints' plans and the secrets' handling; a subclass runs
-    the plans (``_plan_*``) with its own driver.
+    It holds the secrets and the plans that need the client's own state (create and
+    release call the event hooks); the stateless endpoints are this module's plan
+    functions over the client's ``Rules``. A subclass runs every plan with its own driver.
     """
 
     def __init__(
@@ -83,7 +82,7 @@ class ClientBase:
         self._rules = Rules(
             self.base_url, max_retries, call_timeout, self.redact, self._auth_advice, http_timeout, connect_timeout
         )
-        self.abandoned: set[str] = set()  # ids of creates given up on that may yet come to life
+        self._creates = IdempotentCreate(self._rules)
         headers = {"user-agent": "pytest-steel"}
         if self._api_key:
             headers[API_KEY_HEADER] = self._api_key
@@ -122,7 +121,7 @@ class ClientBase:
         """``text`` with the API key (and its URL-encoded form) replaced, for messages from other libraries."""
         return redact(text, self._api_key)
 
-    # -- plans ------------------------------------------------------------------
+    # -- plans that use the client's own state ----------------------------------------
 
     def _plan_create(self, timeout: int | None, fields: dict[str, Any]) -> Plan[Session]:
         body = wire_fields(fields)
@@ -132,43 +131,11 @@ class ClientBase:
             body["timeout"] = timeout
         body.setdefault("sessionId", str(uuid.uuid4()))
         started = time.monotonic()
-        session = yield from self._create_with_retries(body)
+        session = yield from self._creates.create(body)
         elapsed = time.monotonic() - started
         for hook in self.event_hooks["created"]:
             hook(session, elapsed)
         return session
-
-    def _plan_retrieve(self, session_id: str) -> Plan[Session]:
-        response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}")
-        return Session.from_wire(response.json())
-
-    def _plan_context(self, session_id: str) -> Plan[SessionContext]:
-        response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}/context")
-        return SessionContext(response.json())
-
-    def _plan_list(self, status: SessionStatus | str | None, limit: int) -> Plan[list[Session]]:
-        sessions: list[Session] = []
-        seen: set[str] = set()
-        cursor: str | None = None
-        while True:
-            page = (yield from self._plan_list_page(status, limit, cursor)).sessions
-            fresh = [s for s in page if s.id not in seen]
-            sessions.extend(fresh)
-            seen.update(s.id for s in fresh)
-            if len(page) < limit or len(fresh) < len(page):
-                return sessions
-            cursor = page[-1].id
-
-    def _plan_list_page(
-        self, status: SessionStatus | str | None, limit: int, cursor_id: str | None
-    ) -> Plan[SessionPage]:
-        params: dict[str, Any] = {"limit": limit}
-        if status is not None:
-            params["status"] = str(status)
-        if cursor_id is not None:
-            params["cursorId"] = cursor_id
-        response = yield from self._rules.call("GET", "/v1/sessions", params=params)
-        return SessionPage.from_wire(response.json())
 
     def _plan_release(self, session_id: str, timeout: float | None = None) -> Plan[ReleaseResult]:
         # One answer's worth of time, retries included: a release that hangs must not hold a test for minutes,
@@ -181,132 +148,80 @@ class ClientBase:
             hook(snapshot)
         return ReleaseResult(bool(body.get("success", True)), body.get("message"))
 
-    def _plan_release_all(self) -> Plan[ReleaseResult]:
-        body = (yield from self._rules.call("POST", "/v1/sessions/release")).json()
-        return ReleaseResult(bool(body.get("success", True)), body.get("message"))
-
-    def _plan_events(self, session_id: str) -> Plan[list[Any]]:
-        events: list[Any] = []
-        params: dict[str, Any] = {}
-        seen: set[str] = set()
-        while True:
-            response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}/events", params=params)
-            page = response.json()
-            events.extend(page if isinstance(page, list) else page.get("events", []))
-            cursor = response.headers.get(NEXT_CURSOR_HEADER)
-            if not cursor or cursor in seen or not page:  # a repeated cursor would page forever
-                return events
-            seen.add(cursor)
-            params = {"pointer": cursor}
-
-    def _plan_recording(self, session_id: str) -> Plan[bytes]:
-        response = yield from self._rules.call("GET", f"/v1/sessions/{session_id}/recording")
-        return response.content
-
-    def _plan_discard_recording(self, session_id: str) -> Plan[None]:
-        yield from self._rules.call("DELETE", f"/v1/sessions/{session_id}/recording")
-
-    def _plan_health(self, timeout: float | None) -> Plan[dict[str, Any]]:
-        return (yield from self._rules.call("GET", "/v1/health", retry=False, call_timeout=timeout)).json()
-
-    # -- the idempotent create ------------------------------------------------------
-
-    def _create_with_retries(self, body: dict[str, Any]) -> Plan[Session]:
-        """POST a create; after an ambiguous failure, look the chosen id up before trying again.
-
-        An attempt is ambiguous when the server may have acted on it (no answer,
-        a 5xx, a 408, a 409 for our own id). Before the next POST, and before
-        giving up, the client asks for that id: a live session is returned, a
-        spent id is replaced, and an id it cannot account for is released.
-        """
-        ambiguous = False
-        error: SteelError | None = None
-        for attempt in self._rules.attempts():
-            if ambiguous:
-                found = yield from self._lookup(body["sessionId"])
-                if found is not None and found.is_live:
-                    return found
-                if found is not None:  # it existed and already ended: never reuse a spent id
-                    body["sessionId"] = str(uuid.uuid4())
-                    ambiguous = False
-            try:
-                response = yield attempt.send("POST", "/v1/sessions", json=body)
-            except SteelConnectionError as exc:
-                ambiguous, error = True, exc
-                delay = None if attempt.last else attempt.delay()
-                if delay is None:
-                    break
-                yield Sleep(delay)
-                continue
-            if response.status_code < 400:
-                return _with_ignored_fields(Session.from_wire(response.json()), body, response)
-            error = self._rules.status_error(response, "POST", "/v1/sessions")
-            if response.status_code == 409:  # the id exists: an earlier attempt got through after all
-                ambiguous = True
-                if attempt.last:
-                    break
-                continue
-            ambiguous = ambiguous or response.status_code >= 500 or response.status_code == 408
-            delay = None if attempt.last or not should_retry(response) else attempt.delay(retry_after(response))
-            if delay is None:
-                break
-            yield Sleep(delay)
-        if ambiguous:
-            found = yield from self._lookup(body["sessionId"])
-            if found is not None and found.is_live:
-                return found
-            if found is None:
-                yield from self._abandon(body["sessionId"])
-        assert error is not None
-        raise error
-
-    def _quick(self, method: str, path: str) -> Send:
-        """A look-up or clean-up request after a failure: bounded by one short wait, not the whole call's."""
-        read = min(self._rules.read_timeout, LOOKUP_TIMEOUT)
-        return Send(method, path, {"timeout": httpx.Timeout(read, connect=min(self._rules.connect_timeout, read))})
-
-    def _lookup(self, session_id: str) -> Plan[Session | None]:
-        """One GET for an id this client chose; None when it does not exist or the server cannot say."""
-        try:
-            response = yield self._quick("GET", f"/v1/sessions/{session_id}")
-        except SteelConnectionError:
-            return None
-        return Session.from_wire(response.json()) if response.status_code == 200 else None
-
-    def _abandon(self, session_id: str) -> Plan[None]:
-        """Release an id a failed create may have brought to life; if that cannot be confirmed, remember it.
-
-        A create can reach the server after the client gave up on it (a slow proxy, a
-        queue): ``settle_abandoned`` looks again before the client is done with.
-        """
-        self.abandoned.add(session_id)
-        try:
-            response = yield self._quick("POST", f"/v1/sessions/{session_id}/release")
-        except SteelConnectionError:
-            return
-        if response.status_code == 200:
-            self.abandoned.discard(session_id)
+    @property
+    def abandoned(self) -> set[str]:
+        """Ids of creates given up on that may yet come to life (``settle_abandoned`` looks again)."""
+        return self._creates.abandoned
 
     def _plan_settle_abandoned(self) -> Plan[list[str]]:
-        """Release what came to life of the creates given up on; the ids released."""
-        released = []
-        for session_id in sorted(self.abandoned):
-            found = yield from self._lookup(session_id)
-            if found is not None and found.is_live:
-                try:
-                    response = yield self._quick("POST", f"/v1/sessions/{session_id}/release")
-                except SteelConnectionError:
-                    continue
-                if response.status_code != 200:
-                    continue
-                released.append(session_id)
-            self.abandoned.discard(session_id)
-        return released
+        return self._creates.settle_abandoned()
 
 
-def _with_ignored_fields(session: Session, body: Mapping[str, Any], response: httpx.Response) -> Session:
-    """The session, told which fields of its create the backend did not act on, as far as the answer shows."""
-    ignored = [name.strip() for name in response.headers.get(IGNORED_FIELDS_HEADER, "").split(",") if name.strip()]
-    if body.get("timeout") and not session.timeout:  # steel-browser drops it and answers timeout 0
-        ignored.insert(0, "timeout")
-    return dataclasses.replace(session, ignored_fields=tuple(ignored)) if ignored else session
+# -- the stateless endpoints: plans over the client's rules --------------------------
+
+
+def retrieve(rules: Rules, session_id: str) -> Plan[Session]:
+    response = yield from rules.call("GET", f"/v1/sessions/{session_id}")
+    return Session.from_wire(response.json())
+
+
+def context(rules: Rules, session_id: str) -> Plan[SessionContext]:
+    response = yield from rules.call("GET", f"/v1/sessions/{session_id}/context")
+    return SessionContext(response.json())
+
+
+def list_all(rules: Rules, status: SessionStatus | str | None, limit: int) -> Plan[list[Session]]:
+    sessions: list[Session] = []
+    seen: set[str] = set()
+    cursor: str | None = None
+    while True:
+        page = (yield from list_page(rules, status, limit, cursor)).sessions
+        fresh = [s for s in page if s.id not in seen]
+        sessions.extend(fresh)
+        seen.update(s.id for s in fresh)
+        if len(page) < limit or len(fresh) < len(page):
+            return sessions
+        cursor = page[-1].id
+
+
+def list_page(rules: Rules, status: SessionStatus | str | None, limit: int, cursor_id: str | None) -> Plan[SessionPage]:
+    params: dict[str, Any] = {"limit": limit}
+    if status is not None:
+        params["status"] = str(status)
+    if cursor_id is not None:
+        params["cursorId"] = cursor_id
+    response = yield from rules.call("GET", "/v1/sessions", params=params)
+    return SessionPage.from_wire(response.json())
+
+
+def release_all(rules: Rules) -> Plan[ReleaseResult]:
+    body = (yield from rules.call("POST", "/v1/sessions/release")).json()
+    return ReleaseResult(bool(body.get("success", True)), body.get("message"))
+
+
+def events(rules: Rules, session_id: str) -> Plan[list[Any]]:
+    events: list[Any] = []
+    params: dict[str, Any] = {}
+    seen: set[str] = set()
+    while True:
+        response = yield from rules.call("GET", f"/v1/sessions/{session_id}/events", params=params)
+        page = response.json()
+        events.extend(page if isinstance(page, list) else page.get("events", []))
+        cursor = response.headers.get(NEXT_CURSOR_HEADER)
+        if not cursor or cursor in seen or not page:  # a repeated cursor would page forever
+            return events
+        seen.add(cursor)
+        params = {"pointer": cursor}
+
+
+def recording(rules: Rules, session_id: str) -> Plan[bytes]:
+    response = yield from rules.call("GET", f"/v1/sessions/{session_id}/recording")
+    return response.content
+
+
+def discard_recording(rules: Rules, session_id: str) -> Plan[None]:
+    yield from rules.call("DELETE", f"/v1/sessions/{session_id}/recording")
+
+
+def health(rules: Rules, timeout: float | None) -> Plan[dict[str, Any]]:
+    return (yield from rules.call("GET", "/v1/health", retry=False, call_timeout=timeout)).json()
