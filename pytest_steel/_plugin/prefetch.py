@@ -102,7 +102,7 @@ class Prefetcher:
 
     def look_ahead(self, upcoming: list[pytest.Item]) -> None:
         """Start creating sessions for the first ``depth`` of ``upcoming`` that will want their own."""
-        if self.base_params is None or self._run.backend.unavailable:
+        if self.base_params is None or self._run.backend.health.unavailable:
             return
         wanted = [item for item in upcoming if wants_own_session(item)][: self.depth]
         for item in wanted:

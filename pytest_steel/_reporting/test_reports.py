@@ -101,7 +101,7 @@ class TestReporting:
         cloud = settings.backend.value is Backend.CLOUD
         folder = folder_for(settings.output.value, self.item)
         for tracked in own:
-            if self.run.backend.unavailable:  # asking a backend known gone would only cost the run time
+            if self.run.backend.health.unavailable:  # asking a backend known gone would only cost the run time
                 missed.append(f"no recording of session {tracked.id}: the backend is unavailable")
                 continue
             files, problems = save(self.run.backend.client(), tracked, folder, failed=failed, cloud=cloud)

@@ -23,18 +23,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._client.errors import (
-    SteelAPIError,
-    SteelAuthenticationError,
     SteelBackendUnavailableError,
-    SteelConnectionError,
     SteelError,
-    SteelTimeoutError,
     SteelUnreachableError,
 )
 from .._client.limits import API_KEY_ENV
 from .._client.redaction import redact
 from .._config.settings import Settings
 from .._config.stash import WORKER_BROKER_KEY, WORKER_EMBEDDED_KEY, WORKER_SLOTS_KEY
+from .health import BackendHealth
 
 if TYPE_CHECKING:
     from .._client.client import EventHook, SteelClient
@@ -42,17 +39,12 @@ if TYPE_CHECKING:
     from .slots import SessionLimit
 
 
-TIMEOUTS_THAT_CONDEMN = 2  # calls in a row that got no answer in time
-HUNG_RELEASE_TIMEOUT = 2.0  # seconds a release may take once one release got no answer in time
-PROBE_TIMEOUT = 1.0  # seconds the health probe of a condemned backend may take
-
-
 class BackendAccess:
     """The backend as one run (one process: the controller or a worker) reaches it.
 
-    A few methods over a dozen, because reaching the backend has that many faces (the
-    client, the embedded server, the xdist hand-over, the concurrency limit, the end);
-    each is short, and each face is delegated to its own type where it has state.
+    Reaching the backend has several faces (the client, the embedded server, the xdist
+    hand-over, the concurrency limit, the end); each is short, and each face with state
+    of its own is delegated to its own type (``health``, ``embedded``, ``slots``).
     """
 
     def __init__(self, settings: Settings, workerinput: Mapping[str, Any] | None, say: Callable[[str], None]) -> None:
@@ -67,9 +59,7 @@ class BackendAccess:
         self._slots_dir: str | None = None
         self._own_slots_dir = False
         self._limit: SessionLimit | None = None
-        self._unavailable: SteelError | None = None
-        self._timeouts_in_a_row = 0
-        self._releases_hang = False  # a release got no answer in time, and none has answered since
+        self.health = BackendHealth(say, lambda: self._client)
         # The embedded server gets a fresh key per run, so no other local process can drive its sessions;
         # xdist workers receive it from the controller over execnet, never through a socket anyone can ask.
         self.embedded_key: str | None = None
@@ -87,10 +77,6 @@ class BackendAccess:
         return self._client is not None
 
     @property
-    def unavailable(self) -> bool:
-        return self._unavailable is not None
-
-    @property
     def embedded_started(self) -> bool:
         return self._embedded is not None and self._embedded.started
 
@@ -98,12 +84,14 @@ class BackendAccess:
 
     def client(self) -> SteelClient:
         """The run's client; the embedded server starts here, on first need."""
-        if self._unavailable is None and WORKER_BROKER_KEY in self._workerinput:
+        if not self.health.unavailable and WORKER_BROKER_KEY in self._workerinput:
             from .orphaned_worker import controller_gone
 
             if controller_gone():  # the embedded server was the controller's child: asking it would only wait
-                self.mark_unavailable(SteelUnreachableError("the embedded server stopped with the xdist controller"))
-        if self._unavailable is not None:
+                self.health.mark_unavailable(
+                    SteelUnreachableError("the embedded server stopped with the xdist controller")
+                )
+        if self.health.unavailable:
             raise SteelBackendUnavailableError(
                 "the Steel backend is unavailable; see the first error of this run, and the pytest-steel summary"
             )
@@ -111,7 +99,7 @@ class BackendAccess:
             try:
                 base_url = self._base_url()
             except SteelError as exc:
-                self.mark_unavailable(exc)
+                self.health.mark_unavailable(exc)
                 raise
             self._client = self._make_client(base_url, event_hooks=self.event_hooks)
             self.event_hooks = self._client.event_hooks
@@ -125,70 +113,18 @@ class BackendAccess:
     def _make_client(self, base_url: str, **options: Any) -> SteelClient:
         from .._client.client import SteelClient  # httpx loads only when a test needs Steel
 
+        embedded = self.settings.is_embedded
         return SteelClient(
             base_url,
             self.secret,
-            api_key_source=self._key_source(),
+            api_key_source="the embedded server's per-run key" if embedded else f"--steel-api-key or {API_KEY_ENV}",
             http_timeout=self.settings.http_timeout.value,
             **options,
         )
 
-    def _key_source(self) -> str:
-        return "the embedded server's per-run key" if self.settings.is_embedded else f"--steel-api-key or {API_KEY_ENV}"
-
-    def mark_unavailable(self, exc: SteelError) -> None:
-        """An unreachable backend or a rejected key: later tests fail fast, and the summary says it once."""
-        if self._unavailable is None:
-            self._unavailable = exc
-            self._say(f"the Steel backend was unavailable, so tests needing a session errored: {exc}")
-
-    def why_unavailable(self) -> str | None:
-        """The error that condemned the backend, while it stays condemned."""
-        return str(self._unavailable) if self._unavailable is not None else None
-
     def redact(self, text: str) -> str:
         """``text`` without the key this run sends."""
         return redact(text, self.secret)
-
-    def failed(self, exc: SteelError) -> None:
-        """A call failed: decide what that says about the backend."""
-        if isinstance(exc, (SteelUnreachableError, SteelAuthenticationError)):
-            self.mark_unavailable(exc)
-        elif isinstance(exc, SteelTimeoutError):
-            self._timeouts_in_a_row += 1
-            if self._timeouts_in_a_row >= TIMEOUTS_THAT_CONDEMN:
-                self.mark_unavailable(exc)
-
-    def answered(self) -> None:
-        """A call got an answer: the backend is not stuck."""
-        self._timeouts_in_a_row = 0
-
-    def release_timeout(self) -> float | None:
-        """The time a release may take: the client's default, or a short one while releases hang.
-
-        A backend can answer creates and hang on releases; waiting a full answer's time for
-        each would cost every test that long. The sessions left are reported all the same.
-        """
-        return HUNG_RELEASE_TIMEOUT if self._releases_hang else None
-
-    def release_answered(self, answered: bool) -> None:
-        self._releases_hang = not answered
-
-    def probe(self) -> bool:
-        """Whether the backend can be asked: if condemned, one quick health probe decides (a restarted server)."""
-        if self._unavailable is None:
-            return True
-        if isinstance(self._unavailable, SteelAuthenticationError) or self._client is None:
-            return False  # a rejected key does not come back by itself; a server that never started neither
-        try:
-            self._client.health(timeout=PROBE_TIMEOUT)
-        except SteelConnectionError:
-            return False
-        except SteelAPIError:
-            pass  # it answered: a server without a health route is up all the same
-        self._say(f"the Steel backend answered again after: {self._unavailable}")
-        self._unavailable, self._timeouts_in_a_row = None, 0
-        return True
 
     def _base_url(self) -> str:
         if self.settings.server_url is not None:

@@ -59,7 +59,7 @@ class SessionTracker:
 
         ``owner`` names it in reports when the node's id would not (a session-wide fixture's).
         """
-        self.backend.probe()  # a condemned backend gets one quick chance to show it is back
+        self.backend.health.probe()  # a condemned backend gets one quick chance to show it is back
         client = self.backend.client()
         params = dict(params) if resolved else self.resolve(params, node)
         timeout = params.pop("timeout", None)
@@ -71,11 +71,11 @@ class SessionTracker:
             session = client.create(timeout=timeout, **params)
         except SteelError as exc:
             self._free(session_id)
-            self.backend.failed(exc)
+            self.backend.health.failed(exc)
             raise
         finally:
             self._creating_for.pop()
-        self.backend.answered()
+        self.backend.health.answered()
         tracked = self.live[session.id]
         tracked.by_fixture = True
         return tracked
@@ -149,16 +149,16 @@ class SessionTracker:
         try:
             current = self.backend.client().retrieve(tracked.id)
         except SteelError as exc:
-            self.backend.failed(exc)
+            self.backend.health.failed(exc)
             return None
-        self.backend.answered()
+        self.backend.health.answered()
         if not current.is_live:
             tracked.end(current, on_its_own=True)
         return current
 
     def lost_with_backend(self, tracked: TrackedSession) -> bool:
         """If the backend has stopped answering, count the session as lost with it (failed); whether it was."""
-        why = self.backend.why_unavailable()
+        why = self.backend.health.why_unavailable()
         if why is None or tracked.id not in self.live:
             return False
         final = Session(id=tracked.id, status=SessionStatus.FAILED, release_reason=LOST_WITH_BACKEND)
@@ -181,12 +181,12 @@ class SessionTracker:
         if final is None and self.lost_with_backend(tracked):
             return  # the check found the backend gone
         try:
-            self.backend.client().release(tracked.id, timeout=self.backend.release_timeout())
+            self.backend.client().release(tracked.id, timeout=self.backend.health.release_timeout())
         except SteelNotFoundError:
             self._ended(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED), on_its_own=False)
         except SteelError as exc:
-            self.backend.failed(exc)
-            self.backend.release_answered(not isinstance(exc, SteelTimeoutError))
+            self.backend.health.failed(exc)
+            self.backend.health.release_answered(not isinstance(exc, SteelTimeoutError))
             if self.lost_with_backend(tracked):
                 return
             current = self.check(tracked)
@@ -210,8 +210,8 @@ class SessionTracker:
                 f"until its timeout: {exc}"
             ) from None
         else:
-            self.backend.answered()
-            self.backend.release_answered(True)
+            self.backend.health.answered()
+            self.backend.health.release_answered(True)
 
     def for_node(self, *nodes: Node) -> list[TrackedSession]:
         """The live sessions made for any of these nodes (a test, its module)."""
@@ -233,7 +233,7 @@ class SessionTracker:
 
     def _settle_abandoned(self) -> None:
         """Creates the client gave up on may have reached the server since: release what came to life."""
-        if not self.backend.used or not self.backend.probe():
+        if not self.backend.used or not self.backend.health.probe():
             return
         client = self.backend.client()
         if not client.abandoned:
@@ -242,7 +242,7 @@ class SessionTracker:
             released = client.settle_abandoned()
         except SteelError as exc:
             released = []
-            self.backend.failed(exc)
+            self.backend.health.failed(exc)
         for session_id in released:
             self.report.note(f"released session {session_id}: its create had been given up on, and came to life later")
         for session_id in sorted(client.abandoned):
@@ -254,7 +254,7 @@ class SessionTracker:
         backend = self.backend
         if not backend.used and not self.report.workers_used_steel:
             return  # nothing in this run touched Steel: leave the backend alone
-        if not backend.probe():
+        if not backend.health.probe():
             return  # condemned, and still not answering: said once already
         if backend.settings.is_embedded and not backend.embedded_started:
             return  # an embedded server that never started has nothing to release

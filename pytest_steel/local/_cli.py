@@ -244,7 +244,7 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         print(f"steel-local listening on {_url(sock)}", flush=True)
         log.info("browsers: %s; at most %d sessions", chromium.describe(), args.max_sessions)
         await stop.wait()
-        log.info("stopping: releasing %d live sessions", manager.live_count)
+        log.info("stopping: releasing %d live sessions", manager.registry.live_count)
         await manager.shutdown()
     finally:
         with contextlib.suppress(Exception):

@@ -11,67 +11,35 @@ their directories follow in the background, and shutdown waits for them.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import datetime as dt
-import itertools
 import logging
 import time
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from .._browser.chromium import ChromiumSet
 from .._client.wire import RECORD_VIDEO_FIELD, ReleaseReason, SessionStatus
-from ._api.params import CreateParams, InvalidRequest, ListQuery, canonical_uuid
+from ._api.params import CreateParams, InvalidRequest
 from ._browsers.browser import BrowserProcess
 from ._browsers.cdp import CDPError
 from ._browsers.context import ContextAgent, read_context
 from ._browsers.pool import BrowserPool, LaunchSpec
 from ._browsers.recording import KEPT_FOR_S, Recorder
 from ._browsers.watchdog import Watchdog
+from ._errors import (
+    AtCapacity,
+    LaunchFailed,
+    ServerClosing,
+    SessionConflict,
+    SessionError,
+    SessionGone,
+    SessionNotFound,
+)
+from ._registry import SessionRegistry
 
 log = logging.getLogger("pytest_steel.local")
-
-
-RELEASED_EARLY_KEPT = 10_000  # ids remembered as released before their create
-
-
-class SessionError(Exception):
-    """An API error with its HTTP status; the message is safe to show to the client."""
-
-    status = 500
-    retry: bool | None = None
-
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.headers = headers or {}
-
-
-class SessionNotFound(SessionError):
-    status = 404
-
-
-class SessionConflict(SessionError):
-    status = 409
-    retry = False  # a duplicate id stays a duplicate: tell SDKs not to retry
-
-
-class AtCapacity(SessionError):
-    status = 429
-
-
-class SessionGone(SessionError):
-    status = 410
-
-
-class ServerClosing(SessionError):
-    status = 503
-
-
-class LaunchFailed(SessionError):
-    status = 500
 
 
 class AttachedClient(Protocol):
@@ -122,6 +90,14 @@ class LocalSession:
                 timer.cancel()
         self.deadline_timer = self.inactivity_timer = None
 
+    def ended_recorder(self) -> Recorder:
+        """Its recorder, once its video can be complete; the errors say why not."""
+        if self.recorder is None:
+            raise SessionNotFound(f"session {self.id} was not recorded: create it with {RECORD_VIDEO_FIELD}: true")
+        if self.is_live:
+            raise SessionConflict(f"session {self.id} is live: its recording is complete once it is released")
+        return self.recorder
+
     def to_wire(self, http_base: str, ws_base: str) -> dict[str, Any]:
         """Every field the official Session model requires, plus the optional ones we know."""
         p = self.params
@@ -152,10 +128,9 @@ class LocalSession:
 class SessionManager:
     """Creates, tracks and ends the server's sessions.
 
-    More methods than a type usually wants, on purpose: it is the one owner of every
-    session's state on the server, so each step of the lifecycle (launch, watch the
-    browser, inactivity, end, history) is a method here rather than a second writer
-    elsewhere. Its public face is create, get, list_page, context, release, release_all, shutdown.
+    It is the one writer of every session's state on the server: each step of the
+    lifecycle (launch, watch the browser, inactivity, end) is a method here. Which
+    sessions exist, and for how long the ended ones are remembered, is ``registry``'s.
     """
 
     def __init__(
@@ -180,16 +155,11 @@ class SessionManager:
         self._owner = owner
         self._watchdog = watchdog
         self.max_sessions = max_sessions
-        self._history = history
         self._startup_timeout = startup_timeout
-        self._sessions: collections.OrderedDict[str, LocalSession] = collections.OrderedDict()
+        self.registry: SessionRegistry[LocalSession] = SessionRegistry(history)
         self._starting: set[str] = set()
-        # Ids released before any create for them arrived: a client that gave up on a create released its id,
-        # and the create, delayed on the way, must not bring it to life afterwards.
-        self._released_early: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._no_launches = asyncio.Event()
         self._no_launches.set()
-        self._seq = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         default = CreateParams()
@@ -200,63 +170,18 @@ class SessionManager:
             expected_sessions,
         )
 
-    # -- queries -----------------------------------------------------------------
-
-    @property
-    def live_count(self) -> int:
-        return sum(1 for s in self._sessions.values() if s.is_live)
-
-    def get(self, session_id: str) -> LocalSession:
-        key = canonical_uuid(session_id)
-        session = self._sessions.get(key) if key else None
-        if session is None:
-            raise SessionNotFound(f"no session with id {session_id!r}")
-        return session
-
-    def release_unknown(self, session_id: str) -> None:
-        """A release for an id no create has brought yet: a create for it that arrives later is refused (409)."""
-        key = canonical_uuid(session_id)
-        if key is not None:
-            self._released_early[key] = None
-            while len(self._released_early) > RELEASED_EARLY_KEPT:
-                self._released_early.popitem(last=False)
-
-    def all_sessions(self) -> list[LocalSession]:
-        """Newest first."""
-        return list(reversed(self._sessions.values()))
-
-    def live_sessions(self) -> list[LocalSession]:
-        return [s for s in self._sessions.values() if s.is_live]
-
-    def list_page(self, query: ListQuery) -> tuple[list[LocalSession], str | None, int | None]:
-        """Newest first; ``cursorId`` is the last id of the previous page, as the SDKs send it."""
-        newest_first: Iterable[LocalSession] = reversed(self._sessions.values())
-        matching = [s for s in newest_first if query.status is None or s.status is query.status]
-        after = matching
-        if query.cursor_id:
-            key = canonical_uuid(query.cursor_id)
-            cursor = self._sessions.get(key) if key else None
-            if cursor is None:
-                raise InvalidRequest(f"cursorId {query.cursor_id!r} names no known session", "cursorId")
-            after = [s for s in matching if s.seq < cursor.seq]
-        page = after[: query.limit]
-        next_cursor = page[-1].id if len(after) > len(page) else None
-        total = len(matching) if query.status is not None else None
-        return page, next_cursor, total
-
     # -- lifecycle ---------------------------------------------------------------
 
     async def create(self, params: CreateParams) -> LocalSession:
         if self._closing:
             raise ServerClosing("the server is shutting down")
         session_id = params.session_id or str(uuid.uuid4())
-        if session_id in self._sessions or session_id in self._starting:
+        if session_id in self._starting:
             raise SessionConflict(f"a session with id {session_id} already exists")
-        if session_id in self._released_early:
-            raise SessionConflict(f"session id {session_id} was released before this create arrived")
+        self.registry.check_new(session_id)
         if params.record_video and self.ffmpeg is None:
             raise InvalidRequest(f"{RECORD_VIDEO_FIELD} cannot be honoured: {self._ffmpeg_missing}", RECORD_VIDEO_FIELD)
-        if self.live_count + len(self._starting) >= self.max_sessions:
+        if self.registry.live_count + len(self._starting) >= self.max_sessions:
             raise AtCapacity(
                 f"at capacity: {self.max_sessions} sessions are live or starting (--max-sessions); "
                 "release one or retry later",
@@ -275,12 +200,12 @@ class SessionManager:
             if not self._starting:
                 self._no_launches.set()
 
-        agent = await self._restore(session_id, browser, params.context) if params.context else None
+        agent = await _restore(session_id, browser, params.context) if params.context else None
         recorder = await self._record(session_id, browser, params, agent) if params.record_video else None
-        session = LocalSession(session_id, params, browser, next(self._seq))
+        session = LocalSession(session_id, params, browser, self.registry.next_seq())
         session.context_agent = agent
         session.recorder = recorder
-        self._sessions[session_id] = session
+        self.registry.add(session)
         session.deadline_timer = asyncio.get_running_loop().call_later(
             params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT
         )
@@ -298,15 +223,6 @@ class SessionManager:
             (time.monotonic() - started) * 1000,
         )
         return session
-
-    @staticmethod
-    async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, Any]) -> ContextAgent | None:
-        """Put ``sessionContext`` into the new browser before the create is answered; a failure ends the browser."""
-        try:
-            return await ContextAgent.start(browser.pipe, context)
-        except (CDPError, OSError) as exc:
-            await browser.close()
-            raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None
 
     async def _record(
         self, session_id: str, browser: BrowserProcess, params: CreateParams, agent: ContextAgent | None
@@ -391,22 +307,14 @@ class SessionManager:
 
     async def recording(self, session: LocalSession) -> Path:
         """An ended session's video, once complete; the errors say why there is none."""
-        recorder = self._recorder_of(session)
+        recorder = session.ended_recorder()
         path = await recorder.wait()
         if path is None:
             raise SessionNotFound(f"session {session.id} has no recording: {recorder.error}")
         return path
 
     async def discard_recording(self, session: LocalSession) -> None:
-        await self._recorder_of(session).discard()
-
-    @staticmethod
-    def _recorder_of(session: LocalSession) -> Recorder:
-        if session.recorder is None:
-            raise SessionNotFound(f"session {session.id} was not recorded: create it with {RECORD_VIDEO_FIELD}: true")
-        if session.is_live:
-            raise SessionConflict(f"session {session.id} is live: its recording is complete once it is released")
-        return session.recorder
+        await session.ended_recorder().discard()
 
     async def _end(self, session: LocalSession, status: SessionStatus, reason: ReleaseReason) -> None:
         session.mark_ended(status, reason)
@@ -428,22 +336,17 @@ class SessionManager:
             await asyncio.gather(*closing, return_exceptions=True)
         finally:
             session.ended.set()
-            self._trim_history()
+            for dropped in self.registry.trim():
+                if dropped.recorder is not None:
+                    self._spawn(dropped.recorder.discard())
 
     async def release_all(self, reason: ReleaseReason = ReleaseReason.USER_REQUESTED) -> int:
-        results = await asyncio.gather(*(self.release(s, reason) for s in self.live_sessions()))
+        results = await asyncio.gather(*(self.release(s, reason) for s in self.registry.live()))
         return sum(results)
 
     def _expire(self, recorder: Recorder) -> None:
         if not self._closing:
             self._spawn(recorder.discard(f"it was deleted {KEPT_FOR_S / 60:.0f} min after the session ended"))
-
-    def _trim_history(self) -> None:
-        ended = [sid for sid, s in self._sessions.items() if not s.is_live]
-        for sid in ended[: max(0, len(ended) - self._history)]:
-            recorder = self._sessions.pop(sid).recorder
-            if recorder is not None:
-                self._spawn(recorder.discard())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -464,3 +367,12 @@ class SessionManager:
             for task in stuck:
                 task.cancel()
         return released
+
+
+async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, Any]) -> ContextAgent | None:
+    """Put ``sessionContext`` into the new browser before the create is answered; a failure ends the browser."""
+    try:
+        return await ContextAgent.start(browser.pipe, context)
+    except (CDPError, OSError) as exc:
+        await browser.close()
+        raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None

@@ -21,7 +21,8 @@ from aiohttp import web
 
 from ..._client.wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
 from .._browsers.pipe import Channel, PipeClosed
-from .._sessions import LocalSession, SessionError, SessionGone, SessionManager, SessionNotFound
+from .._errors import SessionError, SessionGone, SessionNotFound
+from .._sessions import LocalSession, SessionManager
 from .live import live
 from .params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
 from .websocket import MAX_UNSENT, RelaySocket
@@ -105,11 +106,11 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 async def retrieve_session(request: web.Request) -> web.Response:
-    return _session_json(request, request.app[MANAGER].get(request.match_info["session_id"]))
+    return _session_json(request, request.app[MANAGER].registry.get(request.match_info["session_id"]))
 
 
 async def list_sessions(request: web.Request) -> web.Response:
-    page, next_cursor, total = request.app[MANAGER].list_page(parse_list_query(dict(request.query)))
+    page, next_cursor, total = request.app[MANAGER].registry.list_page(parse_list_query(dict(request.query)))
     bases = _bases(request)
     body: dict[str, Any] = {"sessions": [s.to_wire(*bases) for s in page], "nextCursor": next_cursor}
     if total is not None:
@@ -119,28 +120,28 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 async def session_context(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
-    return web.json_response(await manager.context(manager.get(request.match_info["session_id"])))
+    return web.json_response(await manager.context(manager.registry.get(request.match_info["session_id"])))
 
 
 async def session_recording(request: web.Request) -> web.StreamResponse:
     """The video of an ended session created with recordVideo (WebM), waiting for it to be complete."""
     manager = request.app[MANAGER]
-    path = await manager.recording(manager.get(request.match_info["session_id"]))
+    path = await manager.recording(manager.registry.get(request.match_info["session_id"]))
     return web.FileResponse(path, headers={"Content-Type": "video/webm"})
 
 
 async def delete_session_recording(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
-    await manager.discard_recording(manager.get(request.match_info["session_id"]))
+    await manager.discard_recording(manager.registry.get(request.match_info["session_id"]))
     return web.json_response({"success": True})
 
 
 async def release_session(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     try:
-        session = manager.get(request.match_info["session_id"])
+        session = manager.registry.get(request.match_info["session_id"])
     except SessionNotFound:
-        manager.release_unknown(request.match_info["session_id"])
+        manager.registry.release_unknown(request.match_info["session_id"])
         raise
     released = await manager.release(session)
     if released:
@@ -161,7 +162,7 @@ async def health(request: web.Request) -> web.Response:
     pool = {"ready": manager.pool.ready_count, "size": manager.pool.size, "launched": manager.pool.launched}
     body = {
         "status": "ok",
-        "liveSessions": manager.live_count,
+        "liveSessions": manager.registry.live_count,
         "maxSessions": manager.max_sessions,
         "pool": pool,
         "recording": manager.ffmpeg is not None,
@@ -185,7 +186,7 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
     Neither side can make the server its buffer: a client that reads nothing is dropped
     past ``MAX_UNSENT``, and a browser behind on its pipe stops the client being read.
     """
-    session = request.app[MANAGER].get(session_id)
+    session = request.app[MANAGER].registry.get(session_id)
     if not session.is_live or session.browser is None:
         raise SessionGone(f"session {session.id} is {session.status.value} and accepts no connections")
     browser = session.browser
@@ -262,17 +263,17 @@ async def root(request: web.Request) -> web.StreamResponse:
     rows = "".join(
         f'<tr><td><a href="/sessions/{s.id}">{s.id}</a></td><td>{s.status.value}</td>'
         f"<td>{s.duration_ms / 1000:.1f} s</td></tr>"
-        for s in manager.all_sessions()
+        for s in manager.registry.newest_first()
     )
     return _page(
         "steel-local",
-        f"<p>{manager.live_count} of at most {manager.max_sessions} sessions live.</p>"
+        f"<p>{manager.registry.live_count} of at most {manager.max_sessions} sessions live.</p>"
         f"<table><tr><th>session</th><th>status</th><th>duration</th></tr>{rows}</table>",
     )
 
 
 async def session_viewer(request: web.Request) -> web.StreamResponse:
-    session = request.app[MANAGER].get(request.match_info["session_id"])
+    session = request.app[MANAGER].registry.get(request.match_info["session_id"])
     pages = await _pages(request, session)
     wire = session.to_wire(*_bases(request))
     page_rows = "".join(
@@ -339,12 +340,12 @@ _LIVE_SCRIPT = """<script>
 
 
 async def session_live(request: web.Request) -> web.StreamResponse:
-    return await live(request, request.app[MANAGER].get(request.match_info["session_id"]))
+    return await live(request, request.app[MANAGER].registry.get(request.match_info["session_id"]))
 
 
 async def session_debug(request: web.Request) -> web.StreamResponse:
     """The viewer: a browser's own DevTools front-end would need its DevTools port, which no browser opens."""
-    session = request.app[MANAGER].get(request.match_info["session_id"])
+    session = request.app[MANAGER].registry.get(request.match_info["session_id"])
     raise web.HTTPFound(f"/sessions/{session.id}")
 
 

@@ -132,7 +132,6 @@ class BrowserProcess:
         watchdog: Watchdog | None = None,
     ) -> BrowserProcess:
         """Start Chromium and wait, bounded, until it answers on its DevTools pipe."""
-        shell = _bash()
         try:
             directories = _make_directories(parent_dir)
         except OSError as exc:  # the temp root went missing, became a file, or filled up
@@ -147,59 +146,35 @@ class BrowserProcess:
             height=height,
             user_agent=user_agent,
         )
-        to_browser, ours_to_browser = os.pipe()
-        ours_from_browser, from_browser = os.pipe()
-        trampoline = _PIPE_TRAMPOLINE.format(to_browser=to_browser, from_browser=from_browser)
-        try:
-            process = await asyncio.create_subprocess_exec(
-                shell,
-                "-c",
-                trampoline,
-                "steel-browser",  # $0 of the script; "$@" is Chromium's argv
-                *argv,
-                pass_fds=(to_browser, from_browser),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                start_new_session=True,
-            )
-        except BaseException as exc:  # cancelled too: asyncio kills a process it started, we remove the rest
-            for fd in (ours_to_browser, ours_from_browser):
-                os.close(fd)
-            for path in directories:
-                shutil.rmtree(path, ignore_errors=True)
-            if isinstance(exc, (OSError, ValueError)):  # ValueError: an argument exec cannot pass (a NUL byte)
-                raise BrowserLaunchError(f"could not start {chromium.path}: {exc}") from exc
-            raise
-        finally:
-            os.close(to_browser)  # the browser's ends: only it holds them now
-            os.close(from_browser)
+        process, to_browser, from_browser = await _start_on_pipes(chromium, argv, env, directories)
         if watchdog is not None:
             for path in directories:
                 watchdog.track(process.pid, path)
-
         tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
         browser = cls(process, chromium, directories, tail, watchdog, env[OWNER_ENV])
         browser._drain_task = asyncio.ensure_future(browser._drain_stderr())
+        await browser._connect(BrowserPipe(to_browser, from_browser), startup_timeout)
+        return browser
+
+    async def _connect(self, pipe: BrowserPipe, startup_timeout: float) -> None:
+        """Wait, bounded, for the browser's first answer on its pipe; a browser that gives none is ended."""
         started = time.monotonic()
-        pipe = BrowserPipe(ours_to_browser, ours_from_browser)
         try:
             await pipe.start(startup_timeout)
         except PipeClosed as exc:
             pipe.close()
-            exited = await browser._exit_code_soon()
-            await browser.close()
+            exited = await self._exit_code_soon()
+            await self.close()
             why = f"exited with code {exited}" if exited is not None else f"did not answer on its pipe ({exc})"
-            tail = browser._tail_for_message()
-            raise BrowserLaunchError(f"{chromium.path} {why} before it was ready{tail}") from None
+            raise BrowserLaunchError(
+                f"{self.chromium.path} {why} before it was ready{self._tail_for_message()}"
+            ) from None
         except BaseException:
             pipe.close()
-            await browser.close()
+            await self.close()
             raise
-        browser.pipe = pipe
-        log.debug("browser pid %d up in %.0f ms", process.pid, (time.monotonic() - started) * 1000)
-        return browser
+        self.pipe = pipe
+        log.debug("browser pid %d up in %.0f ms", self.pid, (time.monotonic() - started) * 1000)
 
     def _tail_for_message(self) -> str:
         tail = self.stderr_tail().strip()
@@ -256,3 +231,38 @@ class BrowserProcess:
             await asyncio.to_thread(shutil.rmtree, path, True)
         if self._watchdog is not None:
             self._watchdog.forget(self._process.pid)
+
+
+async def _start_on_pipes(
+    chromium: Chromium, argv: list[str], env: dict[str, str], directories: list[Path]
+) -> tuple[asyncio.subprocess.Process, int, int]:
+    """Exec Chromium in a process group of its own, its DevTools pipe on fds 3 and 4; our ends of the pipe."""
+    to_browser, ours_to_browser = os.pipe()
+    ours_from_browser, from_browser = os.pipe()
+    trampoline = _PIPE_TRAMPOLINE.format(to_browser=to_browser, from_browser=from_browser)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            _bash(),
+            "-c",
+            trampoline,
+            "steel-browser",  # $0 of the script; "$@" is Chromium's argv
+            *argv,
+            pass_fds=(to_browser, from_browser),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+    except BaseException as exc:  # cancelled too: asyncio kills a process it started, we remove the rest
+        for fd in (ours_to_browser, ours_from_browser):
+            os.close(fd)
+        for path in directories:
+            shutil.rmtree(path, ignore_errors=True)
+        if isinstance(exc, (OSError, ValueError)):  # ValueError: an argument exec cannot pass (a NUL byte)
+            raise BrowserLaunchError(f"could not start {chromium.path}: {exc}") from exc
+        raise
+    finally:
+        os.close(to_browser)  # the browser's ends: only it holds them now
+        os.close(from_browser)
+    return process, ours_to_browser, ours_from_browser
