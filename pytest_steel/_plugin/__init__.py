@@ -1,0 +1,4 @@
+"""The pytest plugin's working parts: the fixtures, the run they draw sessions from, prefetch, ``--steel-debug``.
+
+``plugin.py`` wires these to pytest's hooks. Imports every layer below it; only ``_integrations`` imports it.
+"""

@@ -2,7 +2,7 @@
 
 Run it with ``steel-local`` or ``python -m pytest_steel.local``; start it from
 Python with ``LocalServerProcess``. Each session is one local Chromium process
-(``_sessions`` has the lifecycle, ``_app`` the routes). Only stdlib modules are
+(``_sessions`` has the lifecycle, ``_registry`` the sessions it knows, ``_api`` the routes, ``_browsers`` the browsers). Only stdlib modules are
 imported here, so that the watchdog starts quickly.
 """
 
