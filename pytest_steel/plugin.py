@@ -1,9 +1,9 @@
 """The pytest plugin (entry point ``steel``; disable with ``-p no:steel``): hook wiring only.
 
-Each hook hands its work to the module that owns the concept: ``_settings`` (options),
-``_fixtures`` (fixtures), ``_run`` (the backend, the run's sessions and its report),
-``_test_reports`` (what each test's report says), ``hookspecs`` (the hooks plugins
-implement). Start-up loads only the settings, the marker and the fixture
+Each hook hands its work to the module that owns the concept: ``_config.settings``
+(options), ``_plugin.fixtures`` (fixtures), ``_plugin.run`` (the backend, the run's
+sessions and its report), ``_reporting.test_reports`` (what each test's report says),
+``hookspecs`` (the hooks plugins implement). Start-up loads only the settings, the marker and the fixture
 definitions; the rest loads when a test first needs Steel, so a run that uses none
 pays nothing.
 """

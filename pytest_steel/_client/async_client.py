@@ -1,7 +1,7 @@
 """``AsyncSteelClient``: ``SteelClient``'s async twin, for async fixtures and async code outside pytest.
 
-The same endpoints, errors, retries and idempotent create: ``_endpoints.ClientBase``'s
-plans, run with ``_http.drive_async`` over an ``httpx.AsyncClient``.
+The same endpoints, errors, retries and idempotent create: ``endpoints``'
+plans, run with ``http.drive_async`` over an ``httpx.AsyncClient``.
 """
 
 from __future__ import annotations

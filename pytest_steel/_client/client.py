@@ -1,7 +1,7 @@
 """``SteelClient``: the Steel sessions API over a blocking httpx client, usable with or without pytest.
 
-The endpoints, the idempotent create and the retry rules are ``_endpoints.ClientBase``'s
-plans, shared with ``AsyncSteelClient``; this class runs them with ``_http.drive``.
+The endpoints, the idempotent create and the retry rules are ``endpoints``'
+plans, shared with ``AsyncSteelClient``; this class runs them with ``http.drive``.
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ class BackendAccess:
 
 
 def _load_http_client() -> None:
-    """httpx, and what its first request loads, imported in a thread of their own: see ``_http.preload``."""
+    """httpx, and what its first request loads, imported in a thread of their own: see ``_client.http.preload``."""
     from .._client.http import preload
 
     preload()

@@ -4,7 +4,7 @@ Every browser runs in a new process group (so one ``killpg`` ends renderers,
 zygotes and helpers alike) with a private profile, temp, cache and config
 directory (so Chromium leaves nothing in the system temp directory), and carries
 an owner marker in its environment, so that a sweep can find any process that
-escaped its group. It speaks CDP only over a pipe the server holds (``_pipe``): no
+escaped its group. It speaks CDP only over a pipe the server holds (``pipe``): no
 DevTools port is open to other local processes.
 """
 

@@ -1,6 +1,6 @@
 """A small CDP client for the server's own work on a session's browser (its context, for now).
 
-One channel of the browser's DevTools pipe (a client of its own, see ``_pipe``), flat
+One channel of the browser's DevTools pipe (a client of its own, see ``pipe``), flat
 sessions for targets, commands awaited by id and events handed to listeners. Every
 wait is bounded.
 """

@@ -1,7 +1,7 @@
 """Chromium's screencast of a session's newest open page, following the pages as they open and close.
 
 The live view and the recorder both watch a session this way: a CDP client of its
-own on the browser's pipe (see ``_pipe``), target discovery to know the pages, and
+own on the browser's pipe (see ``pipe``), target discovery to know the pages, and
 ``Page.startScreencast`` on the newest open one. Each JPEG frame is handed to the
 consumer and acknowledged only once the consumer has taken it, so a slow consumer
 slows the stream, never the browser. Detaching the client stops everything.
