@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_steel import _chromium
+from pytest_steel._browser import chromium as _chromium
 from pytest_steel._browser.chromium import ChromiumNotFoundError, ChromiumSet, find_chromium
 
 
