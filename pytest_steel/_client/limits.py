@@ -88,3 +88,4 @@ SLOWMO = Count("slow-motion delay in milliseconds", 0, 60_000)
 PREFETCH = Count("number of sessions to create ahead", 0, 16)
 POOL_SIZE = Count("pool size", 0, 64)  # the embedded server's warm browsers (not part of Steel's contract)
 EXPECTED_SESSIONS = Count("number of sessions", 0, 10_000_000)  # what a client will create, for the pool
+MAX_FILES_MB = Count("size in MiB", 1, 1_048_576)  # steel-local: one session's files area, at most 1 TiB

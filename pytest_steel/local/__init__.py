@@ -1,9 +1,10 @@
 """pytest-steel's embedded Steel-compatible session server.
 
 Run it with ``steel-local`` or ``python -m pytest_steel.local``; start it from
-Python with ``LocalServerProcess``. Each session is one local Chromium process
-(``_sessions`` has the lifecycle, ``_registry`` the sessions it knows, ``_api`` the routes, ``_browsers`` the browsers). Only stdlib modules are
-imported here, so that the watchdog starts quickly.
+Python with ``LocalServerProcess``. Each session is one local Chromium process:
+``_sessions`` has the lifecycle, ``_registry`` the sessions it knows, ``_files``
+each session's files, ``_api/`` the routes, ``_browsers/`` the browsers. Only
+stdlib modules are imported here, so that the watchdog starts quickly.
 """
 
 from ._launcher import LocalServerError, LocalServerProcess

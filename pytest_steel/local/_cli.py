@@ -31,11 +31,13 @@ from .._client.limits import (
     DEFAULT_LOCAL_MAX_SESSIONS,
     EXPECTED_SESSIONS,
     FFMPEG_ENV,
+    MAX_FILES_MB,
     MAX_SESSIONS,
     POOL_SIZE,
     Count,
 )
 from ._browsers.pool import default_pool_size
+from ._files import DEFAULT_MAX_FILES_MB
 
 log = logging.getLogger("pytest_steel.local")
 
@@ -119,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many sessions the client will create (pytest-steel passes its collected tests' count): the pool "
         "launches no browser they would leave unused, and refills as usual past that many creates "
         "(default: not known)",
+    )
+    parser.add_argument(
+        "--max-files-mb",
+        type=_count(MAX_FILES_MB),
+        default=DEFAULT_MAX_FILES_MB,
+        metavar="MB",
+        help="most bytes, in MiB, one session's files (uploads and downloads) may hold; an upload past it gets 413 "
+        f"(default: {DEFAULT_MAX_FILES_MB})",
     )
     parser.add_argument(
         "--history",
@@ -219,6 +229,7 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         expected_sessions=args.expected_sessions,
         ffmpeg=args.ffmpeg_path,
         ffmpeg_missing=args.ffmpeg_missing,
+        max_files_mb=args.max_files_mb,
     )
     runner = web.AppRunner(make_app(manager, api_key), access_log=None, handle_signals=False)
     stop = asyncio.Event()

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +26,7 @@ from ._api.params import CreateParams, InvalidRequest
 from ._browsers.browser import BrowserProcess
 from ._browsers.cdp import CDPError
 from ._browsers.context import ContextAgent, read_context
+from ._browsers.pipe import PipeClosed
 from ._browsers.pool import BrowserPool, LaunchSpec
 from ._browsers.recording import KEPT_FOR_S, Recorder
 from ._browsers.watchdog import Watchdog
@@ -37,6 +39,7 @@ from ._errors import (
     SessionGone,
     SessionNotFound,
 )
+from ._files import DEFAULT_MAX_FILES_MB, FilesArea
 from ._registry import SessionRegistry
 
 log = logging.getLogger("pytest_steel.local")
@@ -68,6 +71,7 @@ class LocalSession:
         self.inactivity_timer: asyncio.TimerHandle | None = None
         self.context_agent: ContextAgent | None = None  # restoring sessionContext storage into its pages
         self.recorder: Recorder | None = None  # with recordVideo: its pages on video, kept after it ends
+        self.files: FilesArea | None = None  # uploads and its pages' downloads, removed when it ends
 
     @property
     def is_live(self) -> bool:
@@ -147,10 +151,12 @@ class SessionManager:
         expected_sessions: int | None = None,
         ffmpeg: Path | None = None,
         ffmpeg_missing: str = "this server has no ffmpeg",
+        max_files_mb: int = DEFAULT_MAX_FILES_MB,
     ) -> None:
         self._chromium = chromium
         self.ffmpeg = ffmpeg  # for recordings; None: a create that asks for one is refused, saying why
         self._ffmpeg_missing = ffmpeg_missing
+        self.max_files_bytes = max_files_mb * 2**20  # each session's files area
         self._root = root
         self._owner = owner
         self._watchdog = watchdog
@@ -200,11 +206,13 @@ class SessionManager:
             if not self._starting:
                 self._no_launches.set()
 
+        files = await self._files_for(session_id, browser)
         agent = await _restore(session_id, browser, params.context) if params.context else None
         recorder = await self._record(session_id, browser, params, agent) if params.record_video else None
         session = LocalSession(session_id, params, browser, self.registry.next_seq())
         session.context_agent = agent
         session.recorder = recorder
+        session.files = files
         self.registry.add(session)
         session.deadline_timer = asyncio.get_running_loop().call_later(
             params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT
@@ -243,6 +251,17 @@ class SessionManager:
                 await agent.close()
             await browser.close()
             raise LaunchFailed(f"could not start recording session {session_id}: {exc}") from None
+
+    async def _files_for(self, session_id: str, browser: BrowserProcess) -> FilesArea:
+        """The session's files area, its browser's downloads pointed at it before the create is answered."""
+        try:
+            files = FilesArea(self._root / "files" / session_id, self.max_files_bytes)
+            await files.receive_downloads(browser.pipe)
+        except (PipeClosed, CDPError, OSError) as exc:
+            shutil.rmtree(self._root / "files" / session_id, ignore_errors=True)
+            await browser.close()
+            raise LaunchFailed(f"could not set up the files of session {session_id}: {exc}") from None
+        return files
 
     async def _launch(self, spec: LaunchSpec) -> BrowserProcess:
         """A new browser for ``spec``, on demand or for the pool; RuntimeError when it cannot start."""
@@ -321,6 +340,7 @@ class SessionManager:
         clients, session.clients = session.clients, set()
         browser, session.browser = session.browser, None
         agent, session.context_agent = session.context_agent, None
+        files, session.files = session.files, None
         if agent is not None:
             await agent.close()
         if session.recorder is not None:
@@ -331,6 +351,8 @@ class SessionManager:
             # no waiting on the kernel or the disk. Shutdown waits for the clean-up, so nothing is left.
             browser.kill()
             self._spawn(browser.close())
+        if files is not None:  # after the kill: no download is still being written into it
+            files.remove()
         closing = [c.close(code=1001, message=f"session {status.value}".encode()) for c in clients]
         try:
             await asyncio.gather(*closing, return_exceptions=True)

@@ -14,14 +14,17 @@ import hmac
 import html
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, ClientError, ClientSession, web
 
 from ..._client.wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
 from .._browsers.pipe import Channel, PipeClosed
 from .._errors import SessionError, SessionGone, SessionNotFound
+from .._files import FilesArea, into_files_area
 from .._sessions import LocalSession, SessionManager
 from .live import live
 from .params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
@@ -157,6 +160,103 @@ async def release_all_sessions(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "message": f"Released {count} {noun}"})
 
 
+# -- a session's files ------------------------------------------------------------
+
+
+def _files_of(request: web.Request) -> FilesArea:
+    session = request.app[MANAGER].registry.get(request.match_info["session_id"])
+    if session.files is None:
+        raise SessionNotFound(f"session {session.id} is {session.status.value}; its files went with it")
+    return session.files
+
+
+async def list_files(request: web.Request) -> web.Response:
+    return web.json_response({"data": _files_of(request).listing()})
+
+
+async def upload_file(request: web.Request) -> web.Response:
+    """Multipart, as the SDKs send it: a ``file`` part (bytes, or a URL to fetch) and an optional ``path``."""
+    files = _files_of(request)
+    if not request.content_type.startswith("multipart/"):
+        raise InvalidRequest("send multipart/form-data with a 'file' part and an optional 'path' part", "file")
+    received: Path | None = None
+    name: str | None = None
+    path: str | None = None
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "path":
+                path = (await part.text()).strip()
+            elif part.name == "file" and received is None:
+                if part.filename is None:  # a URL to fetch, as Steel Cloud takes one
+                    url = (await part.text()).strip()
+                    name, received = _name_from_url(url), await files.receive(_fetched(url))
+                else:
+                    name, received = PurePosixPath(part.filename).name, await files.receive(_chunks(part))
+        if received is None:
+            raise InvalidRequest("the upload has no 'file' part", "file")
+        return web.json_response(files.place(received, path or name or "upload"))
+    finally:
+        if received is not None:
+            received.unlink(missing_ok=True)
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(2**20):
+        yield chunk
+
+
+def _name_from_url(url: str) -> str:
+    return PurePosixPath(urllib.parse.urlsplit(url).path).name or "download"
+
+
+async def _fetched(url: str) -> AsyncIterator[bytes]:
+    """The body at ``url``, for an upload given as a URL; 400 when it cannot be fetched."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise InvalidRequest(f"file {url[:200]!r} is neither a file part nor an http(s) URL", "file")
+    try:
+        async with ClientSession() as http, http.get(url) as response:
+            if response.status >= 400:
+                raise InvalidRequest(f"fetching {url[:200]!r} answered {response.status}", "file")
+            async for chunk in response.content.iter_chunked(2**20):
+                yield chunk
+    except ClientError as exc:
+        raise InvalidRequest(f"could not fetch {url[:200]!r}: {exc}", "file") from None
+
+
+async def download_file(request: web.Request) -> web.StreamResponse:
+    found = _files_of(request).existing(request.match_info["path"])
+    return web.FileResponse(found, headers={"Content-Type": "application/octet-stream"})
+
+
+async def delete_file(request: web.Request) -> web.Response:
+    _files_of(request).delete(request.match_info["path"])
+    return web.json_response({"success": True})
+
+
+async def delete_all_files(request: web.Request) -> web.Response:
+    _files_of(request).delete_all()
+    return web.json_response({"success": True})
+
+
+async def files_archive(request: web.Request) -> web.StreamResponse:
+    """Every file of the session in one zip, made for this answer and removed after it."""
+    archive = await asyncio.to_thread(_files_of(request).archive)
+    try:
+        response = web.StreamResponse(headers={"Content-Type": "application/zip"})
+        response.content_length = archive.stat().st_size
+        await response.prepare(request)
+        with archive.open("rb") as zipped:
+            while chunk := zipped.read(2**20):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        archive.unlink(missing_ok=True)
+
+
 async def health(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     pool = {"ready": manager.pool.ready_count, "size": manager.pool.size, "launched": manager.pool.launched}
@@ -200,9 +300,11 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
         return client.response
     session.clients.add(client)
 
+    files = session.files
+
     def to_browser(message: bytes) -> None:
         session.touch()
-        upstream.send(message)
+        upstream.send(into_files_area(message, files) if files is not None else message)
 
     upstream.forward_to(client.send_texts)
     upstream.hold_back(client)
@@ -373,6 +475,12 @@ def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
     app.router.add_post("/v1/sessions/{session_id}/release", release_session)
     app.router.add_get("/v1/sessions/{session_id}/recording", session_recording)
     app.router.add_delete("/v1/sessions/{session_id}/recording", delete_session_recording)
+    app.router.add_get("/v1/sessions/{session_id}/files", list_files)
+    app.router.add_post("/v1/sessions/{session_id}/files", upload_file)
+    app.router.add_delete("/v1/sessions/{session_id}/files", delete_all_files)
+    app.router.add_get("/v1/sessions/{session_id}/files.zip", files_archive)
+    app.router.add_get("/v1/sessions/{session_id}/files/{path:.+}", download_file)
+    app.router.add_delete("/v1/sessions/{session_id}/files/{path:.+}", delete_file)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/", root)
     app.router.add_get("/sessions/{session_id}", session_viewer)

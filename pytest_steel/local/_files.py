@@ -1,0 +1,178 @@
+"""A session's files area: what tests upload and what its pages download, gone when the session ends.
+
+Steel Cloud keeps a filesystem per session behind ``/v1/sessions/{id}/files``; this is
+the embedded server's. Paths are relative to the area's root, ``/``-separated, and may
+not leave it: an absolute path, a ``..`` segment, a NUL or an empty segment is refused
+(400). The area is bounded (``--max-files-mb``): an upload that would pass the bound is
+refused (413) and leaves nothing behind. Its pages' downloads land here because the
+server points the browser's download folder at it (see ``_sessions``), whatever folder
+a client asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from ._api.params import InvalidRequest
+from ._errors import SessionError, SessionNotFound
+
+DEFAULT_MAX_FILES_MB = 1024
+_DOWNLOAD_BEHAVIOR = b'"Browser.setDownloadBehavior"'
+_SET_INPUT_FILES = b'"DOM.setFileInputFiles"'
+
+
+class _Pipe(Protocol):
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = ...) -> Any: ...
+
+
+class FilesTooLarge(SessionError):
+    status = 413
+    retry = False  # the same upload would be refused again
+
+
+class FilesArea:
+    """One session's folder of files, with the bound on its total size."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        root.mkdir(parents=True, exist_ok=True)
+
+    async def receive_downloads(self, pipe: _Pipe | None) -> None:
+        """Point the browser's downloads here, named by their guid, as Playwright names them too."""
+        if pipe is None:
+            raise OSError("the browser has no DevTools pipe")
+        await pipe.call("Browser.setDownloadBehavior", _download_behavior(str(self.root)))
+
+    def resolve(self, path: str) -> Path:
+        """The file ``path`` names inside the area; 400 for a path that is not a plain relative one."""
+        parts = PurePosixPath(path).parts
+        if not path or "\x00" in path or path.startswith("/") or "\\" in path or not parts:
+            raise InvalidRequest(f"path {path!r} must be a relative path inside the session's files", "path")
+        if any(part in ("..", ".") for part in path.split("/")) or "" in path.split("/"):
+            raise InvalidRequest(f"path {path!r} may not contain '..', '.' or empty segments", "path")
+        return self.root.joinpath(*parts)
+
+    def existing(self, path: str) -> Path:
+        found = self.resolve(path)
+        if not found.is_file():
+            raise SessionNotFound(f"no file {path!r} in this session's files")
+        return found
+
+    def used_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+    def listing(self) -> list[dict[str, object]]:
+        """Every file, newest first (as Steel lists them), with its size and time."""
+        files = [p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith(".upload-")]
+        files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        return [self._entry(p) for p in files]
+
+    def _entry(self, file: Path) -> dict[str, object]:
+        stat = file.stat()
+        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)
+        return {
+            "path": file.relative_to(self.root).as_posix(),
+            "size": stat.st_size,
+            "lastModified": modified.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+
+    async def receive(self, chunks: AsyncIterator[bytes]) -> Path:
+        """An upload's bytes, in a hidden file of the area until ``place`` names it; 413 past the bound."""
+        room = self.max_bytes - self.used_bytes()
+        fd, partial = tempfile.mkstemp(prefix=".upload-", dir=self.root)
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in chunks:
+                    written += len(chunk)
+                    if written > room:
+                        raise FilesTooLarge(
+                            f"the upload would pass this session's files limit of {self.max_bytes // 2**20} MB "
+                            f"({max(room, 0) // 2**20} MB left; steel-local --max-files-mb sets it)"
+                        )
+                    out.write(chunk)
+        except BaseException:
+            os.unlink(partial)
+            raise
+        return Path(partial)
+
+    def place(self, partial: Path, path: str) -> dict[str, object]:
+        """Give a received upload its path (replacing a file there); the hidden file goes whatever happens."""
+        try:
+            target = self.resolve(path)
+            if target.is_dir():
+                raise InvalidRequest(f"path {path!r} names a folder of the session's files", "path")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return self._entry(target)
+
+    def delete(self, path: str) -> None:
+        self.existing(path).unlink()
+        self._prune(self.resolve(path).parent)
+
+    def delete_all(self) -> None:
+        for child in self.root.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove folders a delete left empty, up to the root."""
+        while folder != self.root and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+
+    def archive(self) -> Path:
+        """Every file in one zip, written beside the area (the caller removes it once sent)."""
+        fd, name = tempfile.mkstemp(prefix=".files-", suffix=".zip", dir=self.root.parent)
+        os.close(fd)
+        with zipfile.ZipFile(name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for entry in self.listing():
+                archive.write(self.root / str(entry["path"]), arcname=str(entry["path"]))
+        return Path(name)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _download_behavior(folder: str, behavior: str = "allowAndName") -> dict[str, Any]:
+    return {"behavior": behavior, "downloadPath": folder, "eventsEnabled": True}
+
+
+def into_files_area(message: bytes, area: FilesArea) -> bytes:
+    """A client's CDP command, with any path it names on the browser's disk moved into the session's files.
+
+    ``Browser.setDownloadBehavior`` names a download folder on the client's machine (Playwright
+    names its own temp folder): the browser downloads into the files area instead, where the
+    files API serves it. ``DOM.setFileInputFiles`` takes paths as the files API returns them,
+    relative to the area. Other messages pass untouched: two substring checks, no parse.
+    """
+    if _DOWNLOAD_BEHAVIOR not in message and _SET_INPUT_FILES not in message:
+        return message
+    try:
+        command = json.loads(message)
+        method, params = command.get("method"), command.get("params") or {}
+    except (ValueError, AttributeError):
+        return message
+    if method == "Browser.setDownloadBehavior" and params.get("behavior") in ("allow", "allowAndName"):
+        params.update(_download_behavior(str(area.root), params["behavior"]))
+    elif method == "DOM.setFileInputFiles" and isinstance(params.get("files"), list):
+        params["files"] = [
+            f if not isinstance(f, str) or f.startswith("/") else str(area.resolve(f)) for f in params["files"]
+        ]
+    else:
+        return message
+    command["params"] = params
+    return json.dumps(command).encode()
