@@ -11,6 +11,7 @@ from ._client.errors import (
     SteelConflictError,
     SteelConnectionError,
     SteelError,
+    SteelFilesUnsupportedError,
     SteelNotFoundError,
     SteelRateLimitError,
     SteelReleaseWarning,
@@ -36,6 +37,7 @@ __all__ = [
     "SteelConflictError",
     "SteelConnectionError",
     "SteelError",
+    "SteelFilesUnsupportedError",
     "SteelNotFoundError",
     "SteelRateLimitError",
     "SteelReleaseWarning",
@@ -43,18 +45,22 @@ __all__ = [
     "SteelSessionError",
     "SteelTimeoutError",
     "SteelUnreachableError",
+    "SessionFile",
     "__version__",
+    "async_set_input_files",
     "context_from_storage_state",
+    "set_input_files",
     "storage_state_from_context",
 ]
 
 __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
+    from ._browser.uploads import async_set_input_files, set_input_files
     from ._client.async_client import AsyncSteelClient
     from ._client.client import SteelClient
     from ._client.context import SessionContext, context_from_storage_state, storage_state_from_context
-    from ._client.models import ReleaseResult, Session
+    from ._client.models import ReleaseResult, Session, SessionFile
     from ._client.wire import ReleaseReason, SessionStatus
 
 
@@ -72,7 +78,11 @@ def __getattr__(name: str) -> Any:
         from ._client import context as _context
 
         return getattr(_context, name)
-    if name in ("Session", "ReleaseResult"):
+    if name in ("set_input_files", "async_set_input_files"):
+        from ._browser import uploads
+
+        return getattr(uploads, name)
+    if name in ("Session", "ReleaseResult", "SessionFile"):
         from ._client import models as _models
 
         return getattr(_models, name)

@@ -53,6 +53,7 @@ from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plu
     steel_session,
     steel_session_params,
 )
+from ._plugin.new_session import steel_new_session  # noqa: F401 - pytest finds fixtures on the plugin module
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -309,3 +310,54 @@ def run_until_ready_then_signal(
     process.send_signal(sig)
     rest, _ = process.communicate(timeout=RUN_BOUND)
     return process.returncode, session_id, (output + rest).decode()
+
+
+class RemoteServer(Server):
+    """A steel-local whose browsers share neither this machine's disk nor its loopback, as a remote one.
+
+    It runs in a mount namespace of its own with a private ``/tmp`` (so a download its browser
+    writes into Playwright's temp folder is not on the test's disk), and its Chromium sends
+    every request, loopback included, to a proxy that goes nowhere (so ``127.0.0.1`` in its
+    pages is not the test machine's). Its API stays on this machine's loopback.
+    """
+
+    @classmethod
+    def start(cls, *args: str, api_key: str | None = None, log_path: Path) -> RemoteServer:
+        from pytest_steel._browser.chromium import find_chromium
+
+        token = os.urandom(6).hex()
+        home = Path(f"/var/tmp/pytest-steel-remote-{token}")  # outside /tmp: the namespace sees it
+        home.mkdir()
+        found = find_chromium()
+        binary = found.headless_shell or found.full
+        assert binary is not None
+        wrapper = home / "chromium-headless-shell" if binary.is_headless_shell else home / "chromium"
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"exec {binary.path} --proxy-server=http://127.0.0.1:9 --proxy-bypass-list='<-loopback>' \"$@\"\n"
+        )
+        wrapper.chmod(0o755)
+        inside = f"/tmp/remote-{token}"  # the server's TMPDIR, in its private /tmp: its browsers' paths name it
+        namespace = [
+            "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+            f'mount -t tmpfs tmpfs /tmp && mkdir -p {inside} && exec "$@"', "sh",
+        ]  # fmt: skip
+        env = {**os.environ, "TMPDIR": inside, "STEEL_CHROMIUM": str(wrapper)}
+        launcher = LocalServerProcess(
+            ["--port", "0", "--pool-size", "0", *args], api_key=api_key, env=env, log_path=log_path, wrapper=namespace
+        )
+        launcher.start()
+        server = cls(launcher, Path(inside), api_key)
+        server.home = home
+        return server
+
+    home: Path
+
+    def leftovers(self) -> list[str]:
+        return []  # its private /tmp went with its namespace
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        try:
+            return super().stop(sig)
+        finally:
+            shutil.rmtree(self.home, ignore_errors=True)

@@ -21,6 +21,7 @@ from ._support import (
     Backend,
     FaultProxy,
     ProxiedServer,
+    RemoteServer,
     Server,
     StartServer,
     live_processes_mentioning,
@@ -85,6 +86,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert shared.stop() == 0, shared.log()
     assert wait_until_gone(shared.browsers()) == []
     assert shared.leftovers() == []
+
+
+@pytest.fixture(scope="session")
+def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteServer]:
+    """A steel-local shared by the remote-case tests: its browsers share neither this disk nor this loopback."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("the remote case needs root and unshare, for a mount namespace of its own")
+    logs = tmp_path_factory.mktemp("remote-log") / "steel-local.log"
+    remote = RemoteServer.start(api_key="remote-key-" + os.urandom(8).hex(), log_path=logs)
+    yield remote
+    assert remote.stop() == 0, remote.log()
+    assert wait_until_gone(remote.browsers()) == []
 
 
 @pytest.fixture

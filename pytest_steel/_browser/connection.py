@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from .._client.errors import SteelError, SteelSessionError, first_line
+from .uploads import remember
 
 if TYPE_CHECKING:
     from playwright import async_api
@@ -74,7 +75,12 @@ class Connection:
     """One CDP connection: a dropped connection is the session's news (``connection_lost``), a close is ours."""
 
     def __init__(
-        self, driver: PlaywrightDriver, client: SteelClient, tracked: TrackedSession, slow_mo: float = 0
+        self,
+        driver: PlaywrightDriver,
+        client: SteelClient,
+        tracked: TrackedSession,
+        slow_mo: float = 0,
+        url: str | None = None,
     ) -> None:
         from playwright.sync_api import Error as PlaywrightError
 
@@ -86,13 +92,14 @@ class Connection:
         failure: str | None = None
         try:
             self.browser: Browser = playwright.chromium.connect_over_cdp(
-                client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
+                url or client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
             )
         except PlaywrightError as exc:
             failure = client.redact(first_line(exc))
         if failure is not None:  # raised outside the except block, so no local holds the unredacted error
             raise connect_error(tracked, failure)
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
+        remember(self.browser, client, tracked.id)
         driver.open.add(self)
 
     @property
@@ -143,6 +150,7 @@ class AsyncConnection:
         tracked: TrackedSession,
         slow_mo: float = 0,
         playwright: async_api.Playwright | None = None,
+        url: str | None = None,
     ) -> AsyncConnection:
         """Connect; with ``playwright`` given (pytest-playwright-asyncio's), on that driver, which it leaves running."""
         from playwright.async_api import Error as PlaywrightError
@@ -162,7 +170,7 @@ class AsyncConnection:
         failure: str | None = None
         try:
             self.browser = await driver.chromium.connect_over_cdp(
-                client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
+                url or client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
             )
         except PlaywrightError as exc:
             failure = client.redact(first_line(exc))
@@ -170,6 +178,7 @@ class AsyncConnection:
             await self._stop()
             raise connect_error(tracked, failure)
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
+        remember(self.browser, client, tracked.id)
         return self
 
     @property

@@ -13,6 +13,7 @@ import httpx
 from . import endpoints
 from .context import SessionContext
 from .endpoints import ClientBase
+from .files import AsyncFiles
 from .http import Plan, T, drive_async
 from .models import ReleaseResult, Session, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
@@ -27,6 +28,7 @@ class AsyncSteelClient(ClientBase):
     def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._http = httpx.AsyncClient(transport=transport, **self._http_options)
+        self.files = AsyncFiles(self._run, self._rules)  # the session files API
 
     async def _run(self, plan: Plan[T]) -> T:
         return await drive_async(plan, self._http, self._rules)

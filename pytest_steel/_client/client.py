@@ -13,6 +13,7 @@ import httpx
 from . import endpoints
 from .context import SessionContext
 from .endpoints import ClientBase, EventHook
+from .files import Files
 from .http import Plan, T, drive
 from .models import ReleaseResult, Session, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
@@ -29,6 +30,7 @@ class SteelClient(ClientBase):
     def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._http = httpx.Client(transport=transport, **self._http_options)
+        self.files = Files(self._run, self._rules)  # the session files API
 
     def _run(self, plan: Plan[T]) -> T:
         return drive(plan, self._http, self._rules)

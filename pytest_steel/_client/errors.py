@@ -73,6 +73,10 @@ class SteelSessionError(SteelError):
         self.release_reason = release_reason
 
 
+class SteelFilesUnsupportedError(SteelError):
+    """The backend has no session files API as Steel Cloud speaks it (a self-hosted steel-browser keys files by id)."""
+
+
 class SteelBackendUnavailableError(SteelError):
     """An earlier request showed the backend unreachable or the key rejected; later tests fail fast."""
 

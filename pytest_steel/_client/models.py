@@ -136,3 +136,16 @@ class SessionPage:
             total_count=body.get("totalCount"),
             paged="nextCursor" in body or "totalCount" in body,
         )
+
+
+@dataclass(frozen=True)
+class SessionFile:
+    """A file in a session's files area: its path there (relative), size in bytes and last change."""
+
+    path: str
+    size: int
+    last_modified: datetime | None = None
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> SessionFile:
+        return cls(str(body["path"]), int(body.get("size") or 0), _parse_datetime(body.get("lastModified")))

@@ -42,10 +42,11 @@ from .._client.wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_u
 T = TypeVar("T")
 
 SCOPES = ("function", "module")
-ARTIFACT_FIELDS = ("screenshot", "tracing", "recording")  # steel marker fields that choose artifacts
+ARTIFACT_FIELDS = ("screenshot", "tracing", "recording", "downloads")  # steel marker fields that choose artifacts
 SCREENSHOT_MODES = ("off", "on", "only-on-failure")
 TRACING_MODES = ("off", "on", "retain-on-failure")
 RECORDING_MODES = ("off", "on", "retain-on-failure")
+DOWNLOADS_MODES = ("off", "on", "retain-on-failure")
 DEFAULT_OUTPUT = "test-results"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -253,6 +254,13 @@ class Settings:
         "off",
         "save a recording of each test's own session (a video on the embedded server, Steel's events on Steel Cloud)",
     )
+    downloads: Setting[str] = _mode(
+        "steel_downloads",
+        "downloads mode",
+        DOWNLOADS_MODES,
+        "retain-on-failure",
+        "keep the files a test's own sessions downloaded (their files area) in its artifact folder",
+    )
     output: Setting[Path] = _option(
         "steel_output",
         f"folder for screenshots, traces and recordings, one subfolder per test (default {DEFAULT_OUTPUT})",
@@ -412,6 +420,7 @@ class Settings:
             ("screenshot", self.screenshot.value, self.screenshot),
             ("tracing", self.tracing.value, self.tracing),
             ("recording", self.recording.value, self.recording),
+            ("downloads", self.downloads.value, self.downloads),
             ("output", shown_path(self.output.value), self.output),
         ]
         if self.report_debug_url.value:

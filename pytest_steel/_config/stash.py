@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the keys' value types, named in strings below
     from .._browser.connection import PlaywrightDriver  # noqa: F401
     from .._plugin.run import SteelRun
     from .._reporting.artifacts import TestRecorder  # noqa: F401
+    from .._reporting.downloads import ExtraArtifacts  # noqa: F401
     from .._sessions.lifecycle import TrackedSession  # noqa: F401
     from .settings import Settings  # noqa: F401
 
@@ -41,6 +42,7 @@ LATER_FIXTURES_KEY = pytest.StashKey[bool]()  # a function fixture was set up af
 AFTER_TEST_KEY = pytest.StashKey["list[Callable[[], None]]"]()  # run once every fixture is torn down, last first
 NEXT_ITEM_KEY = pytest.StashKey["pytest.Item | None"]()  # the test this process runs after it
 RECORDING_KEY = pytest.StashKey[str]()  # the recording mode its own session was created with
+EXTRA_ARTIFACTS_KEY = pytest.StashKey["ExtraArtifacts"]()  # its downloads, its further sessions' screenshots
 PER_RUN_ITEM_KEYS = (
     ITEM_SESSIONS_KEY,
     RECORDER_KEY,
@@ -48,6 +50,7 @@ PER_RUN_ITEM_KEYS = (
     LATER_FIXTURES_KEY,
     AFTER_TEST_KEY,
     RECORDING_KEY,
+    EXTRA_ARTIFACTS_KEY,
 )
 
 

@@ -42,9 +42,11 @@ async def browser(
     from .._plugin.fixtures import after_the_test, slow_mo_of
 
     refuse(connect_options)
-    client = run_of(request.config).backend.client()
+    run = run_of(request.config)
+    client = run.backend.client()
     slow_mo = slow_mo_of(request.config, request.config.stash[SETTINGS_KEY])
-    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright)
+    url = run.endpoints.url_for(client, _steel_tracked)
+    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright, url=url)
     yield connection.browser
     loop = asyncio.get_running_loop()
 

@@ -16,8 +16,8 @@ gets one session and two CDP connections to it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
@@ -55,9 +55,9 @@ async def _steel_async_connection(
     from .fixtures import slow_mo_of
 
     run = run_of(request.config)
-    connection = await AsyncConnection.open(
-        run.backend.client(), _steel_tracked, slow_mo_of(request.config, run.settings)
-    )
+    client = run.backend.client()
+    url = run.endpoints.url_for(client, _steel_tracked)
+    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo_of(request.config, run.settings), url=url)
     yield connection
     await connection.close()
 
@@ -112,3 +112,44 @@ async def _start_recording(request: pytest.FixtureRequest, connection: AsyncConn
         await recorder.start()
         request.node.stash[RECORDER_KEY] = recorder
     return recorder
+
+
+@pytest_asyncio.fixture
+async def steel_async_new_session(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """``await steel_async_new_session(**create_fields)``: another isolated session, as ``(page, session)``."""
+    from playwright.async_api import Error as PlaywrightError
+
+    from .._browser.connection import AsyncConnection
+    from .fixtures import _create_params, release_own, slow_mo_of
+    from .new_session import NewSession, kept_of, raise_for_any_ended, screenshot_targets
+
+    run = run_of(request.config)
+    made: list[tuple[AsyncConnection, TrackedSession]] = []
+
+    async def new(**create_fields: Any) -> NewSession:
+        params = {**_create_params(request, request.node), **create_fields}
+        tracked = run.sessions.create(params, request.node)
+        client = run.backend.client()
+        try:
+            url = run.endpoints.url_for(client, tracked)
+            slow_mo = slow_mo_of(request.config, run.settings)
+            connection = await AsyncConnection.open(client, tracked, slow_mo, url=url)
+        except BaseException:
+            run.sessions.release(tracked)
+            raise
+        made.append((connection, tracked))
+        context = connection.context
+        return NewSession(context.pages[0] if context.pages else await context.new_page(), tracked.session)
+
+    yield new
+    for number, (connection, tracked) in enumerate(made, start=2):
+        for page, path in screenshot_targets(run, request.node, number, connection.context.pages):
+            try:
+                await page.screenshot(path=path)
+            except PlaywrightError as exc:
+                kept_of(request.node).problems.append(f"no screenshot of {page.url}: {exc}")
+            else:
+                kept_of(request.node).files.append(("screenshot", path))
+        await connection.close()
+        release_own(run, tracked)
+    raise_for_any_ended([tracked for _, tracked in made])

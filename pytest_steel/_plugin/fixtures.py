@@ -33,8 +33,10 @@ if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start
 
 # Fixtures whose session follows --steel-session-scope, and every fixture that needs the backend.
 SESSION_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
-ASYNC_FIXTURES = ("steel_async_browser", "steel_async_context", "steel_async_page")  # with pytest-asyncio
-STEEL_FIXTURES = frozenset(("steel_client", "steel_login", "steel_module_session", *SESSION_FIXTURES, *ASYNC_FIXTURES))
+ASYNC_FIXTURES = ("steel_async_browser", "steel_async_context", "steel_async_page", "steel_async_new_session")
+STEEL_FIXTURES = frozenset(
+    ("steel_client", "steel_login", "steel_module_session", "steel_new_session", *SESSION_FIXTURES, *ASYNC_FIXTURES)
+)
 
 
 def run_of(config: pytest.Config) -> SteelRun:
@@ -143,7 +145,7 @@ def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
     try:
         yield tracked
     finally:
-        run.sessions.release(tracked)
+        release_own(run, tracked)
     from .module_session import raise_if_it_ended_under_the_test
 
     raise_if_it_ended_under_the_test(tracked)
@@ -153,8 +155,17 @@ def _finish(run: SteelRun, tracked: TrackedSession) -> None:
     """Release a test's own session; one that ended on its own under the test is the test's error."""
     from .module_session import raise_if_it_ended_under_the_test
 
-    run.sessions.release(tracked)
+    release_own(run, tracked)
     raise_if_it_ended_under_the_test(tracked)
+
+
+def release_own(run: SteelRun, tracked: TrackedSession) -> None:
+    """Release a session of the test's own, after keeping its downloads (its files go with it)."""
+    if isinstance(tracked.node, pytest.Item) and tracked.final is None and not run.backend.health.unavailable:
+        from .._reporting.downloads import keep_downloads
+
+        keep_downloads(run.backend.client(), tracked.node, run.settings, tracked)
+    run.sessions.release(tracked)
 
 
 def after_the_test(request: pytest.FixtureRequest, finish: Callable[[], None]) -> bool:
@@ -240,7 +251,8 @@ def steel_login(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDri
         params = {**request.getfixturevalue("steel_session_params"), **create_fields}
         tracked = run.sessions.create(params, request.node, owner="steel_login")
         try:
-            connection = Connection(_steel_playwright, run.backend.client(), tracked)
+            client = run.backend.client()
+            connection = Connection(_steel_playwright, client, tracked, url=run.endpoints.url_for(client, tracked))
             try:
                 context = connection.context
                 sign_in(context.pages[0] if context.pages else context.new_page())
@@ -269,9 +281,10 @@ def _steel_connection(
         return
     from .._browser.connection import Connection
 
-    connection = Connection(
-        _steel_playwright, run.backend.client(), _steel_tracked, slow_mo=slow_mo_of(request.config, run.settings)
-    )
+    client = run.backend.client()
+    url = run.endpoints.url_for(client, _steel_tracked)
+    slow_mo = slow_mo_of(request.config, run.settings)
+    connection = Connection(_steel_playwright, client, _steel_tracked, slow_mo=slow_mo, url=url)
     if after_the_test(request, connection.close):
         yield connection
         return

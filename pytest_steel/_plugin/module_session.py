@@ -57,7 +57,9 @@ class ModuleSession:
 
         assert self._tracked is not None, "for_test() first"
         if self._connection is None:
-            self._connection = Connection(playwright, self._run.backend.client(), self._tracked, slow_mo=slow_mo)
+            client = self._run.backend.client()
+            url = self._run.endpoints.url_for(client, self._tracked)
+            self._connection = Connection(playwright, client, self._tracked, slow_mo=slow_mo, url=url)
         return self._connection
 
     def _discard(self) -> None:

@@ -18,6 +18,7 @@ from .._config.settings import Settings
 from .._config.stash import RUN_KEY, SETTINGS_KEY
 from .._reporting.report import WORKER_OUTPUT_KEY, RunReport
 from .._sessions.backend import BackendAccess
+from .._sessions.endpoints import CDPEndpoints
 from .._sessions.tracker import SessionTracker
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class SteelRun:
         self.report = RunReport()
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
+        self.endpoints = CDPEndpoints(remote=not settings.is_embedded)
         self._prefetcher: Prefetcher | None | bool = False  # False: not decided yet
         self._finished = False
 
@@ -79,6 +81,7 @@ class SteelRun:
                 self._prefetcher.drain()  # before the sweep: what no test took is released and counted
             self.sessions.sweep(release_all=self.settings.release_all.value and not self.is_worker)
         finally:
+            self.endpoints.close()
             self.backend.close()
         if self.is_worker:  # the controller reports for the whole run
             output = self.config.workeroutput  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ import pytest
 
 from .._client.errors import first_line
 from .._config.markers import SteelMarks
-from .._config.settings import RECORDING_MODES, SCREENSHOT_MODES, TRACING_MODES, Settings
+from .._config.settings import DOWNLOADS_MODES, RECORDING_MODES, SCREENSHOT_MODES, TRACING_MODES, Settings
 from .._config.stash import FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY
 
 __all__ = ["ArtifactModes", "AsyncTestRecorder", "TestRecorder", "artifact_modes", "folder_for"]
@@ -45,6 +45,7 @@ class ArtifactModes:
     screenshot: str
     tracing: str
     recording: str = "off"  # saved by _recordings once the session has ended; here it only clears the folder
+    downloads: str = "off"  # saved by downloads before the session's release
 
     @property
     def records_anything(self) -> bool:
@@ -58,6 +59,7 @@ def artifact_modes(item: pytest.Item, settings: Settings) -> ArtifactModes:
         marks.mode("screenshot", SCREENSHOT_MODES, settings.screenshot.value),
         marks.mode("tracing", TRACING_MODES, settings.tracing.value),
         marks.mode("recording", RECORDING_MODES, settings.recording.value),
+        marks.mode("downloads", DOWNLOADS_MODES, settings.downloads.value),
     )
 
 

@@ -292,6 +292,8 @@ class TestDetails:
                 extras.append(_extra(data, "video", "Steel recording", "video/webm", "webm"))
             elif kind == "recording":  # Steel Cloud's events, with their player page
                 extras.append(_extra(os.path.relpath(path, html_dir), "url", "Steel recording"))
+            elif kind == "download":
+                extras.append(_extra(os.path.relpath(path, html_dir), "url", f"Steel download {path.name}"))
         return extras
 
 

@@ -18,7 +18,7 @@ import pytest
 from .._client.errors import SteelError
 from .._client.redaction import scrub_report
 from .._config.settings import shown_path
-from .._config.stash import FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY, RECORDING_KEY
+from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY, RECORDING_KEY
 from .report import TestDetails, describe_end, session_properties
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class TestReporting:
         """The sessions the test used and the artifacts it kept, known once its fixtures are torn down."""
         sessions: list[TrackedSession] = list(self.item.stash.get(ITEM_SESSIONS_KEY, []))
         recorder = self.item.stash.get(RECORDER_KEY, None)
+        downloads = self.item.stash.get(EXTRA_ARTIFACTS_KEY, None)
         if not sessions and recorder is None:
             return None
         settings = self.run.settings
@@ -84,6 +85,9 @@ class TestReporting:
         if recorder is not None:
             artifacts = recorder.settle(failed)
             problems += recorder.problems
+        if downloads is not None:
+            artifacts += downloads.files
+            problems += downloads.problems
         if RECORDING_KEY in self.item.stash:
             kept, missed = self._recordings([t for t in sessions if t.node is self.item], failed)
             artifacts, problems = artifacts + kept, problems + missed

@@ -49,6 +49,7 @@ class TrackedSession:
     closing: bool = False  # its fixture is disconnecting on purpose: a disconnect now is no loss
     lost_connection: bool = False  # its browser connection dropped while a fixture held it
     unreleased: bool = False  # our release failed, and the backend could not say it ended: it may meter on
+    download_failures: list[str] = field(default_factory=list)  # downloads the relay could not bring back
 
     @property
     def id(self) -> str:

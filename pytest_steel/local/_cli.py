@@ -113,6 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     ):
         parser.add_argument(flag, type=_count(limit), default=default, metavar="N", help=f"{does} (default: {default})")
+    _add_sizes(parser)
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop, releasing every session, when standard input closes: give it a pipe whose write "
+        "end the parent holds, and the server ends with the parent however the parent ends",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: info)"
+    )
+    return parser
+
+
+def _add_sizes(parser: argparse.ArgumentParser) -> None:
+    """The options that size the server: what it expects, what it keeps, how long it waits."""
     parser.add_argument(
         "--expected-sessions",
         type=_count(EXPECTED_SESSIONS),
@@ -144,16 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a browser may take to start (default: 30)",
     )
-    parser.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        help="stop, releasing every session, when standard input closes: give it a pipe whose write "
-        "end the parent holds, and the server ends with the parent however the parent ends",
-    )
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="(default: info)"
-    )
-    return parser
 
 
 def _is_loopback(host: str) -> bool:

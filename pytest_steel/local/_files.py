@@ -5,19 +5,21 @@ the embedded server's. Paths are relative to the area's root, ``/``-separated, a
 not leave it: an absolute path, a ``..`` segment, a NUL or an empty segment is refused
 (400). The area is bounded (``--max-files-mb``): an upload that would pass the bound is
 refused (413) and leaves nothing behind. Its pages' downloads land here because the
-server points the browser's download folder at it (see ``_sessions``), whatever folder
-a client asked for.
+server points the browser's download folder at it (see ``_sessions``), and copies in
+what a client had downloaded into a folder of its own (``FilesRelay``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -27,6 +29,8 @@ from ._errors import SessionError, SessionNotFound
 DEFAULT_MAX_FILES_MB = 1024
 _DOWNLOAD_BEHAVIOR = b'"Browser.setDownloadBehavior"'
 _SET_INPUT_FILES = b'"DOM.setFileInputFiles"'
+_DOWNLOAD_PROGRESS = b'"Browser.downloadProgress"'
+log = logging.getLogger("pytest_steel.local")
 
 
 class _Pipe(Protocol):
@@ -117,6 +121,14 @@ class FilesArea:
             partial.unlink(missing_ok=True)
         return self._entry(target)
 
+    def copy_in(self, source: Path, path: str) -> None:
+        """A file the browser finished downloading elsewhere, copied in, if the bound leaves room for it."""
+        size = source.stat().st_size
+        if self.used_bytes() + size > self.max_bytes:
+            log.warning("download %s (%d bytes) not kept in the session's files: past --max-files-mb", path, size)
+            return
+        shutil.copyfile(source, self.resolve(path))
+
     def delete(self, path: str) -> None:
         self.existing(path).unlink()
         self._prune(self.resolve(path).parent)
@@ -151,28 +163,104 @@ def _download_behavior(folder: str, behavior: str = "allowAndName") -> dict[str,
     return {"behavior": behavior, "downloadPath": folder, "eventsEnabled": True}
 
 
-def into_files_area(message: bytes, area: FilesArea) -> bytes:
-    """A client's CDP command, with any path it names on the browser's disk moved into the session's files.
+class FilesRelay:
+    """One relay client's traffic, as it concerns the session's files.
 
-    ``Browser.setDownloadBehavior`` names a download folder on the client's machine (Playwright
-    names its own temp folder): the browser downloads into the files area instead, where the
-    files API serves it. ``DOM.setFileInputFiles`` takes paths as the files API returns them,
-    relative to the area. Other messages pass untouched: two substring checks, no parse.
+    Commands: ``DOM.setFileInputFiles`` paths relative to the files area (as the files API
+    returns them) become the area's absolute paths; the folders a client names in
+    ``Browser.setDownloadBehavior`` are noted and left as they are, so that a client on
+    the browser's own machine (Playwright reading its downloads from its own folder) works
+    unchanged. Events: a ``Browser.downloadProgress`` that says ``completed`` is held, with
+    every message after it, until the finished file is copied into the files area, so that
+    a client that hears of it can fetch it through the files API at once. Two substring
+    checks a message, no parse, for everything else.
     """
-    if _DOWNLOAD_BEHAVIOR not in message and _SET_INPUT_FILES not in message:
+
+    def __init__(self, area: FilesArea, send: Callable[[list[bytes]], None]) -> None:
+        self._area = area
+        self._send = send
+        self._folders: set[str] = set()  # where this client asked the browser to download
+        self._held: list[bytes] | None = None  # messages waiting behind a download being copied
+        self.copies: set[asyncio.Task[None]] = set()
+        self._originals: list[Path] = []  # the browser's own files of the downloads copied in
+
+    def command(self, message: bytes) -> bytes:
+        """A client's command, as the browser should get it."""
+        if _DOWNLOAD_BEHAVIOR not in message and _SET_INPUT_FILES not in message:
+            return message
+        try:
+            command = json.loads(message)
+            method, params = command.get("method"), command.get("params") or {}
+        except (ValueError, AttributeError):
+            return message
+        if method == "Browser.setDownloadBehavior" and isinstance(params.get("downloadPath"), str):
+            self._folders.add(params["downloadPath"])
+            return message
+        if method == "DOM.setFileInputFiles" and isinstance(params.get("files"), list):
+            params["files"] = [
+                f if not isinstance(f, str) or f.startswith("/") else str(self._area.resolve(f))
+                for f in params["files"]
+            ]
+            command["params"] = params
+            return json.dumps(command).encode()
         return message
+
+    def events(self, messages: list[bytes]) -> None:
+        """The browser's messages for the client, held behind a finished download until it is in the area."""
+        if not messages:
+            return
+        if self._held is not None:
+            self._held.extend(messages)
+            return
+        for index, message in enumerate(messages):
+            guid = _completed_download(message)
+            if guid is not None:
+                if index:
+                    self._send(messages[:index])
+                self._held = list(messages[index:])
+                task = asyncio.ensure_future(self._copy(guid))
+                self.copies.add(task)
+                task.add_done_callback(self._copied)
+                return
+        self._send(messages)
+
+    async def _copy(self, guid: str) -> None:
+        for folder in self._folders:
+            source = Path(folder) / guid
+            if source.is_file() and not (self._area.root / guid).exists():
+                await asyncio.to_thread(self._area.copy_in, source, guid)
+                self._originals.append(source)
+                return
+
+    def close(self) -> None:
+        """The client is gone, and with it what read the downloads from its own folder: remove them there."""
+        for task in self.copies:
+            task.cancel()
+        for original in self._originals:
+            original.unlink(missing_ok=True)
+
+    def _copied(self, task: asyncio.Task[None]) -> None:
+        self.copies.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a finished download could not be copied into the session's files: %s", task.exception())
+        held, self._held = self._held or [], None
+        if held:  # the download's own event first, then what came behind it (which may hold again)
+            self._send(held[:1])
+            self.events(held[1:])
+
+
+def _relative(path: object) -> bool:
+    return isinstance(path, str) and not path.startswith("/")
+
+
+def _completed_download(message: bytes) -> str | None:
+    if _DOWNLOAD_PROGRESS not in message or b'"completed"' not in message:
+        return None
     try:
-        command = json.loads(message)
-        method, params = command.get("method"), command.get("params") or {}
-    except (ValueError, AttributeError):
-        return message
-    if method == "Browser.setDownloadBehavior" and params.get("behavior") in ("allow", "allowAndName"):
-        params.update(_download_behavior(str(area.root), params["behavior"]))
-    elif method == "DOM.setFileInputFiles" and isinstance(params.get("files"), list):
-        params["files"] = [
-            f if not isinstance(f, str) or f.startswith("/") else str(area.resolve(f)) for f in params["files"]
-        ]
-    else:
-        return message
-    command["params"] = params
-    return json.dumps(command).encode()
+        event = json.loads(message)
+    except ValueError:
+        return None
+    params = event.get("params") or {}
+    if event.get("method") == "Browser.downloadProgress" and params.get("state") == "completed":
+        return str(params.get("guid"))
+    return None

@@ -38,8 +38,10 @@ class LocalServerProcess:
         env: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
         exit_with_parent: bool = True,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.args = [*args, "--exit-with-parent"] if exit_with_parent else list(args)
+        self.wrapper = list(wrapper)  # a command the server runs under: unshare, nice, a container's exec
         self._exit_with_parent = exit_with_parent
         self._api_key = api_key
         self._env = dict(env if env is not None else os.environ)
@@ -62,7 +64,7 @@ class LocalServerProcess:
             env[API_KEY_ENV] = self._api_key
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pytest_steel.local", *self.args],
+            [*self.wrapper, sys.executable, "-m", "pytest_steel.local", *self.args],
             # The server ends when this pipe closes, which the kernel does when this process dies.
             stdin=subprocess.PIPE if self._exit_with_parent else subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -206,7 +206,7 @@ class SessionManager:
             if not self._starting:
                 self._no_launches.set()
 
-        files = await self._files_for(session_id, browser)
+        files = await _files_for(self._root / "files", self.max_files_bytes, session_id, browser)
         agent = await _restore(session_id, browser, params.context) if params.context else None
         recorder = await self._record(session_id, browser, params, agent) if params.record_video else None
         session = LocalSession(session_id, params, browser, self.registry.next_seq())
@@ -251,17 +251,6 @@ class SessionManager:
                 await agent.close()
             await browser.close()
             raise LaunchFailed(f"could not start recording session {session_id}: {exc}") from None
-
-    async def _files_for(self, session_id: str, browser: BrowserProcess) -> FilesArea:
-        """The session's files area, its browser's downloads pointed at it before the create is answered."""
-        try:
-            files = FilesArea(self._root / "files" / session_id, self.max_files_bytes)
-            await files.receive_downloads(browser.pipe)
-        except (PipeClosed, CDPError, OSError) as exc:
-            shutil.rmtree(self._root / "files" / session_id, ignore_errors=True)
-            await browser.close()
-            raise LaunchFailed(f"could not set up the files of session {session_id}: {exc}") from None
-        return files
 
     async def _launch(self, spec: LaunchSpec) -> BrowserProcess:
         """A new browser for ``spec``, on demand or for the pool; RuntimeError when it cannot start."""
@@ -398,3 +387,15 @@ async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, 
     except (CDPError, OSError) as exc:
         await browser.close()
         raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None
+
+
+async def _files_for(root: Path, max_bytes: int, session_id: str, browser: BrowserProcess) -> FilesArea:
+    """The session's files area, its browser's downloads pointed at it before the create is answered."""
+    try:
+        files = FilesArea(root / session_id, max_bytes)
+        await files.receive_downloads(browser.pipe)
+    except (PipeClosed, CDPError, OSError) as exc:
+        shutil.rmtree(root / session_id, ignore_errors=True)
+        await browser.close()
+        raise LaunchFailed(f"could not set up the files of session {session_id}: {exc}") from None
+    return files

@@ -24,7 +24,7 @@ from aiohttp import BodyPartReader, ClientError, ClientSession, web
 from ..._client.wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
 from .._browsers.pipe import Channel, PipeClosed
 from .._errors import SessionError, SessionGone, SessionNotFound
-from .._files import FilesArea, into_files_area
+from .._files import FilesArea, FilesRelay
 from .._sessions import LocalSession, SessionManager
 from .live import live
 from .params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
@@ -300,13 +300,13 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
         return client.response
     session.clients.add(client)
 
-    files = session.files
+    files = FilesRelay(session.files, client.send_texts) if session.files is not None else None
 
     def to_browser(message: bytes) -> None:
         session.touch()
-        upstream.send(into_files_area(message, files) if files is not None else message)
+        upstream.send(files.command(message) if files is not None else message)
 
-    upstream.forward_to(client.send_texts)
+    upstream.forward_to(files.events if files is not None else client.send_texts)
     upstream.hold_back(client)
     client.receive_with(to_browser)
     browser_side_closed = False
@@ -323,6 +323,8 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
                 await task
     finally:
         session.clients.discard(client)
+        if files is not None:
+            files.close()
         await upstream.close()
         if client.fell_behind:
             log.warning(

@@ -1,0 +1,213 @@
+"""A loopback relay between the Playwright driver and a remote session's CDP endpoint, for its downloads.
+
+Playwright connected over CDP asks the browser to download into a folder of the driver's
+machine, and reads a finished download from there (``download.path()``, ``save_as``). A
+browser on another machine writes that file on its own disk. So every connection to a
+session that may run elsewhere goes through this relay, which watches two messages and
+passes every other one through as it came:
+
+- the driver's ``Browser.setDownloadBehavior``: the folder the driver will read from;
+- the browser's ``Browser.downloadProgress`` that says ``completed``: held, with every
+  message after it, until the file is fetched through the session's files API into that
+  folder. Only then does the driver hear that the download finished, so a test's
+  ``download.save_as(...)`` finds the file, unchanged. A file already there (a server on
+  this machine) is not fetched again.
+
+A download the backend's files API cannot give is let through as it is, and noted: the
+test's report says why its ``save_as`` found nothing. The relay runs in a thread of its
+own with an asyncio loop; each connection has a random path, so no other local process
+can drive the session through it, and the API key stays in the upstream URL, never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import ClientSession, web
+
+_DOWNLOAD_BEHAVIOR = '"Browser.setDownloadBehavior"'
+_DOWNLOAD_PROGRESS = '"Browser.downloadProgress"'
+START_TIMEOUT = 10.0  # seconds the relay's thread may take to listen
+FETCH_TIMEOUT = 300.0  # seconds one download may take to come back
+
+
+@dataclass
+class Route:
+    """One driver connection's way to its session, and what it learned on the way."""
+
+    upstream: str  # the session's CDP URL (with its key, if any): never shown
+    fetch: Callable[[str, Path], None]  # fetch(path in the session's files, local file) or raise
+    folders: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)  # downloads that could not be brought back
+
+
+class DownloadRelay:
+    """The run's relay: one loopback listener, a route per connection, started on first need."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._http: ClientSession | None = None
+        self._port = 0
+        self._lock = threading.Lock()
+
+    def endpoint(self, upstream: str, fetch: Callable[[str, Path], None]) -> tuple[str, Route]:
+        """A loopback CDP URL that reaches ``upstream`` through the relay, and the route's record."""
+        self._start()
+        token = secrets.token_urlsafe(16)
+        route = self._routes[token] = Route(upstream, fetch)
+        return f"ws://127.0.0.1:{self._port}/{token}", route
+
+    def forget(self, route: Route) -> None:
+        for token, known in list(self._routes.items()):
+            if known is route:
+                del self._routes[token]
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            ready = threading.Event()
+            failure: list[BaseException] = []
+
+            def run() -> None:
+                loop = self._loop = asyncio.new_event_loop()
+                try:
+                    loop.run_until_complete(self._listen())
+                except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                    failure.append(exc)
+                    ready.set()
+                    return
+                ready.set()
+                loop.run_forever()
+                loop.run_until_complete(self._shut())
+                loop.close()
+
+            self._thread = threading.Thread(target=run, name="pytest-steel download relay", daemon=True)
+            self._thread.start()
+            if not ready.wait(START_TIMEOUT) or failure:
+                raise RuntimeError(f"the download relay did not start: {failure[0] if failure else 'timed out'}")
+
+    async def _listen(self) -> None:
+        from aiohttp import ClientSession, ClientTimeout, web
+
+        app = web.Application()
+        app.router.add_get("/{token}", self._relay)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+        self._http = ClientSession(timeout=ClientTimeout(total=None, sock_connect=30))
+
+    async def _relay(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        route = self._routes.get(request.match_info["token"])
+        if route is None:
+            raise web.HTTPNotFound()
+        assert self._http is not None
+        driver = web.WebSocketResponse(max_msg_size=0, autoping=True)
+        await driver.prepare(request)
+        try:
+            browser = await self._http.ws_connect(route.upstream, max_msg_size=0, autoping=True)
+        except Exception:  # noqa: BLE001 - the driver sees its connection refused, as it would directly
+            await driver.close(code=1011, message=b"could not reach the session's browser")
+            return driver
+        to_browser = asyncio.ensure_future(_pump_commands(driver, browser, route))
+        to_driver = asyncio.ensure_future(_pump_events(browser, driver, route))
+        done, pending = await asyncio.wait((to_browser, to_driver), return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in (to_browser, to_driver):
+            with contextlib.suppress(BaseException):
+                await task
+        close_code = browser.close_code or driver.close_code or 1000
+        await browser.close()
+        if not driver.closed:
+            await driver.close(code=close_code if close_code >= 1000 else 1000)
+        return driver
+
+    async def _shut(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def close(self) -> None:
+        """Stop the thread, closing every connection still open; nothing is left running."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._thread = self._loop = None
+
+
+async def _pump_commands(driver: Any, browser: Any, route: Route) -> None:
+    from aiohttp import WSMsgType
+
+    async for message in driver:
+        if message.type == WSMsgType.TEXT:
+            if _DOWNLOAD_BEHAVIOR in message.data:
+                folder = _download_folder(message.data)
+                if folder:
+                    route.folders.add(folder)
+            await browser.send_str(message.data)
+        elif message.type == WSMsgType.BINARY:
+            await browser.send_bytes(message.data)
+
+
+async def _pump_events(browser: Any, driver: Any, route: Route) -> None:
+    from aiohttp import WSMsgType
+
+    async for message in browser:
+        if message.type == WSMsgType.TEXT:
+            if _DOWNLOAD_PROGRESS in message.data and '"completed"' in message.data:
+                guid = _completed_guid(message.data)
+                if guid:
+                    await _bring_back(guid, route)
+            await driver.send_str(message.data)
+        elif message.type == WSMsgType.BINARY:
+            await driver.send_bytes(message.data)
+
+
+async def _bring_back(guid: str, route: Route) -> None:
+    """The finished download into each folder the driver reads from, unless it is there already."""
+    for folder in route.folders:
+        local = Path(folder) / guid
+        if local.exists():
+            continue
+        try:
+            await asyncio.wait_for(asyncio.to_thread(route.fetch, guid, local), FETCH_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - the test hears of it in its report
+            route.failures.append(f"download {guid} finished in the session's browser, but not here: {exc}")
+
+
+def _download_folder(text: str) -> str | None:
+    with contextlib.suppress(ValueError, AttributeError):
+        command = json.loads(text)
+        if command.get("method") == "Browser.setDownloadBehavior":
+            folder = (command.get("params") or {}).get("downloadPath")
+            return folder if isinstance(folder, str) else None
+    return None
+
+
+def _completed_guid(text: str) -> str | None:
+    with contextlib.suppress(ValueError, AttributeError):
+        event = json.loads(text)
+        params = event.get("params") or {}
+        if event.get("method") == "Browser.downloadProgress" and params.get("state") == "completed":
+            return str(params.get("guid") or "") or None
+    return None

@@ -1,0 +1,112 @@
+"""``steel_new_session``: further isolated sessions in one test (two users in a chat, an admin and a customer).
+
+Each call creates a session of its own with the test's create parameters and any fields
+given, connects Playwright to it and hands back its page and the session. Each is reported
+on the test and counted in the summary, takes a slot like every other session (on a server
+that runs one session at a time, a second one in the same test is a clear error instead of a
+wait on itself), keeps its downloads and, when the test failed, a screenshot of its pages in
+the test's folder (``session-N-...``), and is released at the test's teardown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import pytest
+
+from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY
+from .fixtures import _create_params, release_own, run_of, slow_mo_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from playwright.sync_api import Page
+
+    from .._browser.connection import Connection, PlaywrightDriver
+    from .._client.models import Session
+    from .._reporting.downloads import ExtraArtifacts
+    from .._sessions.lifecycle import TrackedSession
+    from .run import SteelRun
+
+
+class NewSession(NamedTuple):
+    """A further session of the test: a page in its own browser, and the session (unpack as ``page, session``)."""
+
+    page: Page
+    session: Session
+
+
+@pytest.fixture
+def steel_new_session(
+    request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver
+) -> Iterator[Callable[..., NewSession]]:
+    """``steel_new_session(**create_fields)``: another isolated session for this test, as ``(page, session)``."""
+    from .._browser.connection import Connection
+
+    run = run_of(request.config)
+    made: list[tuple[Connection, TrackedSession]] = []
+
+    def new(**create_fields: Any) -> NewSession:
+        params = {**_create_params(request, request.node), **create_fields}
+        tracked = run.sessions.create(params, request.node)
+        client = run.backend.client()
+        try:
+            url = run.endpoints.url_for(client, tracked)
+            slow_mo = slow_mo_of(request.config, run.settings)
+            connection = Connection(_steel_playwright, client, tracked, slow_mo=slow_mo, url=url)
+        except BaseException:
+            run.sessions.release(tracked)
+            raise
+        made.append((connection, tracked))
+        context = connection.context
+        return NewSession(context.pages[0] if context.pages else context.new_page(), tracked.session)
+
+    yield new
+    finish_new_sessions(run, request.node, [(c.context.pages, c.close, t) for c, t in made])
+
+
+def finish_new_sessions(
+    run: SteelRun, item: pytest.Item, made: list[tuple[list[Any], Callable[[], Any], TrackedSession]]
+) -> None:
+    """Screenshots of a failed test's pages, then disconnect and release each; the first session error raised."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for number, (pages, close, tracked) in enumerate(made, start=2):
+        for page, path in screenshot_targets(run, item, number, pages):
+            try:
+                page.screenshot(path=path)
+            except PlaywrightError as exc:
+                kept_of(item).problems.append(f"no screenshot of {page.url}: {exc}")
+            else:
+                kept_of(item).files.append(("screenshot", path))
+        close()
+        release_own(run, tracked)
+    raise_for_any_ended([tracked for _, _, tracked in made])
+
+
+def raise_for_any_ended(made: list[TrackedSession]) -> None:
+    from .module_session import raise_if_it_ended_under_the_test
+
+    for tracked in made:
+        raise_if_it_ended_under_the_test(tracked)
+
+
+def kept_of(item: pytest.Item) -> ExtraArtifacts:
+    from .._reporting.downloads import ExtraArtifacts
+
+    return item.stash.setdefault(EXTRA_ARTIFACTS_KEY, ExtraArtifacts())
+
+
+def screenshot_targets(run: SteelRun, item: pytest.Item, number: int, pages: list[Any]) -> list[tuple[Any, Path]]:
+    """The further session's open pages to screenshot now, as the screenshot mode and the outcome ask."""
+    from .._reporting.artifacts import artifact_modes, folder_for
+
+    mode = artifact_modes(item, run.settings).screenshot
+    failed = item.stash.get(FAILED_SO_FAR_KEY, False)
+    if mode == "off" or (mode == "only-on-failure" and not failed):
+        return []
+    folder = folder_for(run.settings.output.value, item)
+    status = "failed" if failed else "finished"
+    live = [p for p in pages if not p.is_closed()]
+    return [(page, folder / f"session-{number}-{status}-{index + 1}.png") for index, page in enumerate(live)]

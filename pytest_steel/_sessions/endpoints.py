@@ -1,0 +1,48 @@
+"""Where Playwright connects to a session: its CDP URL, or the download relay when its browser may run elsewhere.
+
+The embedded server's browsers share this machine's disk, so Playwright reads their
+downloads where it asked for them. Every other backend (Steel Cloud, a server by base
+URL) may run its browsers on another machine: their connections go through
+``_browser.relay``, which brings each finished download back through the files API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .._browser.relay import DownloadRelay
+    from .._client.client import SteelClient
+    from .lifecycle import TrackedSession
+
+
+class CDPEndpoints:
+    """The run's connection URLs; the relay starts on the first connection that needs it."""
+
+    def __init__(self, remote: bool) -> None:
+        self.remote = remote  # the backend's browsers may not share this machine's disk
+        self._relay: DownloadRelay | None = None
+
+    def url_for(self, client: SteelClient, tracked: TrackedSession) -> str:
+        """The URL Playwright connects to for ``tracked``; the API key is in it only when it is the session's own."""
+        direct = str(client.cdp_url(tracked.session))
+        if not self.remote:
+            return direct
+        if self._relay is None:
+            from .._browser.relay import DownloadRelay
+
+            self._relay = DownloadRelay()
+        session_id = tracked.id
+
+        def fetch(path: str, local: Path) -> None:
+            client.files.download_to(session_id, path, local)
+
+        url, route = self._relay.endpoint(direct, fetch)
+        tracked.download_failures = route.failures  # the test's report says what did not come back
+        return url
+
+    def close(self) -> None:
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None

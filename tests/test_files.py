@@ -1,0 +1,213 @@
+"""Files cross the session boundary: the files API (server, SDK, clients), uploads and downloads from tests
+whose browser shares no disk with them, and several sessions in one test."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pytest_steel import AsyncSteelClient, SteelClient, SteelFilesUnsupportedError
+
+from ._steel_browser import SteelBrowserStandIn
+from ._support import Backend, RemoteServer, StartServer
+
+KEY = "files-key"
+
+
+def _files_dirs(tmpdir: Path) -> list[Path]:
+    return [p for p in tmpdir.glob("steel-local-*/files/*")]
+
+
+def test_every_files_endpoint_as_the_strict_sdk_speaks_it(start_server: StartServer) -> None:
+    steel = pytest.importorskip("steel")
+    server = start_server("--max-files-mb", "1", api_key=KEY)
+    sdk = steel.Steel(steel_api_key=KEY, base_url=server.url, _strict_response_validation=True, max_retries=0)
+    session = sdk.sessions.create()
+    files = sdk.sessions.files
+    assert files.list(session.id).data == []
+
+    uploaded = files.upload(session.id, file=b"hello", path="reports/a.txt")
+    assert (uploaded.path, uploaded.size) == ("reports/a.txt", 5)
+    from_file = files.upload(session.id, file=("b.csv", io.BytesIO(b"x,y\n1,2\n")))
+    assert from_file.path == "b.csv"
+    assert [f.path for f in files.list(session.id).data] == ["b.csv", "reports/a.txt"]  # newest first
+    assert files.download("reports/a.txt", session_id=session.id).read() == b"hello"
+    archive = zipfile.ZipFile(io.BytesIO(files.download_archive(session.id).read()))
+    assert sorted(archive.namelist()) == ["b.csv", "reports/a.txt"]
+    assert archive.read("reports/a.txt") == b"hello"
+
+    files.delete("reports/a.txt", session_id=session.id)
+    with pytest.raises(steel.NotFoundError):
+        files.download("reports/a.txt", session_id=session.id)
+    with pytest.raises(steel.NotFoundError):
+        files.list("00000000-0000-4000-8000-000000000000")
+
+    raw = server.http
+    traversal = raw.get(f"/v1/sessions/{session.id}/files/..%2F..%2Fetc%2Fpasswd")
+    assert traversal.status_code == 400 and traversal.json()["field"] == "path"
+    sneaky = raw.post(f"/v1/sessions/{session.id}/files", files={"file": ("x", b"1")}, data={"path": "../x"})
+    assert sneaky.status_code == 400 and "'..'" in sneaky.json()["message"]
+    too_big = raw.post(f"/v1/sessions/{session.id}/files", files={"file": ("big", b"y" * (2 * 2**20))})
+    assert too_big.status_code == 413
+    assert "files limit of 1 MB" in too_big.json()["message"] and "--max-files-mb" in too_big.json()["message"]
+    assert [f.path for f in files.list(session.id).data] == ["b.csv"]  # nothing of the refused ones kept
+    (area,) = _files_dirs(server.tmpdir)
+    assert sorted(p.name for p in area.iterdir()) == ["b.csv"]  # no partial upload either
+
+    files.delete_all(session.id)
+    assert files.list(session.id).data == []
+    files.upload(session.id, file=b"kept until release")
+    sdk.sessions.release(session.id)
+    gone = raw.get(f"/v1/sessions/{session.id}/files")
+    assert gone.status_code == 404 and "its files went with it" in gone.json()["message"]
+    assert _files_dirs(server.tmpdir) == []
+
+
+def test_the_clients_reach_the_files_and_name_a_backend_that_has_none(
+    start_server: StartServer, stand_in: SteelBrowserStandIn, tmp_path: Path
+) -> None:
+    server = start_server(api_key=KEY)
+    local = tmp_path / "data.bin"
+    local.write_bytes(os.urandom(300_000))
+    with SteelClient(server.url, KEY) as client:
+        session = client.create()
+        assert client.files.upload(session.id, local).path == "data.bin"
+        assert client.files.upload(session.id, io.BytesIO(b"streamed"), path="s/t.txt").size == 8
+        saved = client.files.download_to(session.id, "data.bin", tmp_path / "back" / "data.bin")
+        assert saved.read_bytes() == local.read_bytes()
+
+        async def listed() -> list[str]:
+            async with AsyncSteelClient(server.url, KEY) as async_client:
+                await async_client.files.upload(session.id, b"async", path="a.txt")
+                return [f.path for f in await async_client.files.list(session.id)]
+
+        assert sorted(asyncio.run(listed())) == ["a.txt", "data.bin", "s/t.txt"]
+        client.release(session.id)
+
+    with SteelClient(stand_in.url) as client:
+        session = client.create()
+        with pytest.raises(SteelFilesUnsupportedError, match="has no session files API as Steel Cloud"):
+            client.files.list(session.id)
+        client.release(session.id)
+
+
+# A pytest-playwright-style project: its page, a 60 MB upload, a download saved where the test says.
+FILES_PROJECT = r'''
+import os, pathlib, zlib
+from playwright.sync_api import expect
+from pytest_steel import set_input_files
+
+DATA = bytes(range(256)) * 12288  # 3 MiB
+LINK = ("<a id=get download=report.bin href='data:application/octet-stream;base64,"
+        + __import__("base64").b64encode(DATA).decode() + "'>get</a>")
+UPLOAD = """<input type=file id=f><output id=out></output><script>
+const table = new Uint32Array(256).map((_, n) => {
+  let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+document.getElementById('f').addEventListener('change', async (event) => {
+  const file = event.target.files[0];
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let crc = 0xFFFFFFFF;
+  for (let i = 0; i < bytes.length; i++) crc = table[(crc ^ bytes[i]) & 0xFF] ^ (crc >>> 8);
+  document.getElementById('out').textContent = `${file.name} ${file.size} ${(crc ^ 0xFFFFFFFF) >>> 0}`;
+});
+</script>"""
+
+
+def test_a_60_mb_upload_arrives_whole(page, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(60 * 2**20))
+    page.set_content(UPLOAD)
+    set_input_files(page.locator("#f"), big)
+    expected = f"big.bin {big.stat().st_size} {zlib.crc32(big.read_bytes())}"
+    expect(page.locator("#out")).to_have_text(expected, timeout=60_000)
+
+
+def test_a_small_upload_is_playwrights_own(page, tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"abc")
+    page.set_content(UPLOAD)
+    set_input_files(page.locator("#f"), small)
+    expect(page.locator("#out")).to_have_text(f"small.txt 3 {zlib.crc32(b'abc')}")
+
+
+def test_a_download_is_saved_where_the_test_says(page, tmp_path):
+    page.set_content(LINK)
+    with page.expect_download() as info:
+        page.click("#get")
+    target = tmp_path / "saved.bin"
+    info.value.save_as(target)
+    assert target.read_bytes() == DATA
+    assert pathlib.Path(info.value.path()).read_bytes() == DATA
+
+
+def test_a_failing_test_keeps_its_downloads(page):
+    page.set_content(LINK)
+    with page.expect_download() as info:
+        page.click("#get")
+    assert info.value.failure() is None
+    assert False, "fails on purpose"
+'''
+
+DATA = bytes(range(256)) * 12288
+
+
+@pytest.mark.parametrize("where", ["remote", "embedded"])
+def test_uploads_and_downloads_cross_to_a_browser_that_shares_no_disk(
+    where: str, request: pytest.FixtureRequest, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["--steel-playwright", "-p", "playwright"]
+    if where == "remote":
+        remote: RemoteServer = request.getfixturevalue("remote_server")
+        monkeypatch.setenv("STEEL_API_KEY", remote.api_key or "")
+        args += ["--steel-base-url", remote.url]
+    pytester.makepyfile(test_files_project=FILES_PROJECT)
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", timeout=240)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        ["E       AssertionError: fails on purpose", "download: test-results-steel/*failing*/downloads/*"]
+    )
+    kept = list(pytester.path.glob("test-results-steel/*failing*/downloads/*"))
+    assert [p.read_bytes() == DATA for p in kept] == [True]
+    assert not list(pytester.path.glob("test-results-steel/*saved_where*/downloads"))  # passing: none kept
+    if where == "remote":
+        assert remote.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []
+
+
+THREE_USERS = """
+def test_three_users_each_in_a_browser_of_their_own(steel_new_session):
+    made = [steel_new_session() for _ in range(3)]
+    assert len({session.id for _, session in made}) == 3
+    alice = made[0].page.context
+    alice.add_cookies([{"name": "who", "value": "alice", "url": "https://app.test/"}])
+    assert [c["value"] for c in alice.cookies()] == ["alice"]
+    assert [page.context.cookies() for page, _ in made[1:]] == [[], []]
+"""
+
+
+def test_a_test_holds_three_sessions_and_each_is_released_and_reported(pytester: pytest.Pytester, backend) -> None:
+    pytester.makepyfile(THREE_USERS)
+    result = backend.run(pytester, "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*3 sessions created: 3 released*"])
+    assert backend.live_sessions() == []
+
+
+def test_a_one_session_server_refuses_a_second_session_in_one_test_clearly(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_two(steel_new_session):
+            steel_new_session()
+            steel_new_session()
+        """
+    )
+    result = embedded_backend.run(pytester, "--steel-max-sessions", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*runs at most 1 at once (--steel-max-sessions) and every slot is held by this*"])
+    result.stdout.fnmatch_lines(["*1 session created: 1 released*"])
