@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from .._client.client import SteelClient
     from .._sessions.lifecycle import TrackedSession
+    from .expose import LocalExposure
 
 CONNECT_TIMEOUT_MS = 30_000
 _DRIVER_DIR_PREFIX = "pytest-steel-playwright-"  # then the owning process's pid, a dash, mkdtemp's letters
@@ -81,6 +82,7 @@ class Connection:
         tracked: TrackedSession,
         slow_mo: float = 0,
         url: str | None = None,
+        exposure: LocalExposure | None = None,
     ) -> None:
         from playwright.sync_api import Error as PlaywrightError
 
@@ -101,6 +103,8 @@ class Connection:
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
         remember(self.browser, client, tracked.id)
         driver.open.add(self)
+        if exposure is not None:
+            exposure.attach(self.browser)
 
     @property
     def context(self) -> BrowserContext:
@@ -151,6 +155,7 @@ class AsyncConnection:
         slow_mo: float = 0,
         playwright: async_api.Playwright | None = None,
         url: str | None = None,
+        exposure: LocalExposure | None = None,
     ) -> AsyncConnection:
         """Connect; with ``playwright`` given (pytest-playwright-asyncio's), on that driver, which it leaves running."""
         from playwright.async_api import Error as PlaywrightError
@@ -179,6 +184,8 @@ class AsyncConnection:
             raise connect_error(tracked, failure)
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
         remember(self.browser, client, tracked.id)
+        if exposure is not None:
+            await exposure.attach_async(self.browser)
         return self
 
     @property

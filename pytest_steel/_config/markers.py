@@ -13,12 +13,13 @@ import pytest
 
 from .._client.errors import SteelError
 from .._client.limits import parse_timeout_ms, timeout_error
-from .settings import ARTIFACT_FIELDS
+from .settings import ARTIFACT_FIELDS, CONNECTION_FIELDS, EXPOSE_MODES
 
 MARKER = "steel"
 MARKER_HELP = (
-    "steel(timeout=None, context=None, **create_fields): parameters for the Steel session of this test; "
-    "context names a fixture whose session context the session starts from"
+    "steel(timeout=None, context=None, expose_local=None, expose_hosts=(), **create_fields): parameters for the "
+    "Steel session of this test; context names a fixture whose session context the session starts from; "
+    "expose_local and expose_hosts choose what of this machine its pages reach"
 )
 
 
@@ -46,7 +47,7 @@ class SteelMarks:
 
     def create_fields(self) -> dict[str, Any]:
         """Create parameters, ``timeout`` in milliseconds; artifact modes are not create fields."""
-        created = {k: v for k, v in self.fields.items() if k not in ARTIFACT_FIELDS}
+        created = {k: v for k, v in self.fields.items() if k not in ARTIFACT_FIELDS and k not in CONNECTION_FIELDS}
         if "timeout" in created:
             created["timeout"] = timeout_ms(created["timeout"], "@pytest.mark.steel(timeout=...)")
         return created
@@ -62,6 +63,23 @@ class SteelMarks:
                 f"use {', '.join(map(repr, choices))}"
             )
         return value
+
+    def expose_local(self) -> str | None:
+        """The marker's ``expose_local`` (True, False, or a mode), as a mode; None when no marker sets it."""
+        if "expose_local" not in self.fields:
+            return None
+        value = self.fields["expose_local"]
+        mode = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+        if mode not in EXPOSE_MODES:
+            raise SteelError(
+                f"@pytest.mark.steel(expose_local={value!r}) on {_name(self.owners['expose_local'])}: "
+                "use True, False, 'auto', 'on' or 'off'"
+            )
+        return str(mode)
+
+    def expose_hosts(self) -> list[str]:
+        value = self.fields.get("expose_hosts", ())
+        return [value] if isinstance(value, str) else list(value)
 
     def reject_below_module(self) -> None:
         """A shared per-module session is made once: a test's (or class's) create fields would change nothing."""

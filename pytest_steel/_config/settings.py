@@ -43,6 +43,8 @@ T = TypeVar("T")
 
 SCOPES = ("function", "module")
 ARTIFACT_FIELDS = ("screenshot", "tracing", "recording", "downloads")  # steel marker fields that choose artifacts
+CONNECTION_FIELDS = ("expose_local", "expose_hosts")  # steel marker fields for the browser connection
+EXPOSE_MODES = ("auto", "on", "off")
 SCREENSHOT_MODES = ("off", "on", "only-on-failure")
 TRACING_MODES = ("off", "on", "retain-on-failure")
 RECORDING_MODES = ("off", "on", "retain-on-failure")
@@ -115,6 +117,12 @@ def _seconds(text: str) -> float:
         return parse_seconds(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid HTTP timeout; give {HTTP_TIMEOUT_RANGE}") from None
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    from .._browser.expose import parse_hosts
+
+    return parse_hosts([text])
 
 
 def _base_url(text: str) -> str | None:
@@ -302,6 +310,20 @@ class Settings:
         "milliseconds Playwright waits before each action on a Steel session (default 0; 250 with --steel-debug)",
         _count(SLOWMO),
     )
+    expose_local: Setting[str] = _mode(
+        "steel_expose_local",
+        "expose-local mode",
+        EXPOSE_MODES,
+        "auto",
+        "answer a session's requests to this machine's localhost, 127.0.0.0/8 and [::1] (any port) from here, over "
+        "the session's own connection; auto is on for every backend but the embedded server",
+    )
+    expose_hosts: Setting[tuple[str, ...]] = _option(
+        "steel_expose_host",
+        "more host names this machine answers for when expose-local is on, e.g. app.test (comma-separated)",
+        _hosts,
+        (),
+    )
     backend: Setting[Backend] = dataclasses.field(default=Setting(Backend.EMBEDDED, "default"))  # derived
 
     @staticmethod
@@ -370,6 +392,21 @@ class Settings:
             except FFmpegNotFoundError as exc:
                 raise pytest.UsageError(f"{self.recording.source} {self.recording.value}: {exc}") from None
 
+    def exposes_local(self, mode: str | None = None) -> bool:
+        """Whether local requests are answered from here, for ``mode`` (a marker's) or the option's."""
+        mode = mode or self.expose_local.value
+        return mode == "on" or (mode == "auto" and not self.is_embedded)
+
+    def _expose_line(self) -> str:
+        setting = self.expose_local
+        if not self.exposes_local():
+            why = "the embedded server's browsers share this machine" if self.is_embedded else "turned off"
+            return f"steel: expose-local off ({setting.source}: {why})"
+        from .._browser.expose import LocalExposure
+
+        hosts = LocalExposure(self.expose_hosts.value).describe()
+        return f"steel: expose-local on ({setting.source}): session pages reach this machine at {hosts}"
+
     @property
     def server_url(self) -> str | None:
         """The backend's base URL, or None for the embedded server (known once it starts)."""
@@ -430,6 +467,7 @@ class Settings:
         if self.slowmo.value is not None:
             session.append(("slowmo", f"{self.slowmo.value} ms", self.slowmo))
         lines = [f"steel: {where} ({self.backend.source})", _header_line(session), _header_line(artifacts)]
+        lines.append(self._expose_line())
         if backend is Backend.CLOUD and self.release_all.value:
             lines.append(
                 "steel: release-all at the end of the run reaches every live session of the organisation "

@@ -45,8 +45,8 @@ async def browser(
     run = run_of(request.config)
     client = run.backend.client()
     slow_mo = slow_mo_of(request.config, request.config.stash[SETTINGS_KEY])
-    url = run.endpoints.url_for(client, _steel_tracked)
-    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright, url=url)
+    given = run.endpoints.connect_args(client, _steel_tracked, request.node)
+    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright, **given)
     yield connection.browser
     loop = asyncio.get_running_loop()
 

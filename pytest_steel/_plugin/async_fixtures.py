@@ -56,8 +56,8 @@ async def _steel_async_connection(
 
     run = run_of(request.config)
     client = run.backend.client()
-    url = run.endpoints.url_for(client, _steel_tracked)
-    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo_of(request.config, run.settings), url=url)
+    given = run.endpoints.connect_args(client, _steel_tracked, request.node)
+    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo_of(request.config, run.settings), **given)
     yield connection
     await connection.close()
 
@@ -131,9 +131,9 @@ async def steel_async_new_session(request: pytest.FixtureRequest) -> AsyncIterat
         tracked = run.sessions.create(params, request.node)
         client = run.backend.client()
         try:
-            url = run.endpoints.url_for(client, tracked)
+            given = run.endpoints.connect_args(client, tracked, request.node)
             slow_mo = slow_mo_of(request.config, run.settings)
-            connection = await AsyncConnection.open(client, tracked, slow_mo, url=url)
+            connection = await AsyncConnection.open(client, tracked, slow_mo, **given)
         except BaseException:
             run.sessions.release(tracked)
             raise

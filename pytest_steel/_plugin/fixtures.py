@@ -252,7 +252,8 @@ def steel_login(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDri
         tracked = run.sessions.create(params, request.node, owner="steel_login")
         try:
             client = run.backend.client()
-            connection = Connection(_steel_playwright, client, tracked, url=run.endpoints.url_for(client, tracked))
+            given = run.endpoints.connect_args(client, tracked, request.node)
+            connection = Connection(_steel_playwright, client, tracked, **given)
             try:
                 context = connection.context
                 sign_in(context.pages[0] if context.pages else context.new_page())
@@ -282,9 +283,9 @@ def _steel_connection(
     from .._browser.connection import Connection
 
     client = run.backend.client()
-    url = run.endpoints.url_for(client, _steel_tracked)
+    given = run.endpoints.connect_args(client, _steel_tracked, request.node)
     slow_mo = slow_mo_of(request.config, run.settings)
-    connection = Connection(_steel_playwright, client, _steel_tracked, slow_mo=slow_mo, url=url)
+    connection = Connection(_steel_playwright, client, _steel_tracked, slow_mo=slow_mo, **given)
     if after_the_test(request, connection.close):
         yield connection
         return

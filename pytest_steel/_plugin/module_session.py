@@ -58,8 +58,8 @@ class ModuleSession:
         assert self._tracked is not None, "for_test() first"
         if self._connection is None:
             client = self._run.backend.client()
-            url = self._run.endpoints.url_for(client, self._tracked)
-            self._connection = Connection(playwright, client, self._tracked, slow_mo=slow_mo, url=url)
+            given = self._run.endpoints.connect_args(client, self._tracked, self._module)
+            self._connection = Connection(playwright, client, self._tracked, slow_mo=slow_mo, **given)
         return self._connection
 
     def _discard(self) -> None:

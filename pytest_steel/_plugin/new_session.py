@@ -52,9 +52,9 @@ def steel_new_session(
         tracked = run.sessions.create(params, request.node)
         client = run.backend.client()
         try:
-            url = run.endpoints.url_for(client, tracked)
+            given = run.endpoints.connect_args(client, tracked, request.node)
             slow_mo = slow_mo_of(request.config, run.settings)
-            connection = Connection(_steel_playwright, client, tracked, slow_mo=slow_mo, url=url)
+            connection = Connection(_steel_playwright, client, tracked, slow_mo=slow_mo, **given)
         except BaseException:
             run.sessions.release(tracked)
             raise

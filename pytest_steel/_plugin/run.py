@@ -32,7 +32,7 @@ class SteelRun:
         self.report = RunReport()
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
-        self.endpoints = CDPEndpoints(remote=not settings.is_embedded)
+        self.endpoints = CDPEndpoints(settings)
         self._prefetcher: Prefetcher | None | bool = False  # False: not decided yet
         self._finished = False
 

@@ -140,6 +140,32 @@ class TestReporting:
                 report.longrepr = f"{type(call.excinfo.value).__name__}: {run.redact(str(call.excinfo.value))}"
             return
         self._explain_lost_session(report, call.excinfo)
+        if not getattr(report, "steel_session_ended", False):
+            self._explain_unreachable_loopback(report, call.excinfo)
+
+    def _explain_unreachable_loopback(
+        self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> None:
+        """A remote session's page that could not load a loopback URL: its 127.0.0.1 is not this machine's."""
+        found = _LOOPBACK_FAILURE.search(excinfo.exconly())
+        if found is None or self.run.settings.is_embedded:
+            return
+        exposed = self.run.endpoints.exposure_for(self.item) is not None
+        if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":
+            why = (
+                f"pytest-steel refused {found.group('url')}: a page from a public origin may not reach the test "
+                "machine's loopback through --steel-expose-local (as Chrome's Private Network Access forbids)"
+            )
+        elif not exposed:
+            why = (
+                f"{found.group('url')} is on this machine, but the session's browser runs on another machine: its "
+                f"127.0.0.1 is not yours. Let the session reach this machine's app with --steel-expose-local on (ini "
+                "steel_expose_local = on, or @pytest.mark.steel(expose_local=True)); add other host names with "
+                "--steel-expose-host"
+            )
+        else:
+            return
+        report.sections.append(("Steel: a local URL from a remote browser", why))
 
     def _explain_lost_session(self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """A test that failed because its session ended under it: say so, instead of a bare Playwright error."""
@@ -158,6 +184,11 @@ class TestReporting:
             report.longrepr = f"SteelSessionError: {describe_end(tracked)}\n\nPlaywright said: {self.run.redact(said)}"
             report.steel_session_ended = True  # type: ignore[attr-defined]  # travels with the report under xdist
             return
+
+
+_LOOPBACK_FAILURE = re.compile(
+    r"net::(?P<error>ERR_[A-Z_]+) at (?P<url>(?:https?|wss?)://(?:localhost|127(?:\.\d+){3}|\[::1\])[^\s'\"]*)"
+)
 
 
 def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:

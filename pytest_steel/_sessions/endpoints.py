@@ -9,20 +9,48 @@ URL) may run its browsers on another machine: their connections go through
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .._client.errors import SteelError
 
 if TYPE_CHECKING:
+    from .._browser.expose import LocalExposure
     from .._browser.relay import DownloadRelay
     from .._client.client import SteelClient
+    from .._config.settings import Settings
     from .lifecycle import TrackedSession
 
 
 class CDPEndpoints:
     """The run's connection URLs; the relay starts on the first connection that needs it."""
 
-    def __init__(self, remote: bool) -> None:
-        self.remote = remote  # the backend's browsers may not share this machine's disk
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.remote = not settings.is_embedded  # the backend's browsers may not share this machine's disk
         self._relay: DownloadRelay | None = None
+
+    def exposure_for(self, node: pytest.Item | pytest.Collector) -> LocalExposure | None:
+        """What of this machine the node's sessions' pages reach (option, then marker); None: nothing."""
+        from .._browser.expose import LocalExposure, parse_hosts
+        from .._config.markers import SteelMarks
+
+        marks = SteelMarks.of(node)
+        if not self.settings.exposes_local(marks.expose_local()):
+            return None
+        try:
+            extra = parse_hosts(marks.expose_hosts())
+        except ValueError as exc:
+            raise SteelError(f"@pytest.mark.steel(expose_hosts=...): {exc}") from None
+        return LocalExposure(tuple(dict.fromkeys((*self.settings.expose_hosts.value, *extra))))
+
+    def connect_args(
+        self, client: SteelClient, tracked: TrackedSession, node: pytest.Item | pytest.Collector | None = None
+    ) -> dict[str, Any]:
+        """``url`` and ``exposure`` for a ``Connection`` (or ``AsyncConnection.open``) to ``tracked``."""
+        exposure = self.exposure_for(node) if node is not None else None
+        return {"url": self.url_for(client, tracked), "exposure": exposure}
 
     def url_for(self, client: SteelClient, tracked: TrackedSession) -> str:
         """The URL Playwright connects to for ``tracked``; the API key is in it only when it is the session's own."""
