@@ -7,6 +7,12 @@ the inner project's own process, as a ``live_server`` fixture would.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -198,3 +204,25 @@ def test_turned_off_the_report_says_why_and_a_public_page_is_refused(
             "*the session's browser runs on another machine: its 127.0.0.1 is not yours*--steel-expose-local on*",
         ]
     )
+
+
+def test_the_example_suite_passes_against_a_remote_server_and_prints_no_warning(
+    remote_server: RemoteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    env = {**os.environ, "STEEL_API_KEY": remote_server.api_key or "", "STEEL_BASE_URL": remote_server.url}
+    for name in ("STEEL_CHROMIUM", "PYTEST_ADDOPTS"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(examples)],
+        cwd=examples,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Steel-compatible server at" in result.stdout
+    assert "expose-local on" in result.stdout
+    assert re.search(r"\b17 passed\b", result.stdout)
+    assert "warning" not in result.stdout.lower() and "warning" not in result.stderr.lower()
