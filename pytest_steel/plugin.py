@@ -41,6 +41,7 @@ from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plu
     _steel_connection,
     _steel_module,
     _steel_playwright,
+    _steel_run_session,
     _steel_tracked,
     run_of,
     settings_of,
@@ -139,7 +140,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
         run = run_of(config)
         xdist = hasattr(config, "workerinput")
-        run.backend.warm_up(sessions_needed(session.items, run.settings.module_scope, xdist))
+        run.backend.warm_up(sessions_needed(session.items, run.settings.session_scope.value, xdist))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -201,6 +202,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run = started_run(item.config)
     if run is None:  # nothing has used Steel yet: only keep the key out of the report
         outcome = yield
+        _explain_scope_mismatch(item, call, outcome.get_result())
         scrub_report(outcome.get_result(), settings_of(item.config).api_key.value)
         return
     from ._reporting.test_reports import TestReporting
@@ -208,10 +210,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     reporting = TestReporting(run, item, call)
     outcome = yield
     report = outcome.get_result()
+    _explain_scope_mismatch(item, call, report)
     reporting.annotate(report)
     if report.failed and call.when == "call" and item.config.pluginmanager.has_plugin(DEBUG_PLUGIN):
         debugger = item.config.pluginmanager.get_plugin(DEBUG_PLUGIN)
         debugger.pause(item, item.stash.get(ITEM_SESSIONS_KEY, []), report)
+
+
+def _explain_scope_mismatch(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    if call.when == "setup" and call.excinfo is not None:  # a wider fixture asking for a per-test one: say so
+        from ._reporting.test_reports import explain_scope_mismatch
+
+        explain_scope_mismatch(report, settings_of(item.config).playwright.value)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:

@@ -81,15 +81,24 @@ class SteelMarks:
         value = self.fields.get("expose_hosts", ())
         return [value] if isinstance(value, str) else list(value)
 
-    def reject_below_module(self) -> None:
-        """A shared per-module session is made once: a test's (or class's) create fields would change nothing."""
+    def reject_below(self, holder: pytest.Item | pytest.Collector) -> None:
+        """A shared session is made once: create fields marked below ``holder`` (its module, or the run) would
+        change nothing."""
         for key, owner in self.owners.items():
-            if key not in ARTIFACT_FIELDS and not isinstance(owner, (pytest.Module, pytest.Package, pytest.Session)):
+            if key in ARTIFACT_FIELDS or owner is holder or isinstance(owner, (pytest.Package, pytest.Session)):
+                continue
+            if isinstance(holder, pytest.Session):
                 pytest.fail(
-                    f"@pytest.mark.steel on {owner.nodeid} cannot change a per-module session shared with other "
-                    "tests; mark the module instead (pytestmark = pytest.mark.steel(...)), or use a per-test session",
+                    f"@pytest.mark.steel on {owner.nodeid} cannot change the one session shared by the whole run "
+                    "(--steel-session-scope session); set create fields in steel_session_params, or use "
+                    "--steel-session-scope function or module",
                     pytrace=False,
                 )
+            pytest.fail(
+                f"@pytest.mark.steel on {owner.nodeid} cannot change a per-module session shared with other "
+                "tests; mark the module instead (pytestmark = pytest.mark.steel(...)), or use a per-test session",
+                pytrace=False,
+            )
 
 
 def timeout_ms(value: object, where: str) -> int:

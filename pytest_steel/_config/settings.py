@@ -41,7 +41,7 @@ from .._client.wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_u
 
 T = TypeVar("T")
 
-SCOPES = ("function", "module")
+SCOPES = ("function", "module", "session")
 ARTIFACT_FIELDS = ("screenshot", "tracing", "recording", "downloads")  # steel marker fields that choose artifacts
 CONNECTION_FIELDS = ("expose_local", "expose_hosts")  # steel marker fields for the browser connection
 EXPOSE_MODES = ("auto", "on", "off")
@@ -217,7 +217,11 @@ class Settings:
         "steel_local", "use the embedded local server even if a base URL or key is set", parse_bool, False, flag=True
     )
     session_scope: Setting[str] = _mode(
-        "steel_session_scope", "session scope", SCOPES, "function", "lifetime of steel_session and its browser"
+        "steel_session_scope",
+        "session scope",
+        SCOPES,
+        "function",
+        "lifetime of steel_session and its browser: a session per test, per module, or one per process for the run",
     )
     release_all: Setting[bool] = _option(
         "steel_release_all",
@@ -378,10 +382,10 @@ class Settings:
                 find_chromium(self.chromium.value, explicit_source=self.chromium.source)
             except ChromiumNotFoundError as exc:
                 raise pytest.UsageError(str(exc)) from None
-        if self.recording.value != "off" and self.module_scope:
+        if self.recording.value != "off" and self.shared_scope:
             raise pytest.UsageError(
                 f"{self.recording.source} {self.recording.value} records each test's own session, and "
-                f"{self.session_scope.source} module shares one session among a module's tests: "
+                f"{self.session_scope.source} {self.session_scope.value} shares one session among tests: "
                 "use --steel-session-scope function (the default) to record"
             )
         if self.recording.value != "off" and embedded:
@@ -421,8 +425,9 @@ class Settings:
         return self.backend.value is Backend.EMBEDDED
 
     @property
-    def module_scope(self) -> bool:
-        return self.session_scope.value == "module"
+    def shared_scope(self) -> bool:
+        """Tests share a session: the module's (``module``) or the process's (``session``)."""
+        return self.session_scope.value in ("module", "session")
 
     def header_lines(self) -> list[str]:
         """The report header: the backend, then each effective value with its source (never the key)."""

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._config.stash import SETTINGS_KEY
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
@@ -47,15 +49,41 @@ def playwright(_steel_driver_tmpdir: Callable[[], None], playwright: Playwright)
     return playwright
 
 
-@pytest.fixture
-def browser(steel_browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """The Playwright ``Browser`` of this test's Steel session (--steel-playwright); contexts come from it."""
+def browser_scope(fixture_name: str, config: pytest.Config) -> str:
+    """pytest-playwright's own scope for ``browser`` under --steel-session-scope session, else per test."""
+    return "session" if config.stash[SETTINGS_KEY].session_scope.value == "session" else "function"
+
+
+@pytest.fixture(scope=browser_scope)
+def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """The Playwright ``Browser`` of this test's Steel session (the run's one, per process, with
+    --steel-session-scope session); contexts come from it."""
     try:
         connect_options = request.getfixturevalue("connect_options")
     except pytest.FixtureLookupError:
         connect_options = None  # pytest-playwright before 0.7 has no such fixture
     refuse(connect_options)
-    yield steel_browser
+    if request.scope != "session":
+        yield request.getfixturevalue("steel_browser")
+        return
+    from .._plugin.fixtures import run_of, slow_mo_of
+
+    holder = request.getfixturevalue("_steel_run_session")
+    holder.ensure()
+    slow_mo = slow_mo_of(request.config, run_of(request.config).settings)
+    yield holder.connection(request.getfixturevalue("_steel_playwright"), slow_mo=slow_mo).browser
+
+
+@pytest.fixture(autouse=True)
+def _steel_run_session_in_report(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under --steel-session-scope session, each test that used ``browser`` names the run's session in its report."""
+    yield
+    if "browser" in request.fixturenames and browser_scope("browser", request.config) == "session":
+        from .._sessions.tracker import note_use
+
+        tracked = request.getfixturevalue("_steel_run_session").tracked
+        if tracked is not None:
+            note_use(request.node, tracked)
 
 
 def refuse(connect_options: Any) -> None:

@@ -20,24 +20,28 @@ import pytest_asyncio
 
 from .._config.stash import SETTINGS_KEY
 from .._plugin.fixtures import run_of
-from .pytest_playwright import _steel_driver_tmpdir, playwright, refuse  # noqa: F401 - its driver's temp folder
+from .pytest_playwright import (  # noqa: F401 - its driver's temp folder; the run's session in each report
+    _steel_driver_tmpdir,
+    _steel_run_session_in_report,
+    browser_scope,
+    playwright,
+    refuse,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright
 
-    from .._sessions.lifecycle import TrackedSession
 
 PLUGIN_NAME = "steel-playwright-asyncio"
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(scope=browser_scope, loop_scope="session")
 async def browser(
     request: pytest.FixtureRequest,
     playwright: Playwright,  # noqa: F811 - the fixture of that name, as overridden above
-    _steel_tracked: TrackedSession,
     connect_options: Any,
 ) -> AsyncIterator[Browser]:
-    """The async ``Browser`` of this test's Steel session (--steel-playwright); contexts come from it."""
+    """The async ``Browser`` of this test's Steel session (the run's one with --steel-session-scope session)."""
     from .._browser.connection import AsyncConnection
     from .._plugin.fixtures import after_the_test, slow_mo_of
 
@@ -45,9 +49,17 @@ async def browser(
     run = run_of(request.config)
     client = run.backend.client()
     slow_mo = slow_mo_of(request.config, request.config.stash[SETTINGS_KEY])
+    run_wide = request.scope == "session"
+    if run_wide:
+        _steel_tracked = request.getfixturevalue("_steel_run_session").ensure()
+    else:
+        _steel_tracked = request.getfixturevalue("_steel_tracked")
     given = run.endpoints.connect_args(client, _steel_tracked, request.node)
     connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright, **given)
     yield connection.browser
+    if run_wide:  # the run's session is released by its holder, after this
+        await connection.close()
+        return
     loop = asyncio.get_running_loop()
 
     def disconnect() -> None:

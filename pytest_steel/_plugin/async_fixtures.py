@@ -74,7 +74,7 @@ async def steel_async_context(
 ) -> AsyncIterator[BrowserContext]:
     """The session's default context (Steel opens one, with a page), on Playwright's async API."""
     context = _steel_async_connection.context
-    if request.config.stash[SETTINGS_KEY].module_scope or "steel_async_page" in request.fixturenames:
+    if request.config.stash[SETTINGS_KEY].shared_scope or "steel_async_page" in request.fixturenames:
         yield context
         return
     recorder = await _start_recording(request, _steel_async_connection)  # artifacts cover the context's pages
@@ -89,7 +89,7 @@ async def steel_async_page(
 ) -> AsyncIterator[Page]:
     """A page on the async API: the session's own, or a new one closed at teardown when the session is shared."""
     context = _steel_async_connection.context
-    shared = request.config.stash[SETTINGS_KEY].module_scope
+    shared = request.config.stash[SETTINGS_KEY].shared_scope
     before = set(context.pages) if shared else set()
     recorder = await _start_recording(request, _steel_async_connection)
     page = await context.new_page() if shared or not context.pages else context.pages[0]

@@ -34,8 +34,10 @@ def wants_own_session(item: pytest.Item) -> bool:
     return OWN_SESSION in getattr(item, "fixturenames", ())
 
 
-def sessions_needed(items: Iterable[pytest.Item], module_scope: bool, xdist: bool) -> int | None:
+def sessions_needed(items: Iterable[pytest.Item], scope: str, xdist: bool) -> int | None:
     """The sessions the session fixtures will create for ``items``; None when that cannot be known."""
+    if scope == "session":  # one for the run, in each process
+        return None if xdist else int(any(wants_own_session(item) for item in items))
     own = 0
     modules: set[str] = set()
     for item in items:
@@ -45,7 +47,7 @@ def sessions_needed(items: Iterable[pytest.Item], module_scope: bool, xdist: boo
         module = item.getparent(pytest.Module)
         module_id = module.nodeid if module is not None else item.nodeid
         if wants_own_session(item):
-            if module_scope:
+            if scope == "module":
                 modules.add(module_id)
             else:
                 own += 1

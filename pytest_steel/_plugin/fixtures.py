@@ -114,14 +114,30 @@ def _steel_module(request: pytest.FixtureRequest) -> Iterator[ModuleSession]:
     holder.close()
 
 
+@pytest.fixture(scope="session")
+def _steel_run_session(request: pytest.FixtureRequest) -> Iterator[ModuleSession]:
+    """The process's one session for the run (--steel-session-scope session), made on first need, released last."""
+    from .module_session import ModuleSession
+
+    holder = ModuleSession(run_of(request.config), request.session, lambda: _create_params(request, request.session))
+    yield holder
+    holder.close()
+
+
+def shared_holder(request: pytest.FixtureRequest) -> ModuleSession:
+    """The holder of the session tests share: the module's, or the run's under --steel-session-scope session."""
+    scope = settings_of(request.config).session_scope.value
+    return request.getfixturevalue("_steel_run_session" if scope == "session" else "_steel_module")
+
+
 @pytest.fixture
 def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
-    """This test's session: its own, or the module's with --steel-session-scope module."""
+    """This test's session: its own, or the one it shares (the module's, or the run's)."""
     from .._sessions.tracker import note_use
 
     run = run_of(request.config)
-    if run.settings.module_scope:
-        shared = request.getfixturevalue("_steel_module").for_test(request.node, own_session=False)
+    if run.settings.shared_scope:
+        shared = shared_holder(request).for_test(request.node, own_session=False)
         note_use(request.node, shared)
         yield shared
         return
@@ -198,7 +214,7 @@ def steel_module_session(request: pytest.FixtureRequest) -> Session:
     """A live session shared by this module's tests, released after the module."""
     from .._sessions.tracker import note_use
 
-    own = not settings_of(request.config).module_scope and any(n in request.fixturenames for n in SESSION_FIXTURES)
+    own = not settings_of(request.config).shared_scope and any(n in request.fixturenames for n in SESSION_FIXTURES)
     tracked = request.getfixturevalue("_steel_module").for_test(request.node, own_session=own)
     note_use(request.node, tracked)
     return tracked.session
@@ -276,9 +292,9 @@ def _steel_connection(
     background after collection, comes up and launches its first browsers.
     """
     run = run_of(request.config)
-    if run.settings.module_scope:
+    if run.settings.shared_scope:
         slow_mo = slow_mo_of(request.config, run.settings)
-        yield request.getfixturevalue("_steel_module").connection(_steel_playwright, slow_mo=slow_mo)
+        yield shared_holder(request).connection(_steel_playwright, slow_mo=slow_mo)
         return
     from .._browser.connection import Connection
 
@@ -303,7 +319,7 @@ def steel_browser(_steel_connection: Connection) -> Browser:
 def steel_context(request: pytest.FixtureRequest, _steel_connection: Connection) -> Iterator[BrowserContext]:
     """The session's default context: Steel opens one, with a page, for every session."""
     context = _steel_connection.context
-    if settings_of(request.config).module_scope or "steel_page" in request.fixturenames:
+    if settings_of(request.config).shared_scope or "steel_page" in request.fixturenames:
         yield context
         return
     # A test that drives its own session's context: its artifacts cover every page of the context.
@@ -317,7 +333,7 @@ def steel_context(request: pytest.FixtureRequest, _steel_connection: Connection)
 def steel_page(request: pytest.FixtureRequest, _steel_connection: Connection) -> Iterator[Page]:
     """A page for this test: the session's own page, or a new one closed at teardown when the session is shared."""
     context = _steel_connection.context
-    shared = settings_of(request.config).module_scope
+    shared = settings_of(request.config).shared_scope
     before = set(context.pages) if shared else set()
     recorder = _start_recording(request, _steel_connection)
     if shared or not context.pages:

@@ -1,4 +1,4 @@
-"""A module's shared session, held for the module and handed to each of its tests.
+"""A shared session, held for its module (or for the whole run) and handed to each of its tests.
 
 pytest caches a module-scoped fixture's value until the module ends, and offers no
 public way to drop it early. So the module-scoped fixture holds a ``ModuleSession``
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class ModuleSession:
-    """Made on first need, replaced for the next test when it died, released after the module."""
+    """Made on first need, replaced for the next test when it died, released after the module (or the run)."""
 
     def __init__(self, run: SteelRun, module: pytest.Collector, params: Callable[[], dict[str, Any]]) -> None:
         self._run = run
@@ -42,13 +42,26 @@ class ModuleSession:
         Otherwise a test-level marker would change nothing, and is refused.
         """
         if not own_session:
-            SteelMarks.of(item).reject_below_module()
+            SteelMarks.of(item).reject_below(self._module)
         if self._test is not item:
             self._test = item
             if self._tracked is not None and not self._tracked.is_usable:
                 self._discard()
+        return self.ensure()
+
+    @property
+    def _owner(self) -> str | None:
+        """How reports name the session: its module's id, or the run's for the one session of the run."""
+        return "the run (--steel-session-scope session)" if isinstance(self._module, pytest.Session) else None
+
+    @property
+    def tracked(self) -> TrackedSession | None:
+        return self._tracked
+
+    def ensure(self) -> TrackedSession:
+        """The shared session, made now if there is none (a session-scoped ``browser`` asks before any test)."""
         if self._tracked is None:
-            self._tracked = self._run.sessions.create(self._params(), self._module)
+            self._tracked = self._run.sessions.create(self._params(), self._module, owner=self._owner)
         return self._tracked
 
     def connection(self, playwright: PlaywrightDriver, slow_mo: float = 0) -> Connection:

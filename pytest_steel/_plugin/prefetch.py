@@ -69,7 +69,7 @@ class Prefetcher:
     def for_run(cls, run: SteelRun) -> Prefetcher | None:
         """The run's prefetcher, or None when prefetching is off or cannot apply here."""
         settings = run.settings
-        if settings.prefetch.value == 0 or settings.module_scope:
+        if settings.prefetch.value == 0 or settings.shared_scope:
             return None
         if run.backend.limit().concurrency.limit is not None:
             run.report.note(

@@ -171,7 +171,7 @@ class TestReporting:
         """A test that failed because its session ended under it: say so, instead of a bare Playwright error."""
         module = self.item.getparent(pytest.Module)
         playwright_error = _is_playwright_error(excinfo)
-        for tracked in self.run.sessions.for_node(self.item, *([module] if module else [])):
+        for tracked in self.run.sessions.for_node(self.item, *([module] if module else []), self.item.session):
             if not (tracked.lost_connection or playwright_error):
                 continue
             state = self.run.sessions.check(tracked)
@@ -195,6 +195,50 @@ def _is_playwright_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
     from playwright.sync_api import Error as PlaywrightError
 
     return excinfo.errisinstance(PlaywrightError)
+
+
+_SCOPE_MISMATCH = re.compile(
+    r"ScopeMismatch: You tried to access the (?P<scope>\w+) scoped fixture (?P<fixture>\w+) with a "
+    r"(?P<wider>\w+) scoped request object"
+)
+_REQUESTER = re.compile(r"^(?P<where>\S+:\d+):\s+def (?P<name>\w+)\(", re.MULTILINE)
+PER_TEST_FIXTURES = frozenset(
+    ("steel_session", "steel_browser", "steel_context", "steel_page", "steel_new_session")
+    + ("steel_async_browser", "steel_async_context", "steel_async_page", "steel_async_new_session")
+)
+DROP_IN_FIXTURES = frozenset(("browser", "context", "page", "new_context"))
+
+
+def explain_scope_mismatch(report: pytest.TestReport, playwright_mode: bool) -> None:
+    """A fixture of a wider scope that asked for a per-test Steel fixture: say which, where, and what fixes it."""
+    if not (report.when == "setup" and report.failed) or "ScopeMismatch" not in str(report.longrepr):
+        return
+    text = str(report.longrepr)
+    found = _SCOPE_MISMATCH.search(text)
+    if found is None:
+        return
+    fixture, wider = found.group("fixture"), found.group("wider")
+    if fixture not in PER_TEST_FIXTURES and not (playwright_mode and fixture in DROP_IN_FIXTURES):
+        return
+    stack_end = text.find("Requested fixture", found.end())
+    stack = list(_REQUESTER.finditer(text, found.end(), stack_end if stack_end != -1 else len(text)))
+    requester = stack[-1] if stack else None  # the stack runs from the test's fixture to the one that asked
+    who = f"fixture '{requester.group('name')}' ({requester.group('where')})" if requester else "a fixture"
+    if fixture in DROP_IN_FIXTURES:
+        fix = (
+            "run with --steel-session-scope session (ini steel_session_scope = session): pytest-playwright's "
+            "browser is then session-scoped on one Steel session per process, as under pytest-playwright alone"
+        )
+    else:
+        fix = (
+            f"{fixture} is per test whatever the session scope (with --steel-session-scope session every test "
+            f"gets the run's one session through it); request it from a function-scoped fixture, or sign in once "
+            "with steel_login"
+        )
+    report.longrepr = (
+        f"SteelScopeError: {who} has scope '{wider}' and asks for '{fixture}', which pytest-steel gives per test: "
+        f"{fix}; or give that fixture the function scope"
+    )
 
 
 def status_of(report: pytest.TestReport) -> tuple[str, str, str] | None:
