@@ -190,7 +190,8 @@ def test_retain_on_failure_keeps_a_playable_recording_of_the_failing_test_only(
     result.stdout.fnmatch_lines(
         [
             "steel: screenshot off (--steel-screenshot), tracing off (default), "
-            "recording retain-on-failure (--steel-recording), output test-results (default)",
+            "recording retain-on-failure (--steel-recording), downloads retain-on-failure (default), "
+            "output test-results (default)",
             "*- Steel session -*",
             "recording: test-results/test_recorded.py-test_fails/recording.webm",
         ]

@@ -128,7 +128,7 @@ def test_default_modes_keep_a_screenshot_of_a_failing_test_and_nothing_of_a_pass
     result.stdout.fnmatch_lines(
         [
             "steel: screenshot only-on-failure (default), tracing off (default), recording off (default), "
-            "output test-results (default)"
+            "downloads retain-on-failure (default), output test-results (default)"
         ]
     )
 
