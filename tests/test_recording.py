@@ -298,6 +298,6 @@ def test_recording_a_shared_per_module_session_is_a_usage_error(pytester: pytest
     result.stderr.fnmatch_lines(
         [
             "ERROR: --steel-recording on records each test's own session, and --steel-session-scope module shares "
-            "one session among a module's tests: use --steel-session-scope function (the default) to record"
+            "one session among tests: use --steel-session-scope function (the default) to record"
         ]
     )
