@@ -250,7 +250,7 @@ def test_a_leaked_session_is_released_by_the_safety_net(pytester: pytest.Pyteste
                 other.create(timeout=60_000)
         """
     )
-    result = backend.run(pytester)
+    result = backend.run(pytester, "--steel-release-all")  # the other client's session: Steel's release-all
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [

@@ -58,8 +58,8 @@ def test_a_bad_ini_timeout_names_the_ini_setting(pytester: pytest.Pytester) -> N
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--steel-session-scope", "session"], "ERROR: --steel-session-scope: 'session' is not a session scope; "
-         "use function or module"),
+        (["--steel-session-scope", "class"], "ERROR: --steel-session-scope: 'class' is not a session scope; "
+         "use function, module or session"),
         (["--steel-base-url", "localhost:3000"], "ERROR: --steel-base-url: 'localhost:3000' is not an http:// or "
          "https:// URL (for example http://localhost:3000)"),
         (["--steel-local", "--steel-base-url", "http://127.0.0.1:3000"], "ERROR: --steel-local and --steel-base-url "
@@ -112,7 +112,7 @@ def test_command_line_beats_environment_beats_ini(
         [
             f"steel: Steel-compatible server at {env_server.url} (STEEL_BASE_URL)",
             "steel: timeout 600000 ms (ini steel_timeout), scope module (ini steel_session_scope), "
-            "release-all on (default), api key none (default)",
+            "release-all own (default), api key none (default)*",
             f"*SESSION-ON {env_server.url}",
         ]
     )
@@ -226,10 +226,8 @@ def test_an_api_key_alone_selects_steel_cloud_and_is_never_shown(
     result.stdout.fnmatch_lines(
         [
             "steel: Steel Cloud at https://api.steel.dev (STEEL_API_KEY)",
-            "steel: timeout 300000 ms (default), scope function (default), release-all on (default), "
-            "api key set (STEEL_API_KEY)",
-            "steel: release-all at the end of the run reaches every live session of the organisation "
-            "(turn it off with --no-steel-release-all)",
+            "steel: timeout 300000 ms (default), scope function (default), release-all own (default), "
+            "api key set (STEEL_API_KEY)*",
         ]
     )
     assert secret not in result.stdout.str() + result.stderr.str()

@@ -41,7 +41,7 @@ def test_xdist_workers_share_one_embedded_server_and_leave_nothing(pytester: pyt
             SteelClient(steel_client.base_url, api_key=steel_client._api_key).create(timeout=60_000)
         """
     )
-    result = backend.run(pytester, "-n", "2")
+    result = backend.run(pytester, "-n", "2", "--steel-release-all")  # Steel's release-all, asked for
     result.assert_outcomes(passed=8)
     assert len(set(urls.read_text().split())) == 1
     result.stdout.fnmatch_lines(

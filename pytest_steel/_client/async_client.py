@@ -33,9 +33,11 @@ class AsyncSteelClient(ClientBase):
     async def _run(self, plan: Plan[T]) -> T:
         return await drive_async(plan, self._http, self._rules)
 
-    async def create(self, timeout: int | None = None, **fields: Any) -> Session:
+    async def create(
+        self, timeout: int | None = None, *, rate_limit_wait: float | None = None, **fields: Any
+    ) -> Session:
         """Create a live session (see ``SteelClient.create``: the client picks the id, so retries leave no orphan)."""
-        return await self._run(self._plan_create(timeout, fields))
+        return await self._run(self._plan_create(timeout, fields, rate_limit_wait))
 
     async def retrieve(self, session_id: str) -> Session:
         return await self._run(endpoints.retrieve(self._rules, session_id))
@@ -52,8 +54,10 @@ class AsyncSteelClient(ClientBase):
     ) -> SessionPage:
         return await self._run(endpoints.list_page(self._rules, status, limit, cursor_id))
 
-    async def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
-        return await self._run(self._plan_release(session_id, timeout))
+    async def release(
+        self, session_id: str, *, timeout: float | None = None, rate_limit_wait: float | None = None
+    ) -> ReleaseResult:
+        return await self._run(self._plan_release(session_id, timeout, rate_limit_wait))
 
     async def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""

@@ -35,13 +35,13 @@ class SteelClient(ClientBase):
     def _run(self, plan: Plan[T]) -> T:
         return drive(plan, self._http, self._rules)
 
-    def create(self, timeout: int | None = None, **fields: Any) -> Session:
+    def create(self, timeout: int | None = None, *, rate_limit_wait: float | None = None, **fields: Any) -> Session:
         """Create a live session; ``timeout`` is its lifetime in ms, ``fields`` any Steel create field.
 
         The client chooses the ``sessionId`` (unless given), so that after an
         ambiguous failure it can ask the server whether the attempt took effect.
         """
-        return self._run(self._plan_create(timeout, fields))
+        return self._run(self._plan_create(timeout, fields, rate_limit_wait))
 
     def retrieve(self, session_id: str) -> Session:
         return self._run(endpoints.retrieve(self._rules, session_id))
@@ -68,9 +68,11 @@ class SteelClient(ClientBase):
         """One page of the list, with the paging fields the server gave (steel-browser gives none)."""
         return self._run(endpoints.list_page(self._rules, status, limit, cursor_id))
 
-    def release(self, session_id: str, *, timeout: float | None = None) -> ReleaseResult:
+    def release(
+        self, session_id: str, *, timeout: float | None = None, rate_limit_wait: float | None = None
+    ) -> ReleaseResult:
         """Release a session; ``timeout`` (seconds) bounds the call, retries included (default: one answer's)."""
-        return self._run(self._plan_release(session_id, timeout))
+        return self._run(self._plan_release(session_id, timeout, rate_limit_wait))
 
     def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""

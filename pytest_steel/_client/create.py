@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from .errors import SteelConnectionError, SteelError
-from .http import Plan, Rules, Send, Sleep, retry_after, should_retry
+from .http import Plan, PlanWait, Rules, Send, Sleep, retry_after, should_retry
 from .models import Session
 from .wire import IGNORED_FIELDS_HEADER
 
@@ -30,17 +30,22 @@ class IdempotentCreate:
         self._rules = rules
         self.abandoned: set[str] = set()
 
-    def create(self, body: dict[str, Any]) -> Plan[Session]:
+    def create(self, body: dict[str, Any], rate_limit_wait: float | None = None) -> Plan[Session]:
         """POST a create; after an ambiguous failure, look the chosen id up before trying again.
 
         An attempt is ambiguous when the server may have acted on it (no answer,
         a 5xx, a 408, a 409 for our own id). Before the next POST, and before
         giving up, the client asks for that id: a live session is returned, a
-        spent id is replaced, and an id it cannot account for is released.
+        spent id is replaced, and an id it cannot account for is released. A 429
+        (the plan's rate, or its concurrent sessions all taken) is waited out for up
+        to ``rate_limit_wait`` seconds without spending a retry.
         """
         ambiguous = False
         error: SteelError | None = None
-        for attempt in self._rules.attempts():
+        plan = PlanWait(rate_limit_wait)
+        attempts = self._rules.attempts()
+        attempt = next(attempts, None)
+        while attempt is not None:
             if ambiguous:
                 found = yield from self._lookup(body["sessionId"])
                 if found is not None and found.is_live:
@@ -56,20 +61,27 @@ class IdempotentCreate:
                 if delay is None:
                     break
                 yield Sleep(delay)
+                attempt = next(attempts, None)
                 continue
             if response.status_code < 400:
                 return _with_ignored_fields(Session.from_wire(response.json()), body, response)
             error = self._rules.status_error(response, "POST", "/v1/sessions")
+            if (plan_delay := plan.delay(response)) is not None:
+                yield Sleep(plan_delay)  # refused before it acted: ask again, without spending a retry
+                attempt = attempt.renewed()
+                continue
             if response.status_code == 409:  # the id exists: an earlier attempt got through after all
                 ambiguous = True
                 if attempt.last:
                     break
+                attempt = next(attempts, None)
                 continue
             ambiguous = ambiguous or response.status_code >= 500 or response.status_code == 408
             delay = None if attempt.last or not should_retry(response) else attempt.delay(retry_after(response))
             if delay is None:
                 break
             yield Sleep(delay)
+            attempt = next(attempts, None)
         if ambiguous:
             found = yield from self._lookup(body["sessionId"])
             if found is not None and found.is_live:

@@ -25,7 +25,7 @@ import httpx
 from .context import SessionContext, as_session_context
 from .create import IdempotentCreate
 from .errors import SteelError
-from .http import Plan, Rules, tls_for
+from .http import Plan, RequestGate, Rules, tls_for
 from .limits import API_KEY_ENV, BASE_URL_ENV
 from .models import ReleaseResult, Session, SessionPage, wire_fields
 from .redaction import Redacted, display_url, redact
@@ -69,6 +69,7 @@ class ClientBase:
         max_retries: int = 3,
         call_timeout: float | None = None,
         event_hooks: Mapping[str, Sequence[EventHook]] | None = None,
+        request_gate: RequestGate | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or STEEL_CLOUD_URL)
         api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
@@ -82,6 +83,7 @@ class ClientBase:
         self._rules = Rules(
             self.base_url, max_retries, call_timeout, self.redact, self._auth_advice, http_timeout, connect_timeout
         )
+        self._rules.gate = request_gate
         self._creates = IdempotentCreate(self._rules)
         headers = {"user-agent": "pytest-steel"}
         if self._api_key:
@@ -123,7 +125,9 @@ class ClientBase:
 
     # -- plans that use the client's own state ----------------------------------------
 
-    def _plan_create(self, timeout: int | None, fields: dict[str, Any]) -> Plan[Session]:
+    def _plan_create(
+        self, timeout: int | None, fields: dict[str, Any], rate_limit_wait: float | None = None
+    ) -> Plan[Session]:
         body = wire_fields(fields)
         if body.get("sessionContext") is not None:  # a Steel context, or a Playwright storage state (dict or file)
             body["sessionContext"] = as_session_context(body["sessionContext"])
@@ -131,18 +135,21 @@ class ClientBase:
             body["timeout"] = timeout
         body.setdefault("sessionId", str(uuid.uuid4()))
         started = time.monotonic()
-        session = yield from self._creates.create(body)
+        session = yield from self._creates.create(body, rate_limit_wait)
         elapsed = time.monotonic() - started
         for hook in self.event_hooks["created"]:
             hook(session, elapsed)
         return session
 
-    def _plan_release(self, session_id: str, timeout: float | None = None) -> Plan[ReleaseResult]:
+    def _plan_release(
+        self, session_id: str, timeout: float | None = None, rate_limit_wait: float | None = None
+    ) -> Plan[ReleaseResult]:
         # One answer's worth of time, retries included: a release that hangs must not hold a test for minutes,
         # and what it leaves is reported and swept at the end of the run.
         path = f"/v1/sessions/{session_id}/release"
         budget = timeout if timeout is not None else self._rules.read_timeout
-        body = (yield from self._rules.call("POST", path, call_timeout=budget)).json()
+        answer = yield from self._rules.call("POST", path, call_timeout=budget, rate_limit_wait=rate_limit_wait)
+        body = answer.json()
         snapshot = Session(id=session_id, status=SessionStatus.RELEASED, release_reason="user_requested")
         for hook in self.event_hooks["released"]:
             hook(snapshot)

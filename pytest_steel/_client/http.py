@@ -20,7 +20,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -58,6 +58,14 @@ class Sleep:
 Plan = Generator["Send | Sleep", Any, T]
 
 
+class RequestGate(Protocol):
+    """What a client asks before every request it sends, and tells of every answer (pytest-steel's rate limit)."""
+
+    def before(self) -> None: ...
+
+    def after(self, response: httpx.Response) -> None: ...
+
+
 @dataclass
 class Rules:
     """Steel's retry rules and timeouts for one client, and how it words an error status.
@@ -76,6 +84,7 @@ class Rules:
     auth_advice: Callable[[], str]  # what a 401 means: no key configured, or which setting's key was refused
     read_timeout: float = 30.0
     connect_timeout: float = 5.0
+    gate: RequestGate | None = None  # waits before each request and hears each answer (the run's rate limit)
 
     def attempts(self, call_timeout: float | None = None) -> Iterator[Attempt]:
         deadline = time.monotonic() + (call_timeout if call_timeout is not None else self.call_timeout)
@@ -85,10 +94,24 @@ class Rules:
                 return
 
     def call(
-        self, method: str, path: str, *, retry: bool = True, call_timeout: float | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: bool = True,
+        call_timeout: float | None = None,
+        rate_limit_wait: float | None = None,
+        **kwargs: Any,
     ) -> Plan[httpx.Response]:
-        """One API call, retried as Steel's SDKs do; an error status raises its ``SteelAPIError``."""
-        for attempt in self.attempts(call_timeout):
+        """One API call, retried as Steel's SDKs do; an error status raises its ``SteelAPIError``.
+
+        ``rate_limit_wait``: seconds for which a 429 (the plan's rate or its concurrent sessions) is
+        waited out and asked again, beyond the usual retries (a release, while its session would meter).
+        """
+        waited_for_plan = PlanWait(rate_limit_wait)
+        attempts = self.attempts(call_timeout)
+        attempt: Attempt | None = next(attempts)
+        while attempt is not None:
             last = attempt.last or not retry
             try:
                 response = yield attempt.send(method, path, **kwargs)
@@ -97,13 +120,23 @@ class Rules:
                 if delay is None:
                     raise
                 yield Sleep(delay)
+                attempt = next(attempts, None)
+                if attempt is None:
+                    raise
                 continue
             if response.status_code < 400:
                 return response
+            if (plan_delay := waited_for_plan.delay(response)) is not None:
+                yield Sleep(plan_delay)  # the plan's limit: asked again, without spending a retry
+                attempt = attempt.renewed()
+                continue
             delay = None if last or not should_retry(response) else attempt.delay(retry_after(response))
             if delay is None:
                 raise self.status_error(response, method, path)
             yield Sleep(delay)
+            attempt = next(attempts, None)
+            if attempt is None:
+                raise self.status_error(response, method, path)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def status_error(self, response: httpx.Response, method: str, path: str) -> SteelAPIError:
@@ -141,12 +174,33 @@ class Attempt:
         kwargs["timeout"] = httpx.Timeout(read, connect=min(self.rules.connect_timeout, read))
         return Send(method, path, kwargs)
 
+    def renewed(self) -> Attempt:
+        """The same attempt after a wait for the plan: a fresh deadline of one answer, the retries left as they were."""
+        return Attempt(self.number, self.last, time.monotonic() + self.rules.read_timeout, self.rules)
+
     def delay(self, server_delay: float | None = None) -> float | None:
         """How long to back off before the next attempt; None when the call's time cannot cover it."""
         delay = server_delay
         if delay is None:
             delay = min(INITIAL_RETRY_DELAY * 2**self.number, MAX_RETRY_DELAY) * random.uniform(0.75, 1.0)
         return None if time.monotonic() + delay > self.deadline else delay
+
+
+class PlanWait:
+    """How long a call may go on waiting out 429s: the plan's rate, or its concurrent sessions all taken."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.deadline = time.monotonic() + seconds if seconds else None
+        self.count = 0
+
+    def delay(self, response: httpx.Response) -> float | None:
+        """The wait before asking again, or None when this is no 429 or the time for them is spent."""
+        if self.deadline is None or response.status_code != 429:
+            return None
+        self.count += 1
+        delay = retry_after(response) or min(INITIAL_RETRY_DELAY * 2 ** min(self.count, 4), MAX_RETRY_DELAY)
+        left = self.deadline - time.monotonic()
+        return min(delay, left) if left > 0 else None
 
 
 def tls_for(base_url: str) -> ssl.SSLContext | bool:
@@ -252,10 +306,16 @@ def drive(plan: Plan[T], http: httpx.Client, rules: Rules) -> T:
         if isinstance(step, Sleep):
             time.sleep(step.seconds)
             continue
+        if rules.gate is not None:
+            rules.gate.before()
         try:
-            steps.answered(http.request(step.method, step.path, **step.kwargs))
+            response = http.request(step.method, step.path, **step.kwargs)
         except httpx.TransportError as exc:
             steps.failed(exc, step)
+            continue
+        if rules.gate is not None:
+            rules.gate.after(response)
+        steps.answered(response)
     return steps.value
 
 
@@ -266,8 +326,14 @@ async def drive_async(plan: Plan[T], http: httpx.AsyncClient, rules: Rules) -> T
         if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             continue
+        if rules.gate is not None:
+            await asyncio.to_thread(rules.gate.before)
         try:
-            steps.answered(await http.request(step.method, step.path, **step.kwargs))
+            response = await http.request(step.method, step.path, **step.kwargs)
         except httpx.TransportError as exc:
             steps.failed(exc, step)
+            continue
+        if rules.gate is not None:
+            rules.gate.after(response)
+        steps.answered(response)
     return steps.value

@@ -85,6 +85,7 @@ class Count:
 MAX_SESSIONS = Count("session count", 1, 10_000)
 DEFAULT_LOCAL_MAX_SESSIONS = 16  # steel-local's own limit when none is given
 SLOWMO = Count("slow-motion delay in milliseconds", 0, 60_000)
+REQUESTS_PER_MINUTE = Count("number of requests a minute", 0, 1_000_000)
 PREFETCH = Count("number of sessions to create ahead", 0, 16)
 POOL_SIZE = Count("pool size", 0, 64)  # the embedded server's warm browsers (not part of Steel's contract)
 EXPECTED_SESSIONS = Count("number of sessions", 0, 10_000_000)  # what a client will create, for the pool

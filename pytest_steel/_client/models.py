@@ -118,6 +118,11 @@ class ReleaseResult:
     success: bool
     message: str | None
 
+    @property
+    def already_ended(self) -> bool:
+        """The backend says the session had ended before this release (steel-local: "was already released")."""
+        return bool(self.message) and " already " in f" {self.message.lower()} "
+
 
 @dataclass(frozen=True)
 class SessionPage:

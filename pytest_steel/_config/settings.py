@@ -30,6 +30,7 @@ from .._client.limits import (
     PLAYWRIGHT_ENV,
     POOL_SIZE,
     PREFETCH,
+    REQUESTS_PER_MINUTE,
     SLOWMO,
     TIMEOUT_RANGE,
     Count,
@@ -41,6 +42,8 @@ from .._client.wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_u
 
 T = TypeVar("T")
 
+DEFAULT_PLAN_WAIT_MS = 180_000
+RELEASE_MODES = ("all", "own", "off", "auto")
 SCOPES = ("function", "module", "session")
 ARTIFACT_FIELDS = ("screenshot", "tracing", "recording", "downloads")  # steel marker fields that choose artifacts
 CONNECTION_FIELDS = ("expose_local", "expose_hosts")  # steel marker fields for the browser connection
@@ -112,11 +115,28 @@ def _timeout(text: str) -> int:
         raise ValueError(f"{text!r} is not a valid session timeout; give {TIMEOUT_RANGE}") from None
 
 
+def _wait(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    try:
+        return parse_timeout_ms(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid wait; give 0 or {TIMEOUT_RANGE}") from None
+
+
 def _seconds(text: str) -> float:
     try:
         return parse_seconds(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid HTTP timeout; give {HTTP_TIMEOUT_RANGE}") from None
+
+
+def _release_mode(text: str) -> str:
+    """``all``, ``own``, ``off`` or ``auto``; the switch's true and false (and older ini files') mean all and off."""
+    lowered = text.strip().lower()
+    if lowered in RELEASE_MODES:
+        return lowered
+    return "all" if parse_bool(lowered) else "off"
 
 
 def _hosts(text: str) -> tuple[str, ...]:
@@ -223,12 +243,14 @@ class Settings:
         "function",
         "lifetime of steel_session and its browser: a session per test, per module, or one per process for the run",
     )
-    release_all: Setting[bool] = _option(
+    release_all: Setting[str] = _option(
         "steel_release_all",
-        "at the end of the run, release every live session the backend lists (default on; on Steel Cloud "
-        "that is every live session of the organisation)",
-        parse_bool,
-        True,
+        "the end-of-run safety net: --steel-release-all releases every live session the key reaches (Steel's "
+        "release-all: on Steel Cloud, the organisation's, other CI jobs' too); ini steel_release_all = all, own "
+        "(only sessions this run made and lost track of), off or auto (default: all on the embedded server, "
+        "whose key is this run's own; own elsewhere)",
+        _release_mode,
+        "auto",
         flag=True,
         negative="--no-steel-release-all",
     )
@@ -313,6 +335,20 @@ class Settings:
         "steel_slowmo",
         "milliseconds Playwright waits before each action on a Steel session (default 0; 250 with --steel-debug)",
         _count(SLOWMO),
+    )
+    max_requests_per_minute: Setting[int] = _option(
+        "steel_max_requests_per_minute",
+        "REST requests a minute the whole run (every xdist worker) may send the backend, spaced over any rolling "
+        "minute, as a Steel plan allows (Launch 60, Scale 600); default 0: no limit of ours",
+        _count(REQUESTS_PER_MINUTE),
+        0,
+    )
+    plan_wait_ms: Setting[int] = _option(
+        "steel_plan_wait",
+        "how long a create the plan refuses (429: its rate, or its concurrent sessions all taken) waits for room "
+        "before the test errors: 30s, 3m (default 3m)",
+        _wait,
+        DEFAULT_PLAN_WAIT_MS,
     )
     expose_local: Setting[str] = _mode(
         "steel_expose_local",
@@ -425,6 +461,18 @@ class Settings:
         return self.backend.value is Backend.EMBEDDED
 
     @property
+    def safety_net(self) -> str:
+        """What the end-of-run sweep may release: ``all`` live sessions the key reaches, this run's ``own``, or ``off``.
+
+        ``auto`` is ``all`` only where the plugin can tell that no other run shares the key: the
+        embedded server's is this run's own. Elsewhere another CI job may be using the same key.
+        """
+        mode = self.release_all.value
+        if mode == "auto":
+            return "all" if self.is_embedded else "own"
+        return str(mode)
+
+    @property
     def shared_scope(self) -> bool:
         """Tests share a session: the module's (``module``) or the process's (``session``)."""
         return self.session_scope.value in ("module", "session")
@@ -441,7 +489,7 @@ class Settings:
         session: list[tuple[str, str, Setting[Any]]] = [
             ("timeout", f"{self.timeout_ms.value} ms", self.timeout_ms),
             ("scope", self.session_scope.value, self.session_scope),
-            ("release-all", _on_off(self.release_all.value), self.release_all),
+            ("release-all", self.safety_net, self.release_all),
             ("api key", "set" if self.api_key.value else "none", self.api_key),
         ]
         if self.max_sessions.value is not None:
@@ -452,6 +500,10 @@ class Settings:
             session.append(("pytest-playwright", "on", self.playwright))
         if self.prefetch.value:
             session.append(("prefetch", str(self.prefetch.value), self.prefetch))
+        if not self.is_embedded or self.max_requests_per_minute.value:
+            rate = self.max_requests_per_minute
+            session.append(("requests", f"{rate.value}/min" if rate.value else "unlimited", rate))
+            session.append(("plan wait", f"{self.plan_wait_ms.value / 1000:g} s", self.plan_wait_ms))
         if backend is Backend.EMBEDDED:
             session.append(("headed", "yes" if self.headed.value else "no", self.headed))
             if self.pool_size.value is not None:
@@ -473,7 +525,7 @@ class Settings:
             session.append(("slowmo", f"{self.slowmo.value} ms", self.slowmo))
         lines = [f"steel: {where} ({self.backend.source})", _header_line(session), _header_line(artifacts)]
         lines.append(self._expose_line())
-        if backend is Backend.CLOUD and self.release_all.value:
+        if backend is Backend.CLOUD and self.safety_net == "all":
             lines.append(
                 "steel: release-all at the end of the run reaches every live session of the organisation "
                 "(turn it off with --no-steel-release-all)"

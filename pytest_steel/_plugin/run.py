@@ -79,9 +79,11 @@ class SteelRun:
         try:
             if self._prefetcher:
                 self._prefetcher.drain()  # before the sweep: what no test took is released and counted
-            self.sessions.sweep(release_all=self.settings.release_all.value and not self.is_worker)
+            self.sessions.sweep(safety_net="off" if self.is_worker else self.settings.safety_net)
         finally:
             self.endpoints.close()
+            if self.backend.used and self.backend.rate is not None:
+                self.report.add_traffic(self.backend.rate.counts())
             self.backend.close()
         if self.is_worker:  # the controller reports for the whole run
             output = self.config.workeroutput  # type: ignore[attr-defined]

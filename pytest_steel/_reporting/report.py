@@ -125,6 +125,17 @@ def summary(records: list[SessionRecord], caught_by_release_all: int, verbosity:
     return lines
 
 
+def traffic_line(traffic: Mapping[str, float], sessions: int) -> str:
+    """The run's REST requests against the plan: how many, per session, refused, and the time spent waiting."""
+    requests = int(traffic.get("requests", 0))
+    per = f" ({requests / sessions:.1f} per session)" if sessions else ""
+    line = f"REST requests {requests}{per}, {int(traffic.get('refused', 0))} refused with 429"
+    waits = int(traffic.get("waits", 0))
+    if waits:
+        line += f"; waited {traffic.get('waited_s', 0):.1f} s for the plan's rate or its Retry-After ({waits} times)"
+    return line
+
+
 WORKER_OUTPUT_KEY = "steel_report"
 
 
@@ -136,6 +147,7 @@ class RunReport:
     notes: list[str] = field(default_factory=list)  # lines for the summary: what went wrong, what the net caught
     caught_by_release_all: int = 0
     workers_used_steel: bool = False  # reported by xdist workers as they finish
+    traffic: dict[str, float] = field(default_factory=dict)  # REST requests, 429s, waits: every process's, summed
     _events: list[str] = field(default_factory=list)  # progress lines not yet attached to a test report
     _changed: dict[str, None] = field(default_factory=dict)  # records changed since the last test report
 
@@ -204,17 +216,24 @@ class RunReport:
     def summary(self, verbosity: int) -> list[str]:
         """The summary's lines, then the notes (once each: xdist workers may say the same)."""
         lines = summary(list(self.records.values()), self.caught_by_release_all, verbosity) if verbosity > -2 else []
+        if lines and verbosity >= 0 and self.traffic.get("requests"):
+            lines.append(traffic_line(self.traffic, len(self.records)))
         return lines + list(dict.fromkeys(self.notes))
+
+    def add_traffic(self, counts: Mapping[str, float]) -> None:
+        for name, value in counts.items():
+            self.traffic[name] = self.traffic.get(name, 0) + value
 
     def to_worker_output(self, used_steel: bool) -> dict[str, Any]:
         records = [record.to_dict() for record in self.records.values()]
-        return {"used": used_steel, "notes": list(self.notes), "records": records}
+        return {"used": used_steel, "notes": list(self.notes), "records": records, "traffic": dict(self.traffic)}
 
     def merge_worker_output(self, output: Mapping[str, Any]) -> None:
         data = output.get(WORKER_OUTPUT_KEY) or {}
         self.workers_used_steel = self.workers_used_steel or bool(data.get("used"))
         self.notes.extend(data.get("notes", ()))
         self.merge_records(data.get("records", ()))
+        self.add_traffic(data.get("traffic", {}))
 
 
 def describe_end(tracked: TrackedSession) -> str:

@@ -36,6 +36,7 @@ from .health import BackendHealth
 if TYPE_CHECKING:
     from .._client.client import EventHook, SteelClient
     from .embedded import Broker, EmbeddedServer
+    from .rate import SharedRateLimit
     from .slots import SessionLimit
 
 
@@ -58,7 +59,8 @@ class BackendAccess:
         self._broker: Broker | None = None
         self._slots_dir: str | None = None
         self._own_slots_dir = False
-        self._limit: SessionLimit | None = None
+        self.known_limit: SessionLimit | None = None  # the concurrency limit, once a create has needed it
+        self._rate: SharedRateLimit | None = None
         self.health = BackendHealth(say, lambda: self._client)
         # The embedded server gets a fresh key per run, so no other local process can drive its sessions;
         # xdist workers receive it from the controller over execnet, never through a socket anyone can ask.
@@ -119,6 +121,7 @@ class BackendAccess:
             self.secret,
             api_key_source="the embedded server's per-run key" if embedded else f"--steel-api-key or {API_KEY_ENV}",
             http_timeout=self.settings.http_timeout.value,
+            request_gate=self.rate,
             **options,
         )
 
@@ -193,17 +196,26 @@ class BackendAccess:
         return self._slots_dir
 
     @property
-    def known_limit(self) -> SessionLimit | None:
-        """The limit, if a create has needed it yet."""
-        return self._limit
+    def rate(self) -> SharedRateLimit | None:
+        """The run's request budget, shared through the slots folder by every process of the run.
+
+        None for the embedded server unless a limit is asked for: its requests cost nothing.
+        """
+        if self.settings.is_embedded and not self.settings.max_requests_per_minute.value:
+            return None
+        if self._rate is None:
+            from .rate import SharedRateLimit
+
+            self._rate = SharedRateLimit(self._slots_directory(), self.settings.max_requests_per_minute.value)
+        return self._rate
 
     def limit(self) -> SessionLimit:
         """How many sessions the server runs at once, and the slots that keep to it across processes."""
-        if self._limit is None:
+        if self.known_limit is None:
             from .slots import SessionLimit
 
-            self._limit = SessionLimit(self.settings, self.client(), self._slots_directory, self._say)
-        return self._limit
+            self.known_limit = SessionLimit(self.settings, self.client(), self._slots_directory, self._say)
+        return self.known_limit
 
     # -- the end ----------------------------------------------------------------------
 

@@ -51,6 +51,18 @@ class TrackedSession:
     unreleased: bool = False  # our release failed, and the backend could not say it ended: it may meter on
     download_failures: list[str] = field(default_factory=list)  # downloads the relay could not bring back
 
+    def seconds_left(self) -> float | None:
+        """Until the session's own timeout ends it, by this process's clock; None when its timeout is unknown."""
+        timeout_ms = self.session.timeout
+        if not timeout_ms:  # steel-browser answers 0: it keeps no timeout
+            return None
+        return max(timeout_ms / 1000 - (time.monotonic() - self.started), 0.0)
+
+    def may_have_ended(self) -> bool:
+        """Whether something says the session ended on its own: its connection dropped, or its timeout passed."""
+        left = self.seconds_left()
+        return self.lost_connection or self.phase is not Phase.LIVE or (left is not None and left < 1.0)
+
     @property
     def id(self) -> str:
         return self.session.id

@@ -68,7 +68,8 @@ class SessionTracker:
         self.backend.limit().reserve(session_id, owner, timeout)
         self._creating_for.append((node, owner))
         try:
-            session = client.create(timeout=timeout, **params)
+            wait = self.backend.settings.plan_wait_ms.value / 1000
+            session = client.create(timeout=timeout, rate_limit_wait=wait, **params)
         except SteelError as exc:
             self._free(session_id)
             self.backend.health.failed(exc)
@@ -172,16 +173,20 @@ class SessionTracker:
             return
         if self.lost_with_backend(tracked):
             return  # asking a backend known gone would only cost time
-        # One GET first: a session that ended on its own (crash, timeout) needs no release, and its test
-        # must hear why. Cheaper than guessing from Playwright's events, which may not have arrived yet.
-        final = self.check(tracked)
-        if final is not None and not final.is_live:
-            self._ended(tracked, final, on_its_own=True)
-            return
-        if final is None and self.lost_with_backend(tracked):
-            return  # the check found the backend gone
+        # A look-up first only when something says the session may have ended on its own (its connection
+        # dropped, its timeout passed): then it needs no release, and its test must hear why. Otherwise the
+        # release's own answer tells, so a fresh session costs two requests, create and release.
+        if tracked.may_have_ended():
+            final = self.check(tracked)
+            if final is not None and not final.is_live:
+                self._ended(tracked, final, on_its_own=True)
+                return
+            if final is None and self.lost_with_backend(tracked):
+                return  # the check found the backend gone
         try:
-            self.backend.client().release(tracked.id, timeout=self.backend.health.release_timeout())
+            answer = self.backend.client().release(
+                tracked.id, timeout=self.backend.health.release_timeout(), rate_limit_wait=tracked.seconds_left()
+            )
         except SteelNotFoundError:
             self._ended(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED), on_its_own=False)
         except SteelError as exc:
@@ -212,13 +217,21 @@ class SessionTracker:
         else:
             self.backend.health.answered()
             self.backend.health.release_answered(True)
+            if answer.already_ended:  # it had ended on its own before our release: its test hears why
+                final = self.check(tracked)
+                if final is not None and not final.is_live and tracked.id in self.live:
+                    self._ended(tracked, final, on_its_own=True)
 
     def for_node(self, *nodes: Node) -> list[TrackedSession]:
         """The live sessions made for any of these nodes (a test, its module)."""
         return [t for t in list(self.live.values()) if any(t.node is n for n in nodes)]
 
-    def sweep(self, release_all: bool) -> None:
-        """End of run: release what tests left live, then (on the controller) release-all as the safety net."""
+    def sweep(self, safety_net: str) -> None:
+        """End of run: release what tests left live, then (on the controller) the safety net.
+
+        ``safety_net``: ``all`` releases every live session the key reaches (Steel's release-all),
+        ``own`` only the live ones this run created (another run's stay live), ``off`` nothing.
+        """
         self._sweeping = True
         for tracked in list(self.live.values()):
             try:
@@ -228,8 +241,8 @@ class SessionTracker:
             if not tracked.by_fixture:
                 self.report.note(f"released session {tracked.id}, which {tracked.owner} created and left live")
         self._settle_abandoned()
-        if release_all:
-            self._release_all()
+        if safety_net != "off":
+            self._release_all(everything=safety_net == "all")
 
     def _settle_abandoned(self) -> None:
         """Creates the client gave up on may have reached the server since: release what came to life."""
@@ -250,7 +263,7 @@ class SessionTracker:
                 f"could not confirm that session {session_id}, whose create was given up on, never started"
             )
 
-    def _release_all(self) -> None:
+    def _release_all(self, everything: bool) -> None:
         backend = self.backend
         if not backend.used and not self.report.workers_used_steel:
             return  # nothing in this run touched Steel: leave the backend alone
@@ -261,10 +274,16 @@ class SessionTracker:
         try:
             client = backend.client()
             leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
-            if leaked:
+            if not everything:  # this run's own: another run's sessions on the same key stay live
+                leaked = [session_id for session_id in leaked if session_id in self.report.records]
+                for session_id in leaked:
+                    client.release(session_id)
+            elif leaked:
                 client.release_all()
+            if leaked:
                 self.report.caught_by_release_all += self.report.released_by_release_all(leaked)
                 noun = "session" if len(leaked) == 1 else "sessions"
-                self.report.note(f"release-all released {len(leaked)} live {noun}: {', '.join(leaked)}")
+                what = "release-all released" if everything else "the safety net released this run's"
+                self.report.note(f"{what} {len(leaked)} live {noun}: {', '.join(leaked)}")
         except SteelError as exc:
             self.report.note(f"release-all failed: {exc}")
