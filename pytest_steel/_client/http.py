@@ -61,9 +61,11 @@ Plan = Generator["Send | Sleep", Any, T]
 class RequestGate(Protocol):
     """What a client asks before every request it sends, and tells of every answer (pytest-steel's rate limit)."""
 
-    def before(self) -> None: ...
+    def before(self) -> object:
+        """Wait until a request may go; a token for ``after``."""
 
-    def after(self, response: httpx.Response) -> None: ...
+    def after(self, token: object, response: httpx.Response | None) -> None:
+        """The request is over: its answer, or None when none came."""
 
 
 @dataclass
@@ -306,15 +308,16 @@ def drive(plan: Plan[T], http: httpx.Client, rules: Rules) -> T:
         if isinstance(step, Sleep):
             time.sleep(step.seconds)
             continue
-        if rules.gate is not None:
-            rules.gate.before()
+        token = rules.gate.before() if rules.gate is not None else None
+        response: httpx.Response | None = None
         try:
             response = http.request(step.method, step.path, **step.kwargs)
         except httpx.TransportError as exc:
             steps.failed(exc, step)
             continue
-        if rules.gate is not None:
-            rules.gate.after(response)
+        finally:
+            if rules.gate is not None:
+                rules.gate.after(token, response)
         steps.answered(response)
     return steps.value
 
@@ -326,14 +329,15 @@ async def drive_async(plan: Plan[T], http: httpx.AsyncClient, rules: Rules) -> T
         if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             continue
-        if rules.gate is not None:
-            await asyncio.to_thread(rules.gate.before)
+        token = await asyncio.to_thread(rules.gate.before) if rules.gate is not None else None
+        response: httpx.Response | None = None
         try:
             response = await http.request(step.method, step.path, **step.kwargs)
         except httpx.TransportError as exc:
             steps.failed(exc, step)
             continue
-        if rules.gate is not None:
-            rules.gate.after(response)
+        finally:
+            if rules.gate is not None:
+                rules.gate.after(token, response)
         steps.answered(response)
     return steps.value
