@@ -93,7 +93,19 @@ class TestReporting:
             artifacts, problems = artifacts + kept, problems + missed
         properties += [(f"steel_{kind}", shown_path(path)) for kind, path in artifacts]
         properties += [("steel_artifact_problem", problem) for problem in problems]
+        self._to_allure(sessions, artifacts)
         return TestDetails([(name, self.run.redact(value)) for name, value in properties], artifacts)
+
+    def _to_allure(self, sessions: list[TrackedSession], artifacts: list[tuple[str, Any]]) -> None:
+        """The same sessions and artifacts on the test's Allure result, when allure-pytest writes one."""
+        from . import allure as to_allure
+
+        if not to_allure.active(self.item.config):
+            return
+        records = self.run.report.records
+        billed = [(t, records[t.id].billed_minutes if t.id in records else 0) for t in sessions]
+        backend = self.run.settings.backend.value.value
+        to_allure.attach(billed, artifacts, backend, self.run.redact)
 
     def _recordings(self, own: list[TrackedSession], failed: bool) -> tuple[list[tuple[str, Any]], list[str]]:
         """The test's own sessions' recordings, fetched (or discarded) now that they have ended."""
