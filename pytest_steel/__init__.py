@@ -53,7 +53,7 @@ __all__ = [
     "storage_state_from_context",
 ]
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject reads it
 
 if TYPE_CHECKING:
     from ._browser.uploads import async_set_input_files, set_input_files

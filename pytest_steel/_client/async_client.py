@@ -6,6 +6,7 @@ plans, run with ``http.drive_async`` over an ``httpx.AsyncClient``.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import httpx
@@ -46,7 +47,9 @@ class AsyncSteelClient(ClientBase):
         """The live session's context in Steel's wire shape, to pass back as ``session_context``."""
         return await self._run(endpoints.context(self._rules, session_id))
 
-    async def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> list[Session]:
+    async def list(
+        self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT
+    ) -> builtins.list[Session]:
         return await self._run(endpoints.list_all(self._rules, status, limit))
 
     async def list_page(
@@ -63,7 +66,7 @@ class AsyncSteelClient(ClientBase):
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
         return await self._run(endpoints.release_all(self._rules))
 
-    async def events(self, session_id: str) -> list[Any]:
+    async def events(self, session_id: str) -> builtins.list[Any]:
         return await self._run(endpoints.events(self._rules, session_id))
 
     async def recording(self, session_id: str) -> bytes:
@@ -75,7 +78,7 @@ class AsyncSteelClient(ClientBase):
     async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         return await self._run(endpoints.health(self._rules, timeout))
 
-    async def settle_abandoned(self) -> list[str]:
+    async def settle_abandoned(self) -> builtins.list[str]:
         """As ``SteelClient.settle_abandoned``: release what came to life of the creates given up on."""
         return await self._run(self._plan_settle_abandoned())
 

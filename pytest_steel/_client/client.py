@@ -6,6 +6,7 @@ plans, shared with ``AsyncSteelClient``; this class runs them with ``http.drive`
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import httpx
@@ -54,7 +55,7 @@ class SteelClient(ClientBase):
         """
         return self._run(endpoints.context(self._rules, session_id))
 
-    def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> list[Session]:
+    def list(self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT) -> builtins.list[Session]:
         """Every session the server lists, page by page (by the last id, as Steel pages).
 
         Stops on an empty or short page, and on a page that repeats ids already
@@ -78,7 +79,7 @@ class SteelClient(ClientBase):
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
         return self._run(endpoints.release_all(self._rules))
 
-    def events(self, session_id: str) -> list[Any]:
+    def events(self, session_id: str) -> builtins.list[Any]:
         """Steel Cloud's recording of a session: its rrweb events, every page of them (``Next-Cursor``)."""
         return self._run(endpoints.events(self._rules, session_id))
 
@@ -97,7 +98,7 @@ class SteelClient(ClientBase):
         """The server's health; ``timeout`` (seconds) bounds the one attempt, else the client's timeouts apply."""
         return self._run(endpoints.health(self._rules, timeout))
 
-    def settle_abandoned(self) -> list[str]:
+    def settle_abandoned(self) -> builtins.list[str]:
         """Release any session whose create this client gave up on but that came to life since; their ids.
 
         Call it before dropping the client (pytest-steel does at the end of the run):

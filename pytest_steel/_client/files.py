@@ -13,6 +13,7 @@ other paths, with other shapes) raises ``SteelFilesUnsupportedError``, naming th
 
 from __future__ import annotations
 
+import builtins
 import os
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -124,7 +125,7 @@ class Files:
     def __init__(self, run: Callable[[Plan[Any]], Any], rules: Rules) -> None:
         self._run, self._rules = run, rules
 
-    def list(self, session_id: str) -> list[SessionFile]:
+    def list(self, session_id: str) -> builtins.list[SessionFile]:
         """Every file of the session, newest first."""
         return self._run(_explained(list_files(self._rules, session_id), self._rules))
 
@@ -163,7 +164,7 @@ class AsyncFiles:
     def __init__(self, run: Callable[[Plan[Any]], Awaitable[Any]], rules: Rules) -> None:
         self._run, self._rules = run, rules
 
-    async def list(self, session_id: str) -> list[SessionFile]:
+    async def list(self, session_id: str) -> builtins.list[SessionFile]:
         return await self._run(_explained(list_files(self._rules, session_id), self._rules))
 
     async def upload(

@@ -573,3 +573,17 @@ def shown_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd())) or "."
     except ValueError:
         return str(path)
+
+
+def options_markdown() -> str:
+    """The options as a Markdown table, from the same rows ``pytest --help`` shows (the docs site's options page)."""
+    rows = ["| option | ini | env | default | what it does |", "| --- | --- | --- | --- | --- |"]
+    for option in Settings.options():
+        names = f"`{option.option}`" + (f", `{option.negative}`" if option.negative else "")
+        env = f"`{option.env}`" if option.env else ""
+        default = "" if option.default in (None, (), "") else f"`{option.default}`"
+        if option.flag and option.default is False:
+            default = "off"
+        text = option.help.replace("|", "\\|")
+        rows.append(f"| {names} | `{option.name}` | {env} | {default} | {text} |")
+    return "\n".join(rows)
