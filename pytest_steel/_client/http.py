@@ -300,6 +300,14 @@ class _Steps:
     def failed(self, exc: httpx.TransportError, step: Send) -> None:
         self._failure = transport_error(exc, self._rules, step)
 
+    def before_sending(self) -> object:
+        """The run's gate, if any: wait until the request may go; its token."""
+        return self._rules.gate.before() if self._rules.gate is not None else None
+
+    def after_sending(self, token: object, response: httpx.Response | None) -> None:
+        if self._rules.gate is not None:
+            self._rules.gate.after(token, response)
+
 
 def drive(plan: Plan[T], http: httpx.Client, rules: Rules) -> T:
     """Run a plan with a blocking httpx client."""
@@ -308,17 +316,14 @@ def drive(plan: Plan[T], http: httpx.Client, rules: Rules) -> T:
         if isinstance(step, Sleep):
             time.sleep(step.seconds)
             continue
-        token = rules.gate.before() if rules.gate is not None else None
-        response: httpx.Response | None = None
+        token, response = steps.before_sending(), None
         try:
             response = http.request(step.method, step.path, **step.kwargs)
+            steps.answered(response)
         except httpx.TransportError as exc:
             steps.failed(exc, step)
-            continue
         finally:
-            if rules.gate is not None:
-                rules.gate.after(token, response)
-        steps.answered(response)
+            steps.after_sending(token, response)
     return steps.value
 
 
@@ -329,15 +334,12 @@ async def drive_async(plan: Plan[T], http: httpx.AsyncClient, rules: Rules) -> T
         if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             continue
-        token = await asyncio.to_thread(rules.gate.before) if rules.gate is not None else None
-        response: httpx.Response | None = None
+        token, response = await asyncio.to_thread(steps.before_sending), None
         try:
             response = await http.request(step.method, step.path, **step.kwargs)
+            steps.answered(response)
         except httpx.TransportError as exc:
             steps.failed(exc, step)
-            continue
         finally:
-            if rules.gate is not None:
-                rules.gate.after(token, response)
-        steps.answered(response)
+            steps.after_sending(token, response)
     return steps.value

@@ -116,10 +116,11 @@ def _timeout(text: str) -> int:
 
 
 def _wait(text: str) -> int:
+    """A duration like a timeout's, or 0 for no wait."""
     if text.strip() == "0":
         return 0
     try:
-        return parse_timeout_ms(text)
+        return _timeout(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid wait; give 0 or {TIMEOUT_RANGE}") from None
 

@@ -120,20 +120,16 @@ async def steel_async_new_session(request: pytest.FixtureRequest) -> AsyncIterat
     from playwright.async_api import Error as PlaywrightError
 
     from .._browser.connection import AsyncConnection
-    from .fixtures import _create_params, release_own, slow_mo_of
-    from .new_session import NewSession, kept_of, raise_for_any_ended, screenshot_targets
+    from .fixtures import release_own
+    from .new_session import NewSession, create_for, kept_of, raise_for_any_ended, screenshot_targets
 
     run = run_of(request.config)
     made: list[tuple[AsyncConnection, TrackedSession]] = []
 
     async def new(**create_fields: Any) -> NewSession:
-        params = {**_create_params(request, request.node), **create_fields}
-        tracked = run.sessions.create(params, request.node)
-        client = run.backend.client()
+        tracked, client, connect = create_for(run, request, create_fields)
         try:
-            given = run.endpoints.connect_args(client, tracked, request.node)
-            slow_mo = slow_mo_of(request.config, run.settings)
-            connection = await AsyncConnection.open(client, tracked, slow_mo, **given)
+            connection = await AsyncConnection.open(client, tracked, **connect)
         except BaseException:
             run.sessions.release(tracked)
             raise

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from .._browser.connection import Connection, PlaywrightDriver
+    from .._client.client import SteelClient
     from .._client.models import Session
     from .._reporting.downloads import ExtraArtifacts
     from .._sessions.lifecycle import TrackedSession
@@ -48,13 +49,9 @@ def steel_new_session(
     made: list[tuple[Connection, TrackedSession]] = []
 
     def new(**create_fields: Any) -> NewSession:
-        params = {**_create_params(request, request.node), **create_fields}
-        tracked = run.sessions.create(params, request.node)
-        client = run.backend.client()
+        tracked, client, connect = create_for(run, request, create_fields)
         try:
-            given = run.endpoints.connect_args(client, tracked, request.node)
-            slow_mo = slow_mo_of(request.config, run.settings)
-            connection = Connection(_steel_playwright, client, tracked, slow_mo=slow_mo, **given)
+            connection = Connection(_steel_playwright, client, tracked, **connect)
         except BaseException:
             run.sessions.release(tracked)
             raise
@@ -64,6 +61,16 @@ def steel_new_session(
 
     yield new
     finish_new_sessions(run, request.node, [(c.context.pages, c.close, t) for c, t in made])
+
+
+def create_for(
+    run: SteelRun, request: pytest.FixtureRequest, create_fields: dict[str, Any]
+) -> tuple[TrackedSession, SteelClient, dict[str, Any]]:
+    """A further session for the test, with its client and the connection's arguments (URL, exposure, slow-mo)."""
+    tracked = run.sessions.create({**_create_params(request, request.node), **create_fields}, request.node)
+    client = run.backend.client()
+    connect = run.endpoints.connect_args(client, tracked, request.node)
+    return tracked, client, {**connect, "slow_mo": slow_mo_of(request.config, run.settings)}
 
 
 def finish_new_sessions(
