@@ -234,6 +234,7 @@ def explain_scope_mismatch(report: pytest.TestReport, playwright_mode: bool) -> 
         return
     stack_end = text.find("Requested fixture", found.end())
     stack = list(_REQUESTER.finditer(text, found.end(), stack_end if stack_end != -1 else len(text)))
+    stack = [entry for entry in stack if entry.group("name") != fixture]  # pytest 7 lists the asked-for one too
     requester = stack[-1] if stack else None  # the stack runs from the test's fixture to the one that asked
     who = f"fixture '{requester.group('name')}' ({requester.group('where')})" if requester else "a fixture"
     if fixture in DROP_IN_FIXTURES:
