@@ -224,5 +224,5 @@ def test_the_example_suite_passes_against_a_remote_server_and_prints_no_warning(
     assert result.returncode == 0, result.stdout[-3000:]
     assert "Steel-compatible server at" in result.stdout
     assert "expose-local on" in result.stdout
-    assert re.search(r"\b17 passed\b", result.stdout)
+    assert re.search(r"\b20 passed\b", result.stdout)
     assert "warning" not in result.stdout.lower() and "warning" not in result.stderr.lower()
