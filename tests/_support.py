@@ -315,14 +315,16 @@ def run_until_ready_then_signal(
 class RemoteServer(Server):
     """A steel-local whose browsers share neither this machine's disk nor its loopback, as a remote one.
 
-    It runs in a mount namespace of its own with a private ``/tmp`` (so a download its browser
-    writes into Playwright's temp folder is not on the test's disk), and its Chromium sends
+    It runs in a mount namespace of its own in which the tests' temp root (``hidden``: pytest's
+    base temp folder, where every Playwright driver of the tests keeps its downloads folder) is an
+    empty tmpfs, so a download its browser writes there is not on the tests' disk; the rest of the
+    file system stays, the project's source too, wherever it was cloned. Its Chromium sends
     every request, loopback included, to a proxy that goes nowhere (so ``127.0.0.1`` in its
     pages is not the test machine's). Its API stays on this machine's loopback.
     """
 
     @classmethod
-    def start(cls, *args: str, api_key: str | None = None, log_path: Path) -> RemoteServer:
+    def start(cls, *args: str, hidden: Path, api_key: str | None = None, log_path: Path) -> RemoteServer:
         from pytest_steel._browser.chromium import find_chromium
 
         token = os.urandom(6).hex()
@@ -337,27 +339,27 @@ class RemoteServer(Server):
             f"exec {binary.path} --proxy-server=http://127.0.0.1:9 --proxy-bypass-list='<-loopback>' \"$@\"\n"
         )
         wrapper.chmod(0o755)
-        inside = f"/tmp/remote-{token}"  # the server's TMPDIR, in its private /tmp: its browsers' paths name it
+        inside = home / "tmp"  # the server's TMPDIR: its browsers' paths name it
+        inside.mkdir()
         namespace = [
             "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-            f'mount -t tmpfs tmpfs /tmp && mkdir -p {inside} && exec "$@"', "sh",
+            f'mount -t tmpfs tmpfs "{hidden}" && exec "$@"', "sh",
         ]  # fmt: skip
-        env = {**os.environ, "TMPDIR": inside, "STEEL_CHROMIUM": str(wrapper)}
+        env = {**os.environ, "TMPDIR": str(inside), "STEEL_CHROMIUM": str(wrapper)}
         launcher = LocalServerProcess(
             ["--port", "0", "--pool-size", "0", *args], api_key=api_key, env=env, log_path=log_path, wrapper=namespace
         )
         launcher.start()
-        server = cls(launcher, Path(inside), api_key)
+        server = cls(launcher, inside, api_key)
         server.home = home
         return server
 
     home: Path
-
-    def leftovers(self) -> list[str]:
-        return []  # its private /tmp went with its namespace
+    left: list[str]
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         try:
             return super().stop(sig)
         finally:
+            self.left = self.leftovers()
             shutil.rmtree(self.home, ignore_errors=True)

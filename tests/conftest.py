@@ -94,10 +94,12 @@ def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteSe
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("the remote case needs root and unshare, for a mount namespace of its own")
     logs = tmp_path_factory.mktemp("remote-log") / "steel-local.log"
-    remote = RemoteServer.start(api_key="remote-key-" + os.urandom(8).hex(), log_path=logs)
+    hidden = tmp_path_factory.getbasetemp()
+    remote = RemoteServer.start(hidden=hidden, api_key="remote-key-" + os.urandom(8).hex(), log_path=logs)
     yield remote
     assert remote.stop() == 0, remote.log()
     assert wait_until_gone(remote.browsers()) == []
+    assert remote.left == []  # what it left in its TMPDIR, seen before its folder is removed
 
 
 @pytest.fixture
