@@ -84,9 +84,16 @@ class SharedRateLimit:
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict]:
+        """The shared state, locked; a throwaway one when its folder is gone (an orphaned xdist worker's
+        last releases, after another worker removed the dead controller's folder): never a failed request."""
         import fcntl  # POSIX only, as the session slots
 
-        with open(self.path, "a+", encoding="utf-8") as file:
+        try:
+            file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below, after the lock's work
+        except OSError:
+            yield {"times": [], "pending": {}}
+            return
+        with file:
             fcntl.flock(file, fcntl.LOCK_EX)
             file.seek(0)
             try:
