@@ -69,11 +69,6 @@ class DownloadRelay:
         route = self._routes[token] = Route(upstream, fetch)
         return f"ws://127.0.0.1:{self._port}/{token}", route
 
-    def forget(self, route: Route) -> None:
-        for token, known in list(self._routes.items()):
-            if known is route:
-                del self._routes[token]
-
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None:

@@ -22,7 +22,6 @@ class SocketBridge:
     def __init__(self, route: Any) -> None:
         self._route = route
         self._to_app: asyncio.Queue[Any] = asyncio.Queue()
-        self._app: Any = None
 
     @classmethod
     def start(cls, route: Any) -> SocketBridge:
@@ -39,7 +38,6 @@ class SocketBridge:
 
         try:
             async with ClientSession() as http, http.ws_connect(self._route.url, max_msg_size=0) as app:
-                self._app = app
                 writer = asyncio.ensure_future(self._write(app))
                 try:
                     async for message in app:

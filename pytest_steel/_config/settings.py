@@ -534,10 +534,6 @@ class Settings:
         return lines
 
 
-def _on_off(value: bool) -> str:
-    return "on" if value else "off"
-
-
 def _header_line(shown: list[tuple[str, str, Setting[Any]]]) -> str:
     return "steel: " + ", ".join(f"{name} {value} ({setting.source})" for name, value, setting in shown)
 
