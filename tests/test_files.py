@@ -14,7 +14,7 @@ import pytest
 from pytest_steel import AsyncSteelClient, SteelClient, SteelFilesUnsupportedError
 
 from ._steel_browser import SteelBrowserStandIn
-from ._support import Backend, RemoteServer, StartServer
+from ._support import Backend, FaultProxy, RemoteServer, StartServer
 
 KEY = "files-key"
 
@@ -211,3 +211,26 @@ def test_a_one_session_server_refuses_a_second_session_in_one_test_clearly(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*runs at most 1 at once (--steel-max-sessions) and every slot is held by this*"])
     result.stdout.fnmatch_lines(["*1 session created: 1 released*"])
+
+
+def test_a_download_that_cannot_come_back_is_said_in_the_tests_report(
+    pytester: pytest.Pytester, remote_server: RemoteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = FaultProxy(remote_server.url)
+    proxy.fail_paths["/files"] = "404"  # a backend whose files API cannot give the file back
+    monkeypatch.setenv("STEEL_API_KEY", remote_server.api_key or "")
+    pytester.makepyfile(
+        """
+        def test_downloads_then_fails(steel_page):
+            steel_page.set_content("<a id=get download=r.bin href='data:application/octet-stream;base64,AAEC'>get</a>")
+            with steel_page.expect_download():
+                steel_page.click("#get")
+            assert False, "fails on purpose"
+        """
+    )
+    try:
+        result = pytester.runpytest_subprocess("--steel-base-url", proxy.url, "-p", "no:playwright", timeout=180)
+    finally:
+        proxy.close()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["artifact problem: download * finished in the session's browser, but not here: *"])

@@ -88,6 +88,7 @@ class TestReporting:
         if downloads is not None:
             artifacts += downloads.files
             problems += downloads.problems
+        problems += [failure for tracked in sessions for failure in tracked.download_failures]
         if RECORDING_KEY in self.item.stash:
             kept, missed = self._recordings([t for t in sessions if t.node is self.item], failed)
             artifacts, problems = artifacts + kept, problems + missed
