@@ -14,7 +14,9 @@ passes every other one through as it came:
   this machine) is not fetched again.
 
 A download the backend's files API cannot give is let through as it is, and noted: the
-test's report says why its ``save_as`` found nothing. The relay runs in a thread of its
+test's report says why its ``save_as`` found nothing. With ``--steel-expose-local`` on,
+the route's ``intercept.Interceptor`` also sees every message, and answers the pages'
+requests to the test machine's app itself. The relay runs in a thread of its
 own with an asyncio loop; each connection has a random path, so no other local process
 can drive the session through it, and the API key stays in the upstream URL, never here.
 """
@@ -32,7 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from aiohttp import ClientSession, web
+
+    from .expose import LocalExposure
+    from .intercept import Interceptor, SocketGrant
 
 _DOWNLOAD_BEHAVIOR = '"Browser.setDownloadBehavior"'
 _DOWNLOAD_PROGRESS = '"Browser.downloadProgress"'
@@ -46,8 +53,36 @@ class Route:
 
     upstream: str  # the session's CDP URL (with its key, if any): never shown
     fetch: Callable[[str, Path], None]  # fetch(path in the session's files, local file) or raise
+    exposure: LocalExposure | None = None  # the test machine's hosts the relay answers for, if any
     folders: set[str] = field(default_factory=set)
-    failures: list[str] = field(default_factory=list)  # downloads that could not be brought back
+    failures: list[str] = field(default_factory=list)  # what the test's report should say: downloads, the exposure
+    interceptor: Interceptor | None = None  # while the driver is connected, with an exposure
+    loop: asyncio.AbstractEventLoop | None = None
+    sockets: int = 0  # bridged WebSockets open
+
+    def socket_grant(self, url: str, most: int) -> Future[tuple[SocketGrant, str | None, bool] | None]:
+        """From any thread: the relay's grant for a page socket to ``url``, its cookies, and whether it has a slot."""
+        if self.loop is None:
+            raise RuntimeError("the session's connection is closed")
+        return asyncio.run_coroutine_threadsafe(self._grant(url, most), self.loop)
+
+    async def _grant(self, url: str, most: int) -> tuple[SocketGrant, str | None, bool] | None:
+        interceptor = self.interceptor
+        grant = interceptor.take_grant(url) if interceptor is not None else None
+        if interceptor is None or grant is None:
+            return None
+        cookie = await interceptor.cookie_header(grant)
+        slot = self.sockets < most
+        self.sockets += slot
+        return grant, cookie, slot
+
+    def sockets_closed(self) -> None:
+        """From any thread: a bridged socket with a slot ended."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._free_slot)
+
+    def _free_slot(self) -> None:
+        self.sockets = max(0, self.sockets - 1)
 
 
 class DownloadRelay:
@@ -59,14 +94,19 @@ class DownloadRelay:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._http: ClientSession | None = None
+        self._app_http: ClientSession | None = None  # to the test machine's app: no cookies kept, no proxy
         self._port = 0
         self._lock = threading.Lock()
 
-    def endpoint(self, upstream: str, fetch: Callable[[str, Path], None]) -> tuple[str, Route]:
+    def endpoint(
+        self, upstream: str, fetch: Callable[[str, Path], None], exposure: LocalExposure | None = None
+    ) -> tuple[str, Route]:
         """A loopback CDP URL that reaches ``upstream`` through the relay, and the route's record."""
         self._start()
         token = secrets.token_urlsafe(16)
-        route = self._routes[token] = Route(upstream, fetch)
+        route = self._routes[token] = Route(upstream, fetch, exposure)
+        if exposure is not None:
+            exposure.relay = route
         return f"ws://127.0.0.1:{self._port}/{token}", route
 
     def _start(self) -> None:
@@ -95,7 +135,7 @@ class DownloadRelay:
                 raise RuntimeError(f"the download relay did not start: {failure[0] if failure else 'timed out'}")
 
     async def _listen(self) -> None:
-        from aiohttp import ClientSession, ClientTimeout, web
+        from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 
         app = web.Application()
         app.router.add_get("/{token}", self._relay)
@@ -105,11 +145,12 @@ class DownloadRelay:
         await site.start()
         self._port = self._runner.addresses[0][1]
         self._http = ClientSession(timeout=ClientTimeout(total=None, sock_connect=30))
+        self._app_http = ClientSession(cookie_jar=DummyCookieJar(), trust_env=False, auto_decompress=True)
 
     async def _relay(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        route = self._routes.get(request.match_info["token"])
+        route = self._routes.pop(request.match_info["token"], None)  # a token serves one connection, then is forgotten
         if route is None:
             raise web.HTTPNotFound()
         assert self._http is not None
@@ -120,6 +161,12 @@ class DownloadRelay:
         except Exception:  # noqa: BLE001 - the driver sees its connection refused, as it would directly
             await driver.close(code=1011, message=b"could not reach the session's browser")
             return driver
+        interceptor = None
+        if route.exposure is not None and self._app_http is not None:
+            from .intercept import Interceptor
+
+            interceptor = Interceptor(route.exposure, browser.send_str, driver.send_str, self._app_http, route.failures)
+            route.interceptor, route.loop = interceptor, asyncio.get_running_loop()
         to_browser = asyncio.ensure_future(_pump_commands(driver, browser, route))
         to_driver = asyncio.ensure_future(_pump_events(browser, driver, route))
         done, pending = await asyncio.wait((to_browser, to_driver), return_when=asyncio.FIRST_COMPLETED)
@@ -128,6 +175,9 @@ class DownloadRelay:
         for task in (to_browser, to_driver):
             with contextlib.suppress(BaseException):
                 await task
+        if interceptor is not None:
+            await interceptor.close()
+            route.interceptor = None
         close_code = browser.close_code or driver.close_code or 1000
         await browser.close()
         if not driver.closed:
@@ -135,6 +185,8 @@ class DownloadRelay:
         return driver
 
     async def _shut(self) -> None:
+        if self._app_http is not None:
+            await self._app_http.close()
         if self._http is not None:
             await self._http.close()
         if self._runner is not None:
@@ -155,11 +207,16 @@ async def _pump_commands(driver: Any, browser: Any, route: Route) -> None:
 
     async for message in driver:
         if message.type == WSMsgType.TEXT:
-            if _DOWNLOAD_BEHAVIOR in message.data:
-                folder = _download_folder(message.data)
+            text: str | None = message.data
+            if route.interceptor is not None:
+                text = await route.interceptor.from_driver(message.data)
+                if text is None:
+                    continue
+            if _DOWNLOAD_BEHAVIOR in text:
+                folder = _download_folder(text)
                 if folder:
                     route.folders.add(folder)
-            await browser.send_str(message.data)
+            await browser.send_str(text)
         elif message.type == WSMsgType.BINARY:
             await browser.send_bytes(message.data)
 
@@ -169,11 +226,16 @@ async def _pump_events(browser: Any, driver: Any, route: Route) -> None:
 
     async for message in browser:
         if message.type == WSMsgType.TEXT:
-            if _DOWNLOAD_PROGRESS in message.data and '"completed"' in message.data:
-                guid = _completed_guid(message.data)
+            text: str | None = message.data
+            if route.interceptor is not None:
+                text = await route.interceptor.from_browser(message.data)
+                if text is None:
+                    continue
+            if _DOWNLOAD_PROGRESS in text and '"completed"' in text:
+                guid = _completed_guid(text)
                 if guid:
                     await _bring_back(guid, route)
-            await driver.send_str(message.data)
+            await driver.send_str(text)
         elif message.type == WSMsgType.BINARY:
             await driver.send_bytes(message.data)
 

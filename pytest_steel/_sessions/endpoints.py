@@ -50,12 +50,15 @@ class CDPEndpoints:
     ) -> dict[str, Any]:
         """``url`` and ``exposure`` for a ``Connection`` (or ``AsyncConnection.open``) to ``tracked``."""
         exposure = self.exposure_for(node) if node is not None else None
-        return {"url": self.url_for(client, tracked), "exposure": exposure}
+        return {"url": self.url_for(client, tracked, exposure), "exposure": exposure}
 
-    def url_for(self, client: SteelClient, tracked: TrackedSession) -> str:
-        """The URL Playwright connects to for ``tracked``; the API key is in it only when it is the session's own."""
+    def url_for(self, client: SteelClient, tracked: TrackedSession, exposure: LocalExposure | None = None) -> str:
+        """The URL Playwright connects to for ``tracked``; the API key is in it only when it is the session's own.
+
+        Through the relay when the browser may run elsewhere, or when the exposure is on (the relay answers it).
+        """
         direct = str(client.cdp_url(tracked.session))
-        if not self.remote:
+        if not self.remote and exposure is None:
             return direct
         if self._relay is None:
             from .._browser.relay import DownloadRelay
@@ -66,7 +69,7 @@ class CDPEndpoints:
         def fetch(path: str, local: Path) -> None:
             client.files.download_to(session_id, path, local)
 
-        url, route = self._relay.endpoint(direct, fetch)
+        url, route = self._relay.endpoint(direct, fetch, exposure)
         tracked.download_failures = route.failures  # the test's report says what did not come back
         return url
 
