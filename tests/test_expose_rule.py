@@ -205,7 +205,7 @@ def test_the_apps_own_cors_decides_and_preflights_are_the_apps(steel_page, app, 
     steel_page.goto(f"http://localhost:{port}/")  # another origin than 127.0.0.1: cross-origin, both local
     assert steel_page.evaluate(READ, app + "/secret") == "refused"  # sent, but not shared: no CORS header added
     assert steel_page.evaluate(READ, app + "/open") == "read:OPEN"
-    with_token = "url => fetch(url, {headers: {'x-token': '1'}}).then(r => r.text()).then(t => 'read:' + t, e => 'refused')"
+    with_token = READ.replace("fetch(url)", "fetch(url, {headers: {'x-token': '1'}})")
     assert steel_page.evaluate(with_token, app + "/api") == "read:API"  # the app's own preflight answer
     assert steel_page.evaluate(with_token, app + "/secret") == "refused"  # no preflight answer: never sent
     assert hits == [("GET", "/secret"), ("GET", "/open"), ("OPTIONS", "/api"), ("GET", "/api")]

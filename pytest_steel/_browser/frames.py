@@ -183,7 +183,7 @@ class FrameMap:
             return "inherits"
         inner = _inner(url)
         if inner != url:
-            return self.kind(inner) if inner not in ("", "null") else "inherits"
+            return "inherits" if not inner or inner.startswith("null") else self.kind(inner)  # blob:null/...: opaque
         if url.split(":", 1)[0].lower() in ("http", "https", "ws", "wss") and self.is_local(url):
             return "local"
         return "public"
