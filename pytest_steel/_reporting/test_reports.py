@@ -166,8 +166,9 @@ class TestReporting:
         exposed = self.run.endpoints.exposure_for(self.item) is not None
         if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":
             why = (
-                f"pytest-steel refused {found.group('url')}: a page from a public origin may not reach the test "
-                "machine's loopback through --steel-expose-local (as Chrome's Private Network Access forbids)"
+                f"pytest-steel refused {found.group('url')}: the document that asked is, or is inside or opened by, "
+                "a page from a public origin; --steel-expose-local answers only where a local browser would let "
+                "the asking document read the answer (see docs/local-app.md)"
             )
         elif not exposed:
             why = (
