@@ -53,6 +53,16 @@ async def login(request):
     response.set_cookie("sid", request.query["who"], httponly=True, samesite="Lax")
     return response
 
+async def big(request):
+    return web.Response(body=b"x" * (2 * 2**20))
+
+async def stream(request):
+    response = web.StreamResponse()
+    await response.prepare(request)
+    for _ in range(32):
+        await response.write(b"y" * 2**16)
+    return response
+
 async def callback(request):
     hit(request)
     return web.Response(content_type="text/html", text=f"<title>callback {request.query['code']}</title>")
@@ -74,7 +84,7 @@ def app():
     application.add_routes([
         web.get("/", home), web.get("/secret", secret), web.get("/open", shared), web.get("/api", api),
         web.options("/api", api), web.post("/form", form), web.get("/login", login),
-        web.get("/callback", callback), web.get("/ws", socket),
+        web.get("/callback", callback), web.get("/ws", socket), web.get("/big", big), web.get("/stream", stream),
     ])
     runner = web.AppRunner(application)
     loop.run_until_complete(runner.setup())
@@ -211,6 +221,21 @@ def test_the_apps_own_cors_decides_and_preflights_are_the_apps(steel_page, app, 
     assert hits == [("GET", "/secret"), ("GET", "/open"), ("OPTIONS", "/api"), ("GET", "/api")]
 
 
+def test_bodies_past_the_bound_are_refused_before_they_are_read_whole(steel_page, app, hits, monkeypatch):
+    from pytest_steel._browser import intercept
+
+    monkeypatch.setattr(intercept, "MAX_BODY_BYTES", 2**20)  # the relay runs in this process: 1 MiB here
+    steel_page.goto(app + "/")
+
+    answer = "url => fetch(url).then(r => r.status).then(s => s, e => 'refused')"
+    assert steel_page.evaluate(answer, app + "/big") == 502  # its Content-Length, checked first
+    assert steel_page.evaluate(answer, app + "/stream") == 502  # no length: counted as it comes
+    posted = "url => fetch(url, {method: 'POST', body: 'z'.repeat(2 * 1024 * 1024)}).then(r => r.status)"
+    assert steel_page.evaluate(posted, app + "/form") == 413
+    assert ("POST", "/form") not in hits
+
+
+
 def test_a_cookie_authenticated_websocket_with_a_subprotocol(steel_page, app, hits):
     steel_page.goto(app + "/login?who=ada")
     assert steel_page.evaluate(SOCKET, app.replace("http", "ws") + "/ws") == f"sid=ada origin={app} proto=graphql-ws"
@@ -227,4 +252,4 @@ def test_a_remote_page_reaches_this_machine_only_where_a_local_browser_would(
         "--steel-base-url", remote_server.url, "--steel-session-scope", "module", "-p", "no:playwright",
         "-p", "no:cacheprovider", timeout=300,
     )  # fmt: skip
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=13)
