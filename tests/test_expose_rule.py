@@ -11,6 +11,8 @@ from a local service.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ._support import RemoteServer
@@ -236,6 +238,23 @@ def test_bodies_past_the_bound_are_refused_before_they_are_read_whole(steel_page
 
 
 
+def test_bridged_sockets_are_bounded_with_a_close_code(steel_page, app, hits, monkeypatch):
+    from pytest_steel._browser import socket_bridge
+
+    monkeypatch.setattr(socket_bridge, "MAX_SOCKETS", 1)
+    monkeypatch.setattr(socket_bridge, "MAX_MESSAGE_BYTES", 1024)
+    steel_page.goto(app + "/")
+    opened = '''url => new Promise(done => { const s = new WebSocket(url); s.onmessage = () => done('open');
+        s.onclose = e => done(e.code); window.sockets = [...(window.sockets || []), s]; })'''
+    ws = app.replace("http", "ws") + "/ws"
+    assert steel_page.evaluate(opened, ws) == "open"
+    assert steel_page.evaluate(opened, ws) == 1013  # a second one at once: try again later
+    too_big = '''() => new Promise(done => { const s = window.sockets[0]; s.onclose = e => done(e.code);
+        s.send('x'.repeat(2048)); })'''
+    assert steel_page.evaluate(too_big) == 1009
+    assert steel_page.evaluate(opened, ws) == "open"  # its slot is free again
+
+
 def test_a_cookie_authenticated_websocket_with_a_subprotocol(steel_page, app, hits):
     steel_page.goto(app + "/login?who=ada")
     assert steel_page.evaluate(SOCKET, app.replace("http", "ws") + "/ws") == f"sid=ada origin={app} proto=graphql-ws"
@@ -250,6 +269,10 @@ def test_a_remote_page_reaches_this_machine_only_where_a_local_browser_would(
     monkeypatch.setenv("STEEL_API_KEY", remote_server.api_key or "")
     result = pytester.runpytest_subprocess(
         "--steel-base-url", remote_server.url, "--steel-session-scope", "module", "-p", "no:playwright",
-        "-p", "no:cacheprovider", timeout=300,
+        "-p", "no:cacheprovider", "--junitxml=junit.xml", timeout=300,
     )  # fmt: skip
-    result.assert_outcomes(passed=13)
+    result.assert_outcomes(passed=14)
+    problems = re.findall(r'name="steel_artifact_problem" value="([^"]*)"', (pytester.path / "junit.xml").read_text())
+    assert "a WebSocket to ws://127.0.0.1:" in "".join(problems)
+    assert any("more than 1 bridged sockets open at once" in p for p in problems)
+    assert any("a message over 1024 bytes, or over 32 MiB queued" in p for p in problems)

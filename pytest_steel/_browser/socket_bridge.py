@@ -107,8 +107,8 @@ class SocketBridge:
             code = APP_FAILED
         if code == TOO_BIG:
             self._note(
-                f"a WebSocket to {url} was closed: a message over {MAX_MESSAGE_BYTES // 2**20} MiB, or "
-                f"over {MAX_QUEUED_BYTES // 2**20} MiB queued toward the app"
+                f"a WebSocket to {url} was closed: a message over {_size(MAX_MESSAGE_BYTES)}, or over "
+                f"{_size(MAX_QUEUED_BYTES)} queued toward the app"
             )
         await self._close_page(code)
 
@@ -136,4 +136,8 @@ class SocketBridge:
         # The sync API's close waits on the loop this runs in: the underlying object's coroutine, awaited here.
         closer = getattr(self._route, "_impl_obj", self._route)
         with contextlib.suppress(Exception):
-            await closer.close(code=code if code in _PAGE_CODES or 3000 <= code < 5000 else 1000)
+            await closer.close(code=code if code in _PAGE_CODES or 3000 <= code < 5000 else 1000, reason=None)
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:g} MiB" if count >= 2**20 else f"{count} bytes"
