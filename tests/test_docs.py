@@ -9,6 +9,7 @@ and files of this repository.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ def test_every_docs_page_is_in_the_site_navigation() -> None:
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = re.compile(r"<!--\s*not-run:(.*?)-->", re.DOTALL)  # the mark before a Python block that cannot run here
+NOT_A_TEST = re.compile(r"<!--\s*not-run-as-test:(.*?)-->", re.DOTALL)  # it runs, but its tests cannot pass here
 PYTHON = ("python", "py", "python3")
 
 
@@ -94,6 +96,18 @@ class Block:
     line: int
     code: str
     not_run: str | None
+    not_a_test: str | None = None
+
+    def tests(self) -> list[str]:
+        """The test functions the block defines, which run as tests unless it is marked not to."""
+        import ast
+
+        try:
+            tree = ast.parse(self.code)
+        except SyntaxError:
+            return []
+        functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+        return [node.name for node in tree.body if isinstance(node, functions) and node.name.startswith("test_")]
 
 
 def python_blocks(text: str) -> list[Block]:
@@ -101,9 +115,10 @@ def python_blocks(text: str) -> list[Block]:
     blocks = []
     for n, token in enumerate(tokens):
         if token.type == "fence" and token.info.split()[:1] and token.info.split()[0] in PYTHON:
-            before = tokens[n - 1] if n else None
-            mark = NOT_RUN.search(before.content) if before is not None and before.type == "html_block" else None
-            blocks.append(Block(token.map[0] + 1, token.content, mark.group(1).strip() if mark else None))
+            before = tokens[n - 1].content if n and tokens[n - 1].type == "html_block" else ""
+            marks = [NOT_RUN.search(before), NOT_A_TEST.search(before)]
+            reasons = [mark.group(1).strip() if mark else None for mark in marks]
+            blocks.append(Block(token.map[0] + 1, token.content, *reasons))
     return blocks
 
 
@@ -111,7 +126,8 @@ def block_problem(block: Block) -> str | None:
     """What is wrong with a block: it does not compile; or, unless marked not to run, its module body fails.
 
     A block runs as a module of its own: its imports, fixtures and tests are defined, its statements run.
-    A block marked ``<!-- not-run: reason -->`` must still compile and must say why it cannot run.
+    A block marked ``<!-- not-run: reason -->`` must still compile and must say why it cannot run. Its tests
+    then run as tests (``test_every_test_a_page_shows_passes``), unless marked ``<!-- not-run-as-test: reason -->``.
     """
     try:
         code = compile(block.code, f"<block at line {block.line}>", "exec")
@@ -119,6 +135,8 @@ def block_problem(block: Block) -> str | None:
         return f"line {block.line}: does not compile: {exc}"
     if block.not_run is not None:
         return None if block.not_run else f"line {block.line}: marked not-run without a reason"
+    if block.not_a_test is not None and not block.not_a_test:
+        return f"line {block.line}: marked not-run-as-test without a reason"
     try:
         exec(code, {"__name__": "docs_block"})  # noqa: S102 - the docs' own examples
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
@@ -280,6 +298,34 @@ def test_every_python_block_runs_or_says_why_not(
     assert block_problem(block) is None
 
 
+def test_every_test_a_page_shows_passes_on_the_embedded_server(pytester: pytest.Pytester) -> None:
+    """The pages' tests, each block a test module, run beside the example suite's fixtures (its shop, its app
+    with a login, its signed-in roles, and a live_server): the test a reader copies passes as written."""
+    examples = ROOT / "examples"
+    stand_in = """
+
+@pytest.fixture
+def live_server(shop_url):
+    \"\"\"A stand-in for pytest-django's (and pytest-flask's) live_server: an app on loopback, at .url.\"\"\"
+    import types
+
+    return types.SimpleNamespace(url=shop_url)
+"""
+    pytester.makeconftest((examples / "conftest.py").read_text() + stand_in)
+    pytester.makepyfile(login_app=(examples / "login_app.py").read_text())
+    shutil.copytree(examples / "site", pytester.path / "site")
+    expected = 0
+    for page in PAGES:
+        for block in python_blocks(page.read_text()):
+            if block.not_run is None and block.not_a_test is None and block.tests():
+                name = f"test_page_{page.stem.replace('-', '_')}_line_{block.line}"
+                pytester.makepyfile(**{name: block.code})
+                expected += len(block.tests())
+    assert expected >= 10  # README's, index's, getting-started's, the fixtures', async, files, logging in
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:playwright", timeout=300)
+    result.assert_outcomes(passed=expected)
+
+
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_every_name_a_page_gives_exists(page: Path, known: Known) -> None:
     assert unknown_names(page.read_text(), known, page.name) == []
@@ -346,6 +392,10 @@ client.release(session.id)
     assert found[1] is not None and "ImportError: cannot import name 'set_input_file'" in found[1]
     assert found[2] is not None and found[2].startswith("line 10: does not compile")
     assert found[4] == "line 21: marked not-run without a reason"
+    assert [b.tests() for b in blocks] == [[], [], [], [], []]  # the one test there does not compile
+    shown = python_blocks("<!-- not-run-as-test: -->\n```python\ndef test_a(steel_page): ...\n```\n")
+    assert shown[0].tests() == ["test_a"]
+    assert block_problem(shown[0]) == "line 2: marked not-run-as-test without a reason"
 
 
 def test_the_name_check_fails_on_each_kind_of_name_the_code_lacks(known: Known) -> None:
