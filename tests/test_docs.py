@@ -236,8 +236,9 @@ def outside_paths(text: str, page: Path) -> list[str]:
 
 
 def _in_repository(span: str) -> bool:
-    if "/" not in span:  # a bare name, as in "conftest.py": some file of the repository is called so
-        return any(ROOT.rglob(span))
+    if "/" not in span:  # a bare name, as in "conftest.py": some file of the project's own folders is called so
+        folders = ("pytest_steel", "tests", "examples", "bench", "docs")  # not .git, nor CI's venvs
+        return (ROOT / span).exists() or any(any((ROOT / folder).rglob(span)) for folder in folders)
     return any(list(base.glob(span)) for base in (ROOT, ROOT / "pytest_steel"))
 
 
