@@ -1,9 +1,9 @@
 """``set_input_files``: a file input filled with local files of any size, on a session whose browser runs elsewhere.
 
-Playwright connected over CDP sends a file's bytes to the browser itself, and refuses past
-50 MB ("Cannot transfer files larger than 50Mb to a browser not co-located with the
-server"); no plugin can change that. So this one call does what ``locator.set_input_files``
-does, at any size: up to Playwright's limit it is exactly that call; past it, each file
+Playwright connected over CDP sends a file's bytes to the browser itself, and refuses a set
+of 50 MiB or more ("Cannot transfer files larger than 50Mb to a browser not co-located with
+the server"); no plugin can change that. So this one call does what ``locator.set_input_files``
+does, at any size: under Playwright's limit it is exactly that call; from it on, each file
 goes into the session's files area through the files API, and the input is given the
 browser's own paths for them over CDP (``DOM.setFileInputFiles``, which fires ``input``
 and ``change`` as a person's choice would). The input must be in the page's main frame.
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from .._client.client import SteelClient
 
-PLAYWRIGHT_LIMIT = 50 * 2**20  # bytes Playwright sends a browser that is not on its machine
+PLAYWRIGHT_LIMIT = 50 * 2**20  # Playwright refuses a set of this many bytes or more for a browser not on its machine
 _MARK = "data-steel-upload"
 Files = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
@@ -63,6 +63,11 @@ def _session_of(browser: Any) -> SessionOf:
     return found
 
 
+def playwright_takes(paths: list[Path]) -> bool:
+    """Whether Playwright itself sends these files: their total is under its limit (it checks ``>=``)."""
+    return sum(p.stat().st_size for p in paths) < PLAYWRIGHT_LIMIT
+
+
 def _remote_paths(session: SessionOf, paths: list[Path]) -> list[str]:
     folder = f"uploads/{uuid.uuid4().hex[:12]}"
     return [session.client.files.upload(session.session_id, p, path=f"{folder}/{p.name}").path for p in paths]
@@ -71,7 +76,7 @@ def _remote_paths(session: SessionOf, paths: list[Path]) -> list[str]:
 def set_input_files(locator: sync_api.Locator, files: Files) -> None:
     """``locator.set_input_files(files)`` for local files of any size (see the module's docstring)."""
     paths = _paths(files)
-    if sum(p.stat().st_size for p in paths) <= PLAYWRIGHT_LIMIT:
+    if playwright_takes(paths):
         locator.set_input_files(paths)
         return
     page = locator.page
@@ -92,7 +97,7 @@ def set_input_files(locator: sync_api.Locator, files: Files) -> None:
 async def async_set_input_files(locator: async_api.Locator, files: Files) -> None:
     """``set_input_files`` for Playwright's async API."""
     paths = _paths(files)
-    if sum(p.stat().st_size for p in paths) <= PLAYWRIGHT_LIMIT:
+    if playwright_takes(paths):
         await locator.set_input_files(paths)
         return
     import asyncio

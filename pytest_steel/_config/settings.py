@@ -235,7 +235,13 @@ class Settings:
         "steel_api_key", "Steel API key; alone, it selects Steel Cloud", _api_key, env=API_KEY_ENV
     )
     local: Setting[bool] = _option(
-        "steel_local", "use the embedded local server even if a base URL or key is set", parse_bool, False, flag=True
+        "steel_local",
+        "use the embedded local server even if a key is set; against a base URL the one given at the higher "
+        "precedence wins (command line, then environment, then ini: the ini's steel_local loses to STEEL_BASE_URL; "
+        "both at one level is a usage error)",
+        parse_bool,
+        False,
+        flag=True,
     )
     session_scope: Setting[str] = _mode(
         "steel_session_scope",
