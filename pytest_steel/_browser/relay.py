@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._client.safe_names import UnsafeNameError, inside
+
 if TYPE_CHECKING:
     from aiohttp import ClientSession, web
 
@@ -181,7 +183,11 @@ async def _pump_events(browser: Any, driver: Any, route: Route) -> None:
 async def _bring_back(guid: str, route: Route) -> None:
     """The finished download into each folder the driver reads from, unless it is there already."""
     for folder in route.folders:
-        local = Path(folder) / guid
+        try:
+            local = inside(folder, guid)  # the remote browser names it: it may not name a place outside
+        except UnsafeNameError as exc:
+            route.failures.append(f"download not written, the session's browser gave it an unsafe name: {exc}")
+            return
         if local.exists():
             continue
         try:
