@@ -17,6 +17,7 @@ A download the backend's files API cannot give is let through as it is, and note
 test's report says why its ``save_as`` found nothing. The relay runs in a thread of its
 own with an asyncio loop; each connection has a random path, so no other local process
 can drive the session through it, and the API key stays in the upstream URL, never here.
+A path serves one connection: the relay forgets it (and the upstream URL) once it is taken.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class DownloadRelay:
     async def _relay(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        route = self._routes.get(request.match_info["token"])
+        route = self._routes.pop(request.match_info["token"], None)  # one connection per path: then forgotten
         if route is None:
             raise web.HTTPNotFound()
         assert self._http is not None
