@@ -6,18 +6,23 @@ pseudo-terminal (``pty.fork``), whose other end this test reads and types Enter 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pty
 import re
 import select
 import subprocess
 import sys
+import time
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ._support import RUN_BOUND, Backend
+from ._support import RUN_BOUND, Backend, StartServer
+
+VIEWER_KEY = "viewer-secret-key-0123456789"
 
 FAILS = """
 def test_fails(steel_page):
@@ -123,3 +128,56 @@ def test_slowmo_slows_every_action_down(pytester: pytest.Pytester, embedded_back
     bad.stderr.fnmatch_lines(
         ["ERROR: --steel-slowmo: '-5' is not a slow-motion delay in milliseconds; use a whole number from 0 to 60000"]
     )
+
+
+def test_a_viewer_token_opens_the_viewer_once_and_the_key_never_rides_in_its_url(start_server: StartServer) -> None:
+    """The server's way for a browser to watch without the key in a URL: a one-time token, exchanged for a cookie."""
+    server = start_server(api_key=VIEWER_KEY)
+    session = server.create()
+    viewer = session["sessionViewerUrl"]
+    base = server.url
+    assert httpx.post(f"{base}/v1/viewer-tokens", timeout=10).status_code == 401  # minted only for the key
+    bad = server.http.post("/v1/viewer-tokens", json={"ttlMs": 600_001})
+    assert bad.status_code == 400 and bad.json() == {
+        "message": "ttlMs must be a whole number of milliseconds from 1000 to 600000",
+        "field": "ttlMs",
+    }
+    token = server.http.post("/v1/viewer-tokens").json()
+    assert token["query"] == "viewerToken" and token["expiresInMs"] == 60_000
+
+    opened = httpx.get(f"{viewer}?viewerToken={token['token']}", timeout=10)
+    assert opened.status_code == 303 and opened.headers["location"] == f"/sessions/{session['id']}"  # a clean URL
+    cookie = SimpleCookie(opened.headers["set-cookie"])
+    (name,) = cookie
+    assert name == f"steel-viewer-{base.rsplit(':', 1)[1]}" and cookie[name].value not in ("", VIEWER_KEY)
+    assert cookie[name]["httponly"] and cookie[name]["samesite"] == "Strict" and cookie[name]["path"] == "/sessions/"
+    jar = {"cookie": f"{name}={cookie[name].value}"}
+    page = httpx.get(viewer, headers=jar, timeout=10)
+    assert page.status_code == 200 and "<b id=status>live</b>" in page.text
+    assert httpx.get(viewer, timeout=10).status_code == 401  # no cookie, no token: refused
+    assert httpx.get(f"{viewer}?viewerToken={token['token']}", timeout=10).status_code == 401  # spent
+    again = httpx.get(f"{viewer}?viewerToken={token['token']}", headers=jar, timeout=10)
+    assert again.status_code == 303  # the same person opening the link twice: the cookie is enough
+    assert httpx.get(f"{base}/v1/sessions", headers=jar, timeout=10).status_code == 401  # the cookie is no key
+    assert httpx.get(f"{base}/", headers=jar, timeout=10).status_code == 401
+
+    async def live(headers: dict[str, str]) -> int:
+        from aiohttp import ClientSession, WSServerHandshakeError
+
+        async with ClientSession() as http:
+            try:
+                async with http.ws_connect(f"{viewer.replace('http', 'ws', 1)}/live", headers=headers):
+                    return 101
+            except WSServerHandshakeError as exc:
+                return exc.status
+
+    assert asyncio.run(live({**jar, "Origin": base})) == 101  # the viewer page's own live stream
+    assert asyncio.run(live({**jar, "Origin": "http://127.0.0.1:1"})) == 401  # another local page may not watch
+    typed = httpx.get(f"{viewer}?apiKey={VIEWER_KEY}&theme=dark", timeout=10)  # a person who typed the key
+    assert typed.status_code == 303 and typed.headers["location"] == f"/sessions/{session['id']}?theme=dark"
+    wrong = httpx.get(f"{viewer}?apiKey=wrong", headers=jar, timeout=10)
+    assert wrong.status_code == 401  # a wrong key is said to be wrong, cookie or not
+    short = server.http.post("/v1/viewer-tokens", json={"ttlMs": 1000}).json()["token"]
+    time.sleep(1.2)  # past its time: the bound itself is what is tested
+    assert httpx.get(f"{viewer}?viewerToken={short}", timeout=10).status_code == 401
+    server.release(session["id"])
