@@ -428,3 +428,29 @@ def test_a_plain_name_and_a_relative_path_are_kept_inside_their_folder(tmp_path:
     (folder / "link").symlink_to(tmp_path)  # a folder inside that leads outside
     with pytest.raises(UnsafeNameError, match=r"^'link/x' leads outside "):
         inside_relative(folder, "link/x")
+
+
+def test_a_log_record_is_written_without_the_key_and_a_bad_one_still_reaches_its_handler() -> None:
+    import io
+    import logging
+
+    from pytest_steel._client.redaction import RedactingFilter
+
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.addFilter(RedactingFilter(lambda: "log-secret-42"))
+    logger = logging.getLogger("pytest_steel.tests.redacting")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("connecting to %s", "ws://x/?apiKey=log-secret-42")
+        try:
+            raise RuntimeError("refused log-secret-42")
+        except RuntimeError:
+            logger.exception("it failed")
+        logger.warning("a %s b %s", 1)  # arguments that do not fit: the handler's own error report, no crash
+    finally:
+        logger.removeHandler(handler)
+    text = written.getvalue()
+    assert "connecting to ws://x/?apiKey=***" in text and "RuntimeError: refused ***" in text
+    assert "log-secret-42" not in text

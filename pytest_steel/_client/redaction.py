@@ -82,7 +82,10 @@ class RedactingFilter(logging.Filter):
         secret = self._secret()
         if not secret:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - arguments that do not fit: the handler reports that, as it would
+            return True
         if redact(message, secret) != message:
             record.msg, record.args = redact(message, secret), None
         if record.exc_info and not record.exc_text:

@@ -17,6 +17,7 @@ and parameter names and values, links) and replaces the key in each string.
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from collections.abc import Callable
 from pathlib import Path
@@ -86,7 +87,8 @@ def _scrubbed(value: Any, secret: str, depth: int) -> Any:
             value[key] = _scrubbed(value[key], secret, depth + 1)
     elif hasattr(type(value), "__attrs_attrs__"):
         for attribute in type(value).__attrs_attrs__:
-            setattr(value, attribute.name, _scrubbed(getattr(value, attribute.name), secret, depth + 1))
+            with contextlib.suppress(AttributeError):  # a frozen model: it holds what Allure put there
+                setattr(value, attribute.name, _scrubbed(getattr(value, attribute.name), secret, depth + 1))
     return value
 
 
