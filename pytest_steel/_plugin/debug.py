@@ -70,8 +70,12 @@ def _viewer_token(base_url: str, key: str, lifetime_ms: int) -> str | None:
     from .._client.wire import API_KEY_HEADER
 
     try:
-        answer = httpx.post(
-            f"{base_url}/v1/viewer-tokens", headers={API_KEY_HEADER: key}, json={"ttlMs": lifetime_ms}, timeout=10
+        answer = httpx.post(  # straight to the loopback server: no proxy from the environment sees the key
+            f"{base_url}/v1/viewer-tokens",
+            headers={API_KEY_HEADER: key},
+            json={"ttlMs": lifetime_ms},
+            timeout=10,
+            trust_env=False,
         )
         token = answer.raise_for_status().json()["token"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
