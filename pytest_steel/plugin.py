@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from . import hookspecs
-from ._client.redaction import hidden_comparison, scrub_report
+from ._client.redaction import RedactingFilter, hidden_comparison, scrub_report
 from ._config.markers import MARKER_HELP
 from ._config.settings import Settings, add_options
 from ._config.stash import (
@@ -82,6 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from ._plugin import async_fixtures as _async_fixtures
 
         config.pluginmanager.register(_async_fixtures, _async_fixtures.PLUGIN_NAME)
+    if getattr(config.option, "allure_report_dir", None):  # allure-pytest writes results: none may hold the key
+        from ._reporting.allure import Scrubber
+
+        Scrubber.register(config, lambda: _secret(config))
     if hasattr(config, "workerinput"):  # an xdist worker: it stops, releasing its sessions, if the controller dies
         from ._sessions.orphaned_worker import interrupt_when_orphaned
 
@@ -113,6 +117,12 @@ def _after_the_controller(config: pytest.Config) -> None:
             clean_up_after_controller(config.workerinput, WORKER_SLOTS_KEY)  # type: ignore[attr-defined]
 
 
+def _secret(config: pytest.Config) -> str | None:
+    """The key to keep out of sight: the run's (the embedded server's, once started), else the option's."""
+    run = started_run(config)
+    return run.backend.secret if run is not None else settings_of(config).api_key.value
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return settings_of(config).header_lines()
 
@@ -128,6 +138,13 @@ class _XdistController:
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         run_of(self.config).report.merge_worker_output(getattr(node, "workeroutput", {}))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging = session.config.pluginmanager.get_plugin("logging-plugin")  # pytest's, unless -p no:logging
+    for handler in (getattr(logging, "log_file_handler", None), getattr(logging, "log_cli_handler", None)):
+        if handler is not None:  # they write records straight out: no report scrubbing reaches them
+            handler.addFilter(RedactingFilter(lambda: _secret(session.config)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -94,3 +94,50 @@ def test_each_attempt_of_a_rerun_test_carries_its_own_artifacts(pytester: pytest
     first, second = (_attached(a, folder) for a in attempts)
     assert first["Steel screenshot"] == "image/png"
     assert "Steel screenshot" not in second
+
+
+LEAKS = """
+import logging, os
+import allure
+
+def test_leaks_the_key(steel_session):
+    key = os.environ["STEEL_API_KEY"]
+    print("printed", key)
+    logging.getLogger("app").warning("logged %s", key)
+    with allure.step(f"a step named for {key}"):
+        raise RuntimeError(f"could not use ws://example/?apiKey={key}")
+
+@allure.title("a passing test")
+def test_passes(steel_session):
+    pass
+"""
+
+
+def test_a_failure_that_holds_the_key_shows_it_in_no_report_nor_log(
+    pytester: pytest.Pytester, start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Allure's message comes from the exception itself, its trace and captured output from the report: all scrubbed,
+    as JUnit's and pytest-html's are; and the run's own log (every logger at DEBUG) never held the key."""
+    key = "report-secret-key-0123456789"
+    server = start_server(api_key=key)
+    pytester.makepyfile(LEAKS)
+    monkeypatch.setenv("STEEL_API_KEY", key)
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", server.url, "--alluredir", "results", "--junitxml", "junit.xml", "--html", "report.html",
+        "--log-file", "run.log", "--log-file-level", "DEBUG", "-p", "no:playwright", timeout=180,
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1)
+    (failed,) = _results(pytester.path / "results")["test_leaks_the_key"]
+    assert failed["statusDetails"]["message"] == "RuntimeError: could not use ws://example/?apiKey=***"
+    assert "raise RuntimeError" in failed["statusDetails"]["trace"]
+    assert [step["name"] for step in failed["steps"]] == ["a step named for ***"]
+    attached = {a["name"]: (pytester.path / "results" / a["source"]).read_text() for a in failed["attachments"]}
+    assert "printed ***" in attached["stdout"]
+    assert "could not use" in (pytester.path / "junit.xml").read_text()  # the failure is there, without the key
+    written = [pytester.path / "junit.xml", pytester.path / "report.html", *(pytester.path / "results").iterdir()]
+    for path in written:
+        assert key.encode() not in path.read_bytes(), path.name
+    assert key not in result.stdout.str() + result.stderr.str()
+    log = (pytester.path / "run.log").read_text()
+    assert "logged ***" in log and "HTTP Request: POST " + server.url + "/v1/sessions" in log  # it logged, at DEBUG
+    assert key not in log

@@ -175,6 +175,7 @@ def test_the_viewer_shows_the_session_live_and_refuses_a_wrong_key(start_server:
             page, viewer = first_page(test), first_page(viewer_browser)
             await page.goto("data:text/html,<title>red</title><body style='background:rgb(255,0,0)'>")
             await viewer.goto(driven["sessionViewerUrl"] + "?apiKey=viewer-key")
+            assert viewer.url == driven["sessionViewerUrl"]  # the key left the address bar: a cookie holds the way in
             await viewer.wait_for_function("window.steelFrames > 0", timeout=15_000)
             red = await viewer.evaluate(PIXEL)
             await page.goto("data:text/html,<title>green</title><body style='background:rgb(0,200,0)'>")

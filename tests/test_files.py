@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +236,119 @@ def test_a_download_that_cannot_come_back_is_said_in_the_tests_report(
         proxy.close()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["artifact problem: download * finished in the session's browser, but not here: *"])
+
+
+def test_a_files_listing_that_names_places_outside_writes_nothing_there_and_says_so(
+    pytester: pytest.Pytester, start_server: StartServer, tmp_path: Path
+) -> None:
+    """A backend whose files listing names ``..``, absolute, NUL and backslash paths: only the safe one is written."""
+    server = start_server(api_key=KEY)
+    proxy = FaultProxy(server.url)
+    outside = tmp_path / "outside"  # an absolute path the backend names: nothing may appear there
+    hostile = ["../../evil", "../../../evil-top", str(outside / "evil-abs"), "a\x00b", "r\\..\\..\\evil-bs", "x" * 300]
+    listing = [{"path": path, "size": 4, "lastModified": "2026-12-07T20:00:00.000Z"} for path in [*hostile, "r/a.csv"]]
+    proxy.canned["/files"] = (200, {}, json.dumps({"data": listing}).encode())
+    proxy.canned["/files/r%2Fa.csv"] = (200, {"content-type": "application/octet-stream"}, b"a,b\n")
+    pytester.makepyfile(test_hostile="def test_fails(steel_session):\n    assert False, 'fails on purpose'\n")
+    try:
+        result = pytester.runpytest_subprocess(
+            "--steel-base-url", proxy.url, "--steel-api-key", KEY, "--steel-downloads", "retain-on-failure",
+            "-p", "no:playwright", timeout=180,
+        )  # fmt: skip
+    finally:
+        proxy.close()
+    result.assert_outcomes(failed=1)
+    refused = [line for line in result.stdout.lines if "not written, its name is unsafe" in line]
+    assert len(refused) == len(hostile), result.stdout.str()
+    for path, line in zip(hostile, refused, strict=True):
+        assert line.startswith("artifact problem: download of session ")
+        assert repr(path)[:60] in line  # the refused name, as the report can show it
+    assert "holds a '..' segment" in refused[0] and "is an absolute path" in refused[2]
+    assert "holds a NUL byte" in refused[3] and "holds a backslash" in refused[4]
+    folder = pytester.path / "test-results" / "test_hostile.py-test_fails" / "downloads"
+    assert (folder / "r" / "a.csv").read_bytes() == b"a,b\n"  # a subfolder of the files area is kept as one
+    written = sorted(str(p.relative_to(pytester.path)) for p in pytester.path.rglob("*") if p.is_file())
+    assert [p for p in written if "evil" in p or p.startswith("test-results/test_hostile.py-test_fails/d")] == [
+        "test-results/test_hostile.py-test_fails/downloads/r/a.csv"
+    ]
+    assert not outside.exists() and not (tmp_path / "evil").exists()
+    requested = [path for method, path, _ in proxy.requests if "/files/" in path]
+    assert [path.split("/files/")[1] for path in requested] == ["r%2Fa.csv"]  # nothing asked for the others
+
+
+async def _through_the_relay(folder: Path, guids: list[str], fetched: list[str], *, again: bool = False) -> Any:
+    """A driver that sets a download folder, through a DownloadRelay, to a stand-in browser that says ``guids``
+    finished; the events the driver heard, the route, and (``again``) the status of a second connection."""
+    from aiohttp import ClientSession, WSServerHandshakeError, web
+
+    from pytest_steel._browser.relay import DownloadRelay
+
+    async def browser(request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        async for message in socket:
+            command = json.loads(message.data)
+            await socket.send_str(json.dumps({"id": command["id"], "result": {}}))
+            for guid in guids:
+                params = {"guid": guid, "totalBytes": 4, "receivedBytes": 4, "state": "completed"}
+                await socket.send_str(json.dumps({"method": "Browser.downloadProgress", "params": params}))
+        return socket
+
+    app = web.Application()
+    app.router.add_get("/", browser)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+
+    def fetch(path: str, local: Path) -> None:  # as the files API would: the file, written where asked
+        fetched.append(path)
+        local.write_bytes(b"data")
+
+    relay = DownloadRelay()
+    try:
+        url, route = relay.endpoint(f"ws://127.0.0.1:{port}/", fetch)
+        heard = []
+        async with ClientSession() as http:
+            async with http.ws_connect(url) as driver:
+                params = {"behavior": "allowAndName", "downloadPath": str(folder), "eventsEnabled": True}
+                await driver.send_str(json.dumps({"id": 1, "method": "Browser.setDownloadBehavior", "params": params}))
+                while len(heard) < 1 + len(guids):
+                    heard.append(json.loads((await asyncio.wait_for(driver.receive(), 30)).data))
+            status = None
+            if again:  # the connection is over: its path leads nowhere now
+                try:
+                    async with http.ws_connect(url):
+                        status = 101
+                except WSServerHandshakeError as exc:
+                    status = exc.status
+        return heard, route, status, relay
+    finally:
+        relay.close()
+        await runner.cleanup()
+
+
+def test_a_download_event_with_a_name_that_leaves_its_folder_writes_nothing_outside(tmp_path: Path) -> None:
+    """The relay brings a finished download back under the name the remote browser gave it, if that is one name."""
+    folder = tmp_path / "driver" / "downloads"
+    folder.mkdir(parents=True)
+    hostile = ["../evil", "../../evil-2", str(tmp_path / "evil-abs"), "a/../../evil-3", "..", "a\x00b", ""]
+    fetched: list[str] = []
+    heard, route, _, _ = asyncio.run(_through_the_relay(folder, [*hostile, "good-guid"], fetched))
+    assert [event.get("params", {}).get("guid") for event in heard[1:]] == [*hostile, "good-guid"]  # all let through
+    assert fetched == ["good-guid"]  # nothing asked for the others
+    assert (folder / "good-guid").read_bytes() == b"data"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["good-guid"]
+    said = [line for line in route.failures if "the session's browser gave it an unsafe name" in line]
+    assert len(said) == 6, route.failures  # the empty guid is no download at all: nothing to fetch or say
+    assert repr("../evil") in said[0] and "holds a path separator" in said[0] and "holds a NUL byte" in said[5]
+
+
+def test_a_relay_path_serves_one_connection_and_is_then_forgotten(tmp_path: Path) -> None:
+    """The route's token (and with it the upstream URL, key and all) goes with the connection that took it."""
+    heard, route, status, relay = asyncio.run(_through_the_relay(tmp_path, ["guid-1"], [], again=True))
+    assert heard[0] == {"id": 1, "result": {}} and (tmp_path / "guid-1").read_bytes() == b"data"
+    assert status == 404  # a second connection to the same path finds nothing
+    assert relay._routes == {}  # nothing of the route left in the relay
+    assert route.failures == []  # its holder keeps the record

@@ -115,14 +115,16 @@ def test_auth_covers_every_route(start_server: StartServer) -> None:
         ("POST", "/v1/sessions/release"),
         ("GET", f"/sessions/{session['id']}"),
         ("GET", "/"),
+        ("POST", "/v1/viewer-tokens"),
     ]
     for method, path in routes:
         response = anonymous.request(method, path)
         assert response.status_code == 401, (method, path)
         assert "steel-api-key" in response.json()["message"]
         assert "k-123456" not in response.text
-    # People open the viewer in a browser, which cannot send the header: ?apiKey= works there.
-    assert anonymous.get(f"/sessions/{session['id']}", params={"apiKey": "k-123456"}).status_code == 200
+    # People open the viewer in a browser, which cannot send the header: ?apiKey= works there, and leaves the URL.
+    typed = anonymous.get(f"/sessions/{session['id']}", params={"apiKey": "k-123456"}, follow_redirects=True)
+    assert typed.status_code == 200 and typed.url.path == f"/sessions/{session['id']}" and not typed.url.query
     # ...but not on the API itself.
     assert anonymous.get("/v1/sessions", params={"apiKey": "k-123456"}).status_code == 401
     assert server.get(session["id"])["status"] == "live"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -12,11 +13,13 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from pytest_steel import SteelError
 from pytest_steel._browser.connection import driver_tmpdir
 from pytest_steel._client.http import retry_after
 from pytest_steel._client.limits import MAX_SESSIONS, POOL_SIZE, parse_timeout_ms
 from pytest_steel._client.models import Session, SessionPage, wire_fields
 from pytest_steel._client.redaction import Redacted, display_url, hidden_comparison, redact, shows_secret
+from pytest_steel._client.safe_names import UnsafeNameError, inside, inside_relative
 from pytest_steel._client.wire import SessionStatus
 from pytest_steel._config.settings import Backend, Setting, Settings
 from pytest_steel._reporting.artifacts import folder_for
@@ -378,3 +381,76 @@ def test_the_server_points_openssl_at_no_ca_bundle_only_while_it_imports_aiohttp
     with _no_ca_bundle():
         assert os.environ["SSL_CERT_FILE"] == os.devnull
     assert os.environ.get("SSL_CERT_FILE") == users  # browsers, launched later, see the user's own
+
+
+# -- names from the wire, written on this machine ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("", "it is empty"),
+        ("../../evil", "holds a '..' segment"),
+        ("..", "holds a '..' segment"),
+        ("reports/../../evil", "holds a '..' segment"),
+        ("/tmp/x", "is an absolute path"),
+        ("//server/share", "is an absolute path"),
+        ("a\x00b", "holds a NUL byte"),
+        ("a\\..\\..\\evil", "holds a backslash, a path separator on Windows"),
+        ("a//b", "holds an empty segment"),
+        ("a/", "holds an empty segment"),
+        ("./a", "holds a '.' segment"),
+        ("x" * 256, "holds a name longer than 255 bytes"),
+        ("é" * 128, "holds a name longer than 255 bytes"),  # 128 characters, 256 bytes of UTF-8
+        ("/".join("a" * 33), "is more than 32 folders deep"),
+    ],
+)
+def test_a_path_from_the_wire_that_could_leave_its_folder_is_refused(tmp_path: Path, name: str, why: str) -> None:
+    for check in (inside, inside_relative):  # a download's guid, a files area's path
+        with pytest.raises(UnsafeNameError) as refused:
+            check(tmp_path / "folder", name)
+        assert isinstance(refused.value, SteelError) and isinstance(refused.value, ValueError)
+        assert str(refused.value).startswith(repr(name)[:60])  # the name, as the report shows it
+    with pytest.raises(UnsafeNameError, match=re.escape(why) + "$"):
+        inside_relative(tmp_path / "folder", name)
+    assert list(tmp_path.iterdir()) == []  # checking writes nothing, not even the folder
+
+
+def test_a_plain_name_and_a_relative_path_are_kept_inside_their_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "downloads"
+    assert inside(folder, "3f2b-guid") == folder / "3f2b-guid"
+    assert inside(folder, "...") == folder / "..."  # a name of dots is a name
+    assert inside(folder, "x" * 255) == folder / ("x" * 255)
+    assert inside_relative(folder, "reports/2026/a.csv") == folder / "reports" / "2026" / "a.csv"
+    with pytest.raises(UnsafeNameError, match="holds a path separator"):
+        inside(folder, "reports/a.csv")  # a download's guid is one name, never a path
+    folder.mkdir()
+    (folder / "link").symlink_to(tmp_path)  # a folder inside that leads outside
+    with pytest.raises(UnsafeNameError, match=r"^'link/x' leads outside "):
+        inside_relative(folder, "link/x")
+
+
+def test_a_log_record_is_written_without_the_key_and_a_bad_one_still_reaches_its_handler() -> None:
+    import io
+    import logging
+
+    from pytest_steel._client.redaction import RedactingFilter
+
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.addFilter(RedactingFilter(lambda: "log-secret-42"))
+    logger = logging.getLogger("pytest_steel.tests.redacting")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("connecting to %s", "ws://x/?apiKey=log-secret-42")
+        try:
+            raise RuntimeError("refused log-secret-42")
+        except RuntimeError:
+            logger.exception("it failed")
+        logger.warning("a %s b %s", 1)  # arguments that do not fit: the handler's own error report, no crash
+    finally:
+        logger.removeHandler(handler)
+    text = written.getvalue()
+    assert "connecting to ws://x/?apiKey=***" in text and "RuntimeError: refused ***" in text
+    assert "log-secret-42" not in text

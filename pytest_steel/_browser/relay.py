@@ -19,6 +19,7 @@ the route's ``intercept.Interceptor`` also sees every message, and answers the p
 requests to the test machine's app itself. The relay runs in a thread of its
 own with an asyncio loop; each connection has a random path, so no other local process
 can drive the session through it, and the API key stays in the upstream URL, never here.
+A path serves one connection: the relay forgets it (and the upstream URL) once it is taken.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .._client.safe_names import UnsafeNameError, inside
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -150,7 +153,7 @@ class DownloadRelay:
     async def _relay(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import web
 
-        route = self._routes.pop(request.match_info["token"], None)  # a token serves one connection, then is forgotten
+        route = self._routes.pop(request.match_info["token"], None)  # one connection per path: then forgotten
         if route is None:
             raise web.HTTPNotFound()
         assert self._http is not None
@@ -233,23 +236,35 @@ async def _pump_events(browser: Any, driver: Any, route: Route) -> None:
                     continue
             if _DOWNLOAD_PROGRESS in text and '"completed"' in text:
                 guid = _completed_guid(text)
-                if guid:
-                    await _bring_back(guid, route)
+                if guid and not await _bring_back(guid, route):
+                    text = _canceled(text)  # the driver would read <folder>/<guid>: not a name from elsewhere
             await driver.send_str(text)
         elif message.type == WSMsgType.BINARY:
             await driver.send_bytes(message.data)
 
 
-async def _bring_back(guid: str, route: Route) -> None:
-    """The finished download into each folder the driver reads from, unless it is there already."""
+async def _bring_back(guid: str, route: Route) -> bool:
+    """The finished download into each folder the driver reads from, unless it is there already; False: unsafe name."""
     for folder in route.folders:
-        local = Path(folder) / guid
+        try:
+            local = inside(folder, guid)  # the remote browser names it: it may not name a place outside
+        except UnsafeNameError as exc:
+            route.failures.append(f"download not written, the session's browser gave it an unsafe name: {exc}")
+            return False
         if local.exists():
             continue
         try:
             await asyncio.wait_for(asyncio.to_thread(route.fetch, guid, local), FETCH_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - the test hears of it in its report
             route.failures.append(f"download {guid} finished in the session's browser, but not here: {exc}")
+    return True
+
+
+def _canceled(text: str) -> str:
+    """The download event as a canceled download: the test's ``save_as`` fails instead of reading elsewhere."""
+    event = json.loads(text)
+    event["params"]["state"] = "canceled"
+    return json.dumps(event)
 
 
 def _download_folder(text: str) -> str | None:

@@ -5,7 +5,9 @@ Free of third-party imports, so the plugin can load it at start-up for nothing.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 
@@ -63,3 +65,33 @@ def hidden_comparison(left: object, op: str, right: object, secret: str | None) 
         f"{redact(repr(left), secret)} {op} {redact(repr(right), secret)}",
         "(values that hold the Steel API key are not shown)",
     ]
+
+
+class RedactingFilter(logging.Filter):
+    """A log handler's filter (pytest's log file and live log): each record written with the key replaced.
+
+    The captured log of a test reaches its report, which ``scrub_report`` scrubs; these
+    handlers write straight to a file or the terminal, so the record itself is changed.
+    """
+
+    def __init__(self, secret: Callable[[], str | None]) -> None:
+        super().__init__()
+        self._secret = secret  # asked at each record: the embedded server's key exists only once the run starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secret = self._secret()
+        if not secret:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - arguments that do not fit: the handler reports that, as it would
+            return True
+        if redact(message, secret) != message:
+            record.msg, record.args = redact(message, secret), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, secret)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, secret)
+        return True

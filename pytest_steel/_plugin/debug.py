@@ -7,8 +7,12 @@ the run waits for Enter, or until the first of them times out. The waiting reads
 controlling terminal (``/dev/tty``), not standard input, which pytest captures: so the
 mode needs one, and is refused under pytest-xdist, whose workers have none.
 
-The embedded server's link carries its per-run key (a capability that ends with the
-run, not a user's secret): a viewer opened without it would be refused.
+The embedded server's viewer wants its per-run key, which must not ride in a URL: the
+browser opened here shows its URL in the process list. So each link carries a one-time
+token the server mints for the key (``POST /v1/viewer-tokens``) and exchanges for a cookie
+as the page opens, redirecting to the same page without it: the link opened at once lives
+a minute, a printed one ten (a fresh one is printed at a failure), and either, once
+spent, opens nothing more in another browser.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
 
 
 DEBUG_SLOWMO = 250.0  # milliseconds before each action, unless --steel-slowmo says otherwise
+OPENED_LINK_MS = 60_000  # how long the link handed to a browser opens the viewer: it is spent at once
+PRINTED_LINK_MS = 600_000  # how long a printed link does: a person reads, then clicks
 
 
 def check(config: pytest.Config) -> int:
@@ -57,6 +63,26 @@ def _has_display() -> bool:
     )
 
 
+def _viewer_token(base_url: str, key: str, lifetime_ms: int) -> str | None:
+    """A token from the embedded server that opens its viewer once; None if it gives none."""
+    import httpx
+
+    from .._client.wire import API_KEY_HEADER
+
+    try:
+        answer = httpx.post(  # straight to the loopback server: no proxy from the environment sees the key
+            f"{base_url}/v1/viewer-tokens",
+            headers={API_KEY_HEADER: key},
+            json={"ttlMs": lifetime_ms},
+            timeout=10,
+            trust_env=False,
+        )
+        token = answer.raise_for_status().json()["token"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    return token if isinstance(token, str) else None
+
+
 class Debugger:
     """The mode's plugin: links as sessions start, a pause after each failure."""
 
@@ -73,7 +99,8 @@ class Debugger:
         with contextlib.suppress(OSError):
             os.write(self._tty, b"\n" + line.encode() + b"\n")
 
-    def viewer_link(self, session: Session) -> str | None:
+    def viewer_link(self, session: Session, lifetime_ms: int = PRINTED_LINK_MS) -> str | None:
+        """The session's viewer; the embedded server's with a one-time token, never the key."""
         url = session.session_viewer_url
         if not url:
             return None
@@ -81,7 +108,9 @@ class Debugger:
 
         run = started_run(self._config)
         if run is not None and run.settings.is_embedded and run.backend.embedded_key:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"apiKey": run.backend.embedded_key})
+            token = _viewer_token(run.backend.client().base_url, run.backend.embedded_key, lifetime_ms)
+            if token:  # else the plain link: refused by the server, but no key shown anywhere
+                url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"viewerToken": token})
         return url
 
     @pytest.hookimpl
@@ -91,7 +120,7 @@ class Debugger:
         self._say(f"steel: watch session {session.id} for {owner}: {link or '(the backend gives no viewer)'}")
         if link and _has_display():
             with contextlib.suppress(Exception):  # a browser that cannot open is no reason to stop the run
-                webbrowser.open(link, new=2)
+                webbrowser.open(self.viewer_link(session, OPENED_LINK_MS) or link, new=2)
 
     def pause(self, item: pytest.Item, sessions: list[TrackedSession], report: pytest.TestReport) -> None:
         """After a failing test: wait for Enter, or until the first of its live sessions times out."""

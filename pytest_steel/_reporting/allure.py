@@ -8,10 +8,16 @@ trace.playwright.dev, a recording as WebM (or Steel Cloud's replay page as HTML)
 downloads by their own type; each session as a link to its viewer and as parameters
 (id, backend, billed minutes) kept out of Allure's history id. Every value goes through
 the run's redaction: no key reaches the results folder.
+
+allure-pytest takes a failure's message straight from the exception (``exconly()``), which
+no pytest report scrubbing reaches; so ``Scrubber``, an allure-commons plugin, goes over
+every result and fixture container just before Allure writes it (messages, traces, step
+and parameter names and values, links) and replaces the key in each string.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +25,71 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._client.redaction import redact
+
 if TYPE_CHECKING:
     from .._sessions.lifecycle import TrackedSession
 
 LISTENER = "allure_listener"  # the name allure-pytest registers its listener under, with --alluredir
+REPORT_DIR_OPTION = "allure_report_dir"  # allure-pytest's --alluredir, known once options are parsed
 
 
 def active(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin(LISTENER)
+
+
+def writes_results(config: pytest.Config) -> bool:
+    """Whether allure-pytest will write results (``--alluredir``), whichever plugin configures first."""
+    return bool(getattr(config.option, REPORT_DIR_OPTION, None))
+
+
+class Scrubber:
+    """Every Allure result and container, rid of the key just before allure-commons writes it to the folder."""
+
+    def __init__(self, secret: Callable[[], str | None]) -> None:
+        self._secret = secret  # asked at each write: the embedded server's key exists only once the run starts
+
+    @classmethod
+    def register(cls, config: pytest.Config, secret: Callable[[], str | None]) -> None:
+        """Register with allure-commons, before its file logger is asked, and unregister when the run ends."""
+        import allure_commons
+
+        for name in ("report_result", "report_container"):  # hooks of allure-commons, asked before its writer
+            method = getattr(cls, name)
+            if not hasattr(method, "allure_impl"):
+                setattr(cls, name, allure_commons.hookimpl(tryfirst=True)(method))
+        scrubber = cls(secret)
+        allure_commons.plugin_manager.register(scrubber)
+        config.add_cleanup(lambda: allure_commons.plugin_manager.unregister(scrubber))
+
+    def _scrub(self, item: Any) -> None:
+        secret = self._secret()
+        if secret:
+            _scrubbed(item, secret, depth=0)
+
+    def report_result(self, result: Any) -> None:
+        self._scrub(result)
+
+    def report_container(self, container: Any) -> None:
+        self._scrub(container)
+
+
+def _scrubbed(value: Any, secret: str, depth: int) -> Any:
+    """``value`` with the secret replaced in every string it holds (attrs models, lists, dicts), changed in place."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if depth > 32:  # Allure's models nest steps in steps; deeper than this is no real result
+        return value
+    if isinstance(value, list):
+        value[:] = [_scrubbed(v, secret, depth + 1) for v in value]
+    elif isinstance(value, dict):
+        for key in list(value):
+            value[key] = _scrubbed(value[key], secret, depth + 1)
+    elif hasattr(type(value), "__attrs_attrs__"):
+        for attribute in type(value).__attrs_attrs__:
+            with contextlib.suppress(AttributeError):  # a frozen model: it holds what Allure put there
+                setattr(value, attribute.name, _scrubbed(getattr(value, attribute.name), secret, depth + 1))
+    return value
 
 
 def attach(

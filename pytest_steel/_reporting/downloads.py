@@ -4,8 +4,10 @@ A session's files go with it when it is released, so they are saved at the test'
 teardown, just before its sessions' release: under ``retain-on-failure`` (the default)
 only when the test failed so far, under ``on`` always. They land in
 ``<test folder>/downloads/`` (per session ``downloads-2/``, ``downloads-3/`` ... when a test
-holds several), named as the files area names them (a page's download by its guid).
-A backend without a files API keeps nothing, and says nothing: there is nothing to keep.
+holds several), named as the files area names them (a page's download by its guid, a file
+in a subfolder of the area in that subfolder). A name that would land outside the folder
+(absolute, ``..``, a NUL, a backslash, too long) is not written, and the test's report says
+so. A backend without a files API keeps nothing, and says nothing: there is nothing to keep.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .._client.errors import SteelError, SteelFilesUnsupportedError, SteelNotFoundError, first_line
+from .._client.safe_names import UnsafeNameError, inside_relative
 from .._config.settings import Settings
 from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY
 from .artifacts import artifact_modes, folder_for
@@ -36,12 +39,24 @@ def keep_downloads(client: SteelClient, item: pytest.Item, settings: Settings, t
     name = "downloads" if kept.sessions == 1 else f"downloads-{kept.sessions}"
     folder = folder_for(settings.output.value, item) / name
     try:
-        for file in client.files.list(tracked.id):
-            kept.files.append(("download", client.files.download_to(tracked.id, file.path, folder / Path(file.path))))
+        files = client.files.list(tracked.id)
     except (SteelNotFoundError, SteelFilesUnsupportedError):
         return  # no files API, or the session is gone: nothing to keep
     except SteelError as exc:
         kept.problems.append(f"no downloads of session {tracked.id}: {first_line(exc)}")
+        return
+    for file in files:
+        try:
+            local = inside_relative(folder, file.path)  # the backend names it: it may not name a place outside
+        except UnsafeNameError as exc:
+            kept.problems.append(f"download of session {tracked.id} not written, its name is unsafe: {first_line(exc)}")
+            continue
+        try:
+            kept.files.append(("download", client.files.download_to(tracked.id, file.path, local)))
+        except (SteelNotFoundError, SteelFilesUnsupportedError):
+            return
+        except (SteelError, OSError) as exc:
+            kept.problems.append(f"download {file.path!r} of session {tracked.id} not kept: {first_line(exc)}")
 
 
 @dataclass

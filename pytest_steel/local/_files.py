@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from .._client.safe_names import UnsafeNameError, inside
 from ._api.params import InvalidRequest
 from ._errors import SessionError, SessionNotFound
 
@@ -226,7 +227,11 @@ class FilesRelay:
 
     async def _copy(self, guid: str) -> None:
         for folder in self._folders:
-            source = Path(folder) / guid
+            try:
+                source = inside(folder, guid)  # the browser's name for it: read from its folder, nowhere else
+            except UnsafeNameError as exc:
+                log.warning("a finished download was not copied into the session's files: %s", exc)
+                return
             if source.is_file() and not (self._area.root / guid).exists():
                 await asyncio.to_thread(self._area.copy_in, source, guid)
                 self._originals.append(source)

@@ -28,6 +28,7 @@ from .._files import FilesArea, FilesRelay
 from .._sessions import LocalSession, SessionManager
 from .live import live
 from .params import InvalidRequest, ignored_fields, parse_create, parse_json_object, parse_list_query
+from .viewer_access import VIEWER, VIEWER_PATHS, ViewerAccess, mint_viewer_token
 from .websocket import MAX_UNSENT, RelaySocket
 
 log = logging.getLogger("pytest_steel.local")
@@ -38,9 +39,6 @@ MANAGER: web.AppKey[SessionManager] = web.AppKey("manager", SessionManager)
 API_KEY: web.AppKey[str | None] = web.AppKey("api_key", object)  # type: ignore[arg-type]
 
 _BROWSER_EXIT_GRACE = 2.0  # seconds
-
-# Routes a person opens in a browser, which cannot send headers: the key may come as ?apiKey=.
-_QUERY_KEY_PREFIXES = ("/sessions/",)
 
 
 def _error(status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
@@ -78,7 +76,13 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
     if expected is None:
         return await handler(request)
     given = request.headers.get(API_KEY_HEADER)
-    if given is None and (request.path == "/" or request.path.startswith(_QUERY_KEY_PREFIXES)):
+    if given is None and request.path.startswith(VIEWER_PATHS):  # a person's browser: a token, then a cookie
+        let_in = request.app[VIEWER].entry(request, expected)
+        if isinstance(let_in, web.StreamResponse):
+            return let_in
+        if let_in:
+            return await handler(request)
+    elif given is None and request.path == "/":  # a CDP client, as on Steel Cloud; a person listing sessions
         given = request.query.get(API_KEY_QUERY)
     if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
         return _error(
@@ -398,13 +402,11 @@ async def session_viewer(request: web.Request) -> web.StreamResponse:
 
 
 # The live view: frames drawn on the canvas as they come (window.steelFrames counts them), the page's URL and
-# title, the time left ticking down, and how the session ended. The key, if the page got one, goes along.
+# title, the time left ticking down, and how the session ended. The viewer's cookie lets its socket in.
 _LIVE_SCRIPT = """<script>
 (() => {
-  const key = new URLSearchParams(location.search).get("apiKey");
   const url = new URL(%s, location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  if (key) url.searchParams.set("apiKey", key);
   const canvas = document.getElementById("live"), draw = canvas.getContext("2d");
   const text = (id, value) => { document.getElementById(id).textContent = value; };
   let deadline = null;
@@ -469,6 +471,7 @@ def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
     app = web.Application(middlewares=[errors_as_json, require_api_key])
     app[MANAGER] = manager
     app[API_KEY] = api_key
+    app[VIEWER] = ViewerAccess()
     app.router.add_post("/v1/sessions", create_session)
     app.router.add_get("/v1/sessions", list_sessions)
     app.router.add_post("/v1/sessions/release", release_all_sessions)
@@ -484,6 +487,7 @@ def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
     app.router.add_get("/v1/sessions/{session_id}/files/{path:.+}", download_file)
     app.router.add_delete("/v1/sessions/{session_id}/files/{path:.+}", delete_file)
     app.router.add_get("/v1/health", health)
+    app.router.add_post("/v1/viewer-tokens", mint_viewer_token)
     app.router.add_get("/", root)
     app.router.add_get("/sessions/{session_id}", session_viewer)
     app.router.add_get("/sessions/{session_id}/debug", session_debug)
