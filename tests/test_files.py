@@ -336,7 +336,9 @@ def test_a_download_event_with_a_name_that_leaves_its_folder_writes_nothing_outs
     hostile = ["../evil", "../../evil-2", str(tmp_path / "evil-abs"), "a/../../evil-3", "..", "a\x00b", ""]
     fetched: list[str] = []
     heard, route, _, _ = asyncio.run(_through_the_relay(folder, [*hostile, "good-guid"], fetched))
-    assert [event.get("params", {}).get("guid") for event in heard[1:]] == [*hostile, "good-guid"]  # all let through
+    assert [event.get("params", {}).get("guid") for event in heard[1:]] == [*hostile, "good-guid"]
+    states = [event["params"]["state"] for event in heard[1:]]
+    assert states == ["canceled"] * 6 + ["completed"] * 2  # the driver never reads a file by a name from elsewhere
     assert fetched == ["good-guid"]  # nothing asked for the others
     assert (folder / "good-guid").read_bytes() == b"data"
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["good-guid"]
