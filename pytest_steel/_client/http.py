@@ -17,13 +17,13 @@ import email.utils
 import random
 import ssl
 import time
-import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from . import network
 from .errors import (
     SteelAPIError,
     SteelAuthenticationError,
@@ -205,17 +205,18 @@ class PlanWait:
         return min(delay, left) if left > 0 else None
 
 
-def tls_for(base_url: str) -> ssl.SSLContext | bool:
-    """What a client checks TLS with: httpx's default for an https server, none to trust for a plain-HTTP one.
+def transport_options(base_url: str) -> dict[str, Any]:
+    """httpx transport keywords for ``base_url`` by the one network policy (``network``): its trust, its proxy.
 
-    httpx's default context loads the CA bundle, about 40 ms for each client made, on
-    the way to a run's first session. A client for a plain-HTTP server (the embedded
-    one, any on loopback) sends every request there and needs no certificate; should a
-    request ever go to an https URL, it fails verification instead of going unchecked.
+    The client is made with ``trust_env`` off and this transport, so that httpx reads nothing
+    of the environment on its own: REST goes exactly where the relay's WebSocket goes.
     """
-    if urllib.parse.urlsplit(base_url).scheme == "http":
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with nothing trusted
-    return True
+    proxy = network.proxy_for(base_url)
+    return {
+        "verify": network.tls_for(base_url),
+        "trust_env": False,
+        "proxy": httpx.Proxy(proxy.url) if proxy is not None else None,
+    }
 
 
 def preload() -> None:
@@ -258,7 +259,10 @@ def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> Stee
     """The one mapping of httpx's transport failures: no connection at all, no answer in time, or a lost one."""
     where = display_url(rules.base_url)
     reason = rules.redact(str(exc)) or type(exc).__name__
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+    refused = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError))
+    if (trouble := connection_trouble(exc, rules.base_url, proxy_failed=refused, redact=rules.redact)) is not None:
+        return SteelUnreachableError(f"could not reach the Steel API at {where}: {trouble}")
+    if refused:
         return SteelUnreachableError(
             f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
         )
@@ -271,6 +275,44 @@ def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> Stee
         )
     return SteelConnectionError(
         f"the connection to the Steel API at {where} failed during {step.method} {step.path} ({reason})"
+    )
+
+
+def connection_trouble(
+    exc: BaseException, url: str, *, proxy_failed: bool, redact: Callable[[str], str] = str
+) -> str | None:
+    """What the network policy explains of a failed connection to ``url``, in words; None: nothing it knows.
+
+    A certificate this machine does not trust, a TLS handshake that failed, or (``proxy_failed``:
+    the client could not connect, or the proxy would not tunnel) the proxy in use. For httpx here,
+    and for any client whose errors chain the ``ssl`` error (aiohttp's do).
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            said = cause.verify_message or cause.reason or "certificate verify failed"
+            fix = (
+                "put the host the certificate names in the URL"
+                if "hostname" in said.lower()
+                else f"to trust a private CA, point {network.CA_FILE_ENV} at a PEM bundle that holds it"
+            )
+            trusts = network.trusted()
+            return f"its TLS certificate is not trusted ({said.rstrip('.')}); this machine trusts {trusts}; {fix}"
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS handshake failed ({cause.reason or cause}); does the URL's https server speak TLS there?"
+        cause = cause.__cause__ or cause.__context__
+    try:
+        proxy = network.proxy_for(url) if proxy_failed else None
+    except SteelConnectionError:
+        return None
+    if proxy is None:
+        return None
+    reason = redact(str(exc)).replace(proxy.url, proxy.display()) or type(exc).__name__
+    return (
+        f"the proxy {proxy.display()} named in {proxy.source} could not be reached or would not open a tunnel "
+        f"({reason}); is {proxy.source} right (NO_PROXY lists the hosts reached directly)?"
     )
 
 
