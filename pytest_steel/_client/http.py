@@ -295,7 +295,7 @@ def connection_trouble(
             said = cause.verify_message or cause.reason or "certificate verify failed"
             fix = (
                 "put the host the certificate names in the URL"
-                if "hostname" in said.lower()
+                if "mismatch" in said.lower()  # "Hostname mismatch", "IP address mismatch"
                 else f"to trust a private CA, point {network.CA_FILE_ENV} at a PEM bundle that holds it"
             )
             trusts = network.trusted()
