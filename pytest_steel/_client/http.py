@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -41,6 +42,7 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
+_USERINFO = re.compile(r"//[^/\s@'\"]*@")  # credentials in a URL: never shown
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,7 @@ def connection_trouble(
         return None
     if proxy is None:
         return None
-    reason = redact(str(exc)).replace(proxy.url, proxy.display()) or type(exc).__name__
+    reason = _USERINFO.sub("//", redact(str(exc))) or type(exc).__name__  # aiohttp's errors show the proxy's URL
     return (
         f"the proxy {proxy.display()} named in {proxy.source} could not be reached or would not open a tunnel "
         f"({reason}); is {proxy.source} right (NO_PROXY lists the hosts reached directly)?"
