@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,8 +61,6 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
 @pytest.fixture
 def front(ca: tuple[trustme.CA, Path], start_server: StartServer) -> Iterator[TLSFront]:
     """A steel-local behind a TLS front on 127.0.0.1 whose certificate the test CA signed."""
-    import ssl
-
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca[0].issue_cert("127.0.0.1").configure_cert(context)
     served = TLSFront(context)
@@ -236,8 +236,6 @@ def test_a_proxy_that_is_not_there_is_named(front: TLSFront, monkeypatch: pytest
 def test_a_certificate_for_another_host_is_refused_and_says_so(
     ca: tuple[trustme.CA, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ssl
-
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca[0].issue_cert("steel.example").configure_cert(context)
     other = TLSFront(context)
@@ -263,6 +261,15 @@ def test_an_unreadable_ssl_cert_file_is_a_clear_error(tmp_path: Path, monkeypatc
         f"SSL_CERT_FILE={tmp_path / 'missing.pem'} cannot be read as CA certificates (No such file or directory); "
         "point it at a PEM bundle of the CAs to trust, or unset it to trust the system's store"
     )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="macOS and Windows verify with the OS (truststore)")
+def test_without_ssl_cert_file_the_system_store_is_loaded_once_for_every_connection() -> None:
+    """truststore would load the bundle again for each connection; one context holds it, loaded once."""
+    context = network.ssl_context()
+    assert context is network.ssl_context() is network.tls_for("wss://connect.steel.dev/")
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0  # the distribution's bundle
 
 
 # -- the environment's proxies, as rules ---------------------------------------------------

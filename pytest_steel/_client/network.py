@@ -7,10 +7,11 @@ other certificates than REST does.
 
 Trust: the PEM bundle in ``SSL_CERT_FILE`` and/or the hashed folder in ``SSL_CERT_DIR``
 when either is set (as OpenSSL, curl, requests and httpx read them); else the system's
-own store, through ``truststore`` (as pip does): the CAs an administrator added, such as
-a company's TLS-inspecting proxy's, are trusted as curl, git and the browser trust them,
-and a macOS Python whose OpenSSL has no CA paths still verifies. Verification is never
-turned off: nothing here, nor any option, makes an unverified connection.
+own store, as pip trusts it (``truststore`` on macOS and Windows, OpenSSL's store on
+Linux): the CAs an administrator added, such as a company's TLS-inspecting proxy's, are
+trusted as curl, git and the browser trust them, and a macOS Python whose OpenSSL has no
+CA paths still verifies. Verification is never turned off: nothing here, nor any option,
+makes an unverified connection.
 
 Proxies: ``https_proxy``/``HTTPS_PROXY`` for https and wss, ``http_proxy``/``HTTP_PROXY``
 for http and ws, else ``all_proxy``/``ALL_PROXY``; lower case first, as curl and urllib
@@ -25,7 +26,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import re
 import ssl
+import sys
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -168,9 +171,7 @@ def trusted() -> str:
 @functools.lru_cache(maxsize=4)
 def _context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     if cafile is None and capath is None:
-        import truststore  # noqa: PLC0415 - only a run that reaches an https backend pays for it
-
-        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        return _system_store()
     try:
         return ssl.create_default_context(cafile=cafile, capath=capath)
     except (OSError, ssl.SSLError) as exc:
@@ -180,6 +181,41 @@ def _context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
             f"{named} cannot be read as CA certificates ({why}); point it at a PEM bundle of the CAs to trust, "
             "or unset it to trust the system's store"
         ) from None
+
+
+# Where Linux distributions keep their CA bundle, for a Python whose OpenSSL was built to look elsewhere
+# (a standalone build): truststore's own list of candidates.
+_HASHED = re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")  # a certificate in a hashed folder (c_rehash)
+_CA_FILES = (
+    "/etc/ssl/cert.pem",  # Alpine, Arch, Fedora, RHEL 9-10, BSD
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # Fedora, RHEL
+    "/etc/pki/tls/cert.pem",  # older Fedora, RHEL, CentOS
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/ssl/ca-bundle.pem",  # SUSE
+)
+
+
+def _system_store() -> ssl.SSLContext:
+    """The system's certificate store: the OS's verifier on macOS and Windows, OpenSSL's store on Linux.
+
+    On macOS and Windows, truststore asks the OS (the Keychain, CryptoAPI) at each handshake.
+    On Linux the store is OpenSSL's own, which truststore loads again for every connection
+    (100 ms and more for each page's connection on a busy machine): it is loaded here once,
+    found where truststore finds it.
+    """
+    if sys.platform in ("darwin", "win32"):
+        import truststore  # noqa: PLC0415 - only a run that reaches an https backend pays for it
+
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl.create_default_context()
+    paths = ssl.get_default_verify_paths()
+    capath = paths.capath if paths.capath and os.path.isdir(paths.capath) else None
+    hashed = capath is not None and any(_HASHED.match(name) for name in os.listdir(capath))
+    if not paths.cafile and not hashed:
+        found = next((path for path in _CA_FILES if os.path.isfile(path)), None)
+        if found is not None:
+            context.load_verify_locations(cafile=found)
+    return context
 
 
 # -- the WebSocket client ------------------------------------------------------------
