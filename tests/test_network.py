@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from pytest_steel import SteelClient, SteelUnreachableError
+from pytest_steel import AsyncSteelClient, SteelClient, SteelUnreachableError
 from pytest_steel._client import network
 from pytest_steel._client.http import connection_trouble
 
@@ -199,6 +199,21 @@ def test_without_no_proxy_both_clients_tunnel_with_the_proxys_credentials(
         assert kinds(front) == {"rest", "websocket"}
     finally:
         proxy.close()
+
+
+def test_the_async_client_follows_the_same_policy(
+    front: TLSFront, ca: tuple[trustme.CA, Path], connect_proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca[1]))
+    monkeypatch.setenv("ALL_PROXY", connect_proxy.url)
+
+    async def health() -> dict:
+        async with AsyncSteelClient(front.url) as client:
+            return await client.health()
+
+    assert asyncio.run(health())["status"] == "ok"
+    assert [t.target for t in connect_proxy.tunnels] == [f"127.0.0.1:{front.port}"]
+    assert [r.peer_port for r in front.received] == [connect_proxy.tunnels[0].onward_port]
 
 
 def test_a_proxy_that_refuses_is_named_without_its_credentials(
