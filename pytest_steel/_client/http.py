@@ -214,10 +214,11 @@ def transport_options(base_url: str) -> dict[str, Any]:
     of the environment on its own: REST goes exactly where the relay's WebSocket goes.
     """
     proxy = network.proxy_for(base_url)
+    secure = proxy is not None and proxy.url.lower().startswith("https:")  # TLS to the proxy itself: the same trust
     return {
         "verify": network.tls_for(base_url),
         "trust_env": False,
-        "proxy": httpx.Proxy(proxy.url) if proxy is not None else None,
+        "proxy": httpx.Proxy(proxy.url, ssl_context=network.ssl_context() if secure else None) if proxy else None,
     }
 
 
@@ -261,10 +262,9 @@ def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> Stee
     """The one mapping of httpx's transport failures: no connection at all, no answer in time, or a lost one."""
     where = display_url(rules.base_url)
     reason = rules.redact(str(exc)) or type(exc).__name__
-    refused = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError))
-    if (trouble := connection_trouble(exc, rules.base_url, proxy_failed=refused, redact=rules.redact)) is not None:
-        return SteelUnreachableError(f"could not reach the Steel API at {where}: {trouble}")
-    if refused:
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)):  # no connection was made
+        if (trouble := connection_trouble(exc, rules.base_url, proxy_failed=True, redact=rules.redact)) is not None:
+            return SteelUnreachableError(f"could not reach the Steel API at {where}: {trouble}")
         return SteelUnreachableError(
             f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
         )
@@ -283,11 +283,12 @@ def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> Stee
 def connection_trouble(
     exc: BaseException, url: str, *, proxy_failed: bool, redact: Callable[[str], str] = str
 ) -> str | None:
-    """What the network policy explains of a failed connection to ``url``, in words; None: nothing it knows.
+    """What the network policy explains of a connection to ``url`` that could not be made; None: nothing it knows.
 
     A certificate this machine does not trust, a TLS handshake that failed, or (``proxy_failed``:
     the client could not connect, or the proxy would not tunnel) the proxy in use. For httpx here,
-    and for any client whose errors chain the ``ssl`` error (aiohttp's do).
+    and for any client whose errors chain the ``ssl`` error (aiohttp's do). Only for a connection
+    that failed to open: a TLS error on an open one is a dropped connection, not an unreachable server.
     """
     seen: set[int] = set()
     cause: BaseException | None = exc
