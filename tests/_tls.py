@@ -129,16 +129,17 @@ class Tunnel:
 class ConnectProxy(_LoopThread):
     """An HTTP proxy that only tunnels; with ``authorization`` set, a CONNECT without that value gets 407."""
 
-    def __init__(self, authorization: str | None = None) -> None:
+    def __init__(self, authorization: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__("connect proxy")
         self.authorization = authorization
         self.tunnels: list[Tunnel] = []
         self.refused: list[str] = []  # what it would not tunnel, and why
-        self.listen()
+        self._scheme = "https" if ssl_context is not None else "http"
+        self.listen(ssl_context)  # with a context, an https:// proxy: TLS to the proxy, the tunnel's TLS inside it
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self._scheme}://127.0.0.1:{self.port}"
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")

@@ -201,6 +201,24 @@ def test_without_no_proxy_both_clients_tunnel_with_the_proxys_credentials(
         proxy.close()
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio has TLS in TLS from Python 3.11 (aiohttp needs it)")
+def test_an_https_proxy_is_verified_with_the_same_trust(
+    front: TLSFront, ca: tuple[trustme.CA, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS to the proxy, and the server's TLS inside its tunnel: both clients, both certificates from the test CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca[0].issue_cert("127.0.0.1").configure_cert(context)
+    proxy = ConnectProxy(ssl_context=context)
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca[1]))
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        assert "Chrome" in both_clients(front.url)
+        assert kinds(front) == {"rest", "websocket"}
+        assert {r.peer_port for r in front.received} <= {t.onward_port for t in proxy.tunnels}
+    finally:
+        proxy.close()
+
+
 def test_the_async_client_follows_the_same_policy(
     front: TLSFront, ca: tuple[trustme.CA, Path], connect_proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
