@@ -41,6 +41,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--chromium", "/nonexistent/chrome"], {}, "--chromium: '/nonexistent/chrome' is not an executable file"),
         ([], {"STEEL_CHROMIUM": "/nonexistent/chrome"}, "STEEL_CHROMIUM: '/nonexistent/chrome' is not an executable"),
         (["--api-key", " "], {}, "--api-key must not be empty"),
+        (["--public-url", "wss://steel.example"], {}, "--public-url: must be an http:// or https:// URL of a host"),
+        (["--public-url", "https://steel.example/api"], {}, "no path, got 'https://steel.example/api'"),
     ],
 )
 def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], env: dict[str, str], words: str) -> None:
@@ -70,6 +72,20 @@ def test_console_script_and_module_both_run() -> None:
 
 def test_listens_on_loopback_by_default(start_server: StartServer) -> None:
     assert start_server().url.startswith("http://127.0.0.1:")
+
+
+def test_behind_a_front_every_url_it_gives_is_built_from_the_public_url(start_server: StartServer) -> None:
+    """Behind a TLS terminator the request arrives as plain http; the URLs clients are given must say https and wss."""
+    server = start_server("--public-url", "https://steel.example:8443")
+    session = server.create()
+    try:
+        assert session["websocketUrl"] == f"wss://steel.example:8443/?sessionId={session['id']}"
+        assert session["debugUrl"] == f"https://steel.example:8443/sessions/{session['id']}/debug"
+        assert session["sessionViewerUrl"] == f"https://steel.example:8443/sessions/{session['id']}"
+        listed = server.http.get("/v1/sessions").json()["sessions"]
+        assert [s["websocketUrl"] for s in listed] == [session["websocketUrl"]]
+    finally:
+        server.release(session["id"])
 
 
 def test_other_hosts_need_a_key(start_server: StartServer) -> None:

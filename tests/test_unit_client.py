@@ -26,6 +26,7 @@ from pytest_steel import (
     SteelRateLimitError,
     SteelServerError,
 )
+from pytest_steel._client import network
 
 KEY = "sk-unit-test-key-123"
 Answer = httpx.Response | Exception
@@ -238,8 +239,8 @@ def test_a_create_says_which_of_its_fields_the_backend_ignored(client: Make, wai
 
 def test_a_client_of_a_plain_http_server_loads_no_ca_bundle_and_trusts_nothing() -> None:
     """Loading the bundle costs each client about 40 ms; an https request through such a client fails verification."""
-    context = http_layer.tls_for("http://127.0.0.1:4000/")
+    context = network.tls_for("http://127.0.0.1:4000/")
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] == 0
-    assert http_layer.tls_for("https://api.steel.dev") is True  # httpx's default: the CA bundle
+    assert network.tls_for("https://api.steel.dev") is network.ssl_context()  # the policy's one context

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._client.network import ws_options
 from .._client.safe_names import UnsafeNameError, inside
 
 if TYPE_CHECKING:
@@ -147,7 +148,8 @@ class DownloadRelay:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self._port = self._runner.addresses[0][1]
-        self._http = ClientSession(timeout=ClientTimeout(total=None, sock_connect=30))
+        # trust_env off: the upstream's trust and proxy come from the one network policy, per URL (ws_options)
+        self._http = ClientSession(timeout=ClientTimeout(total=None, sock_connect=30), trust_env=False)
         self._app_http = ClientSession(cookie_jar=DummyCookieJar(), trust_env=False, auto_decompress=True)
 
     async def _relay(self, request: web.Request) -> web.StreamResponse:
@@ -160,7 +162,8 @@ class DownloadRelay:
         driver = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await driver.prepare(request)
         try:
-            browser = await self._http.ws_connect(route.upstream, max_msg_size=0, autoping=True)
+            options = ws_options(route.upstream)  # the same CAs and proxy as REST
+            browser = await self._http.ws_connect(route.upstream, max_msg_size=0, autoping=True, **options)
         except Exception:  # noqa: BLE001 - the driver sees its connection refused, as it would directly
             await driver.close(code=1011, message=b"could not reach the session's browser")
             return driver

@@ -15,7 +15,7 @@ from . import endpoints
 from .context import SessionContext
 from .endpoints import ClientBase
 from .files import AsyncFiles
-from .http import Plan, T, drive_async
+from .http import Plan, T, drive_async, transport_options
 from .models import ReleaseResult, Session, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
 
@@ -28,6 +28,7 @@ class AsyncSteelClient(ClientBase):
 
     def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        transport = transport or httpx.AsyncHTTPTransport(**transport_options(self.base_url))
         self._http = httpx.AsyncClient(transport=transport, **self._http_options)
         self.files = AsyncFiles(self._run, self._rules)  # the session files API
 

@@ -15,7 +15,7 @@ from . import endpoints
 from .context import SessionContext
 from .endpoints import ClientBase, EventHook
 from .files import Files
-from .http import Plan, T, drive
+from .http import Plan, T, drive, transport_options
 from .models import ReleaseResult, Session, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
 
@@ -30,6 +30,7 @@ class SteelClient(ClientBase):
 
     def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        transport = transport or httpx.HTTPTransport(**transport_options(self.base_url))
         self._http = httpx.Client(transport=transport, **self._http_options)
         self.files = Files(self._run, self._rules)  # the session files API
 

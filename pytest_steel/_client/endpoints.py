@@ -25,7 +25,7 @@ import httpx
 from .context import SessionContext, as_session_context
 from .create import IdempotentCreate
 from .errors import SteelError
-from .http import Plan, RequestGate, Rules, tls_for
+from .http import Plan, RequestGate, Rules
 from .limits import API_KEY_ENV, BASE_URL_ENV
 from .models import ReleaseResult, Session, SessionPage, wire_fields
 from .redaction import Redacted, display_url, redact
@@ -92,7 +92,7 @@ class ClientBase:
             "base_url": self.base_url,
             "headers": headers,
             "timeout": httpx.Timeout(http_timeout, connect=connect_timeout),
-            "verify": tls_for(self.base_url),
+            "trust_env": False,  # the transport follows the network policy (``network``), not httpx's own reading
         }
 
     def __repr__(self) -> str:

@@ -15,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 import ssl
 import time
-import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from . import network
 from .errors import (
     SteelAPIError,
     SteelAuthenticationError,
@@ -41,6 +42,7 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
+_USERINFO = re.compile(r"//[^/\s@'\"]*@")  # credentials in a URL: never shown
 
 
 @dataclass(frozen=True)
@@ -205,17 +207,19 @@ class PlanWait:
         return min(delay, left) if left > 0 else None
 
 
-def tls_for(base_url: str) -> ssl.SSLContext | bool:
-    """What a client checks TLS with: httpx's default for an https server, none to trust for a plain-HTTP one.
+def transport_options(base_url: str) -> dict[str, Any]:
+    """httpx transport keywords for ``base_url`` by the one network policy (``network``): its trust, its proxy.
 
-    httpx's default context loads the CA bundle, about 40 ms for each client made, on
-    the way to a run's first session. A client for a plain-HTTP server (the embedded
-    one, any on loopback) sends every request there and needs no certificate; should a
-    request ever go to an https URL, it fails verification instead of going unchecked.
+    The client is made with ``trust_env`` off and this transport, so that httpx reads nothing
+    of the environment on its own: REST goes exactly where the relay's WebSocket goes.
     """
-    if urllib.parse.urlsplit(base_url).scheme == "http":
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with nothing trusted
-    return True
+    proxy = network.proxy_for(base_url)
+    secure = proxy is not None and proxy.url.lower().startswith("https:")  # TLS to the proxy itself: the same trust
+    return {
+        "verify": network.tls_for(base_url),
+        "trust_env": False,
+        "proxy": httpx.Proxy(proxy.url, ssl_context=network.ssl_context() if secure else None) if proxy else None,
+    }
 
 
 def preload() -> None:
@@ -258,7 +262,9 @@ def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> Stee
     """The one mapping of httpx's transport failures: no connection at all, no answer in time, or a lost one."""
     where = display_url(rules.base_url)
     reason = rules.redact(str(exc)) or type(exc).__name__
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError)):  # no connection was made
+        if (trouble := connection_trouble(exc, rules.base_url, proxy_failed=True, redact=rules.redact)) is not None:
+            return SteelUnreachableError(f"could not reach the Steel API at {where}: {trouble}")
         return SteelUnreachableError(
             f"could not reach the Steel API at {where} ({reason}); is the server running, and is the base URL right?"
         )
@@ -271,6 +277,45 @@ def transport_error(exc: httpx.TransportError, rules: Rules, step: Send) -> Stee
         )
     return SteelConnectionError(
         f"the connection to the Steel API at {where} failed during {step.method} {step.path} ({reason})"
+    )
+
+
+def connection_trouble(
+    exc: BaseException, url: str, *, proxy_failed: bool, redact: Callable[[str], str] = str
+) -> str | None:
+    """What the network policy explains of a connection to ``url`` that could not be made; None: nothing it knows.
+
+    A certificate this machine does not trust, a TLS handshake that failed, or (``proxy_failed``:
+    the client could not connect, or the proxy would not tunnel) the proxy in use. For httpx here,
+    and for any client whose errors chain the ``ssl`` error (aiohttp's do). Only for a connection
+    that failed to open: a TLS error on an open one is a dropped connection, not an unreachable server.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            said = cause.verify_message or cause.reason or "certificate verify failed"
+            fix = (
+                "put the host the certificate names in the URL"
+                if "mismatch" in said.lower()  # "Hostname mismatch", "IP address mismatch"
+                else f"to trust a private CA, point {network.CA_FILE_ENV} at a PEM bundle that holds it"
+            )
+            trusts = network.trusted()
+            return f"its TLS certificate is not trusted ({said.rstrip('.')}); this machine trusts {trusts}; {fix}"
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS handshake failed ({cause.reason or cause}); does the URL's https server speak TLS there?"
+        cause = cause.__cause__ or cause.__context__
+    try:
+        proxy = network.proxy_for(url) if proxy_failed else None
+    except SteelConnectionError:
+        return None
+    if proxy is None:
+        return None
+    reason = _USERINFO.sub("//", redact(str(exc))) or type(exc).__name__  # aiohttp's errors show the proxy's URL
+    return (
+        f"the proxy {proxy.display()} named in {proxy.source} could not be reached or would not open a tunnel "
+        f"({reason}); is {proxy.source} right (NO_PROXY lists the hosts reached directly)?"
     )
 
 

@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,6 +67,21 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _public_url(text: str) -> str:
+    """``scheme://host[:port]``, http or https, nothing else: the base every URL the server gives is built from."""
+    parts = urllib.parse.urlsplit(text.strip())
+    try:
+        parts.port  # noqa: B018 - raises on a port that is no number or out of range
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+    except ValueError:
+        valid = False
+    if not valid or parts.query or parts.fragment or parts.username or parts.password:
+        raise argparse.ArgumentTypeError(
+            f"must be an http:// or https:// URL of a host and optional port, no path, got {text!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -83,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=0, help="port to bind; 0 picks a free one (default: 0)")
+    parser.add_argument(
+        "--public-url",
+        type=_public_url,
+        default=None,
+        metavar="URL",
+        help="the address clients reach the server by, when a front (a TLS terminator, a reverse proxy) stands "
+        "before it: every URL it gives (websocketUrl, debugUrl, sessionViewerUrl) is built from it, an https one "
+        "giving wss:// (default: each request's own scheme and Host header)",
+    )
     parser.add_argument(
         "--api-key",
         default=None,
@@ -236,7 +261,8 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         ffmpeg_missing=args.ffmpeg_missing,
         max_files_mb=args.max_files_mb,
     )
-    runner = web.AppRunner(make_app(manager, api_key), access_log=None, handle_signals=False)
+    app = make_app(manager, api_key, args.public_url)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -259,6 +285,8 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         manager.pool.fill()  # after binding, so a bad port or host costs no browser launch
         print(f"steel-local listening on {_url(sock)}", flush=True)
         log.info("browsers: %s; at most %d sessions", chromium.describe(), args.max_sessions)
+        if args.public_url:
+            log.info("URLs given out are built from --public-url %s", args.public_url)
         await stop.wait()
         log.info("stopping: releasing %d live sessions", manager.registry.live_count)
         await manager.shutdown()

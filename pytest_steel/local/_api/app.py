@@ -2,8 +2,9 @@
 
 Errors are always JSON ``{"message": ..., "field"?: ...}`` with the right status,
 so that clients never have to parse an HTML error page. URLs in responses are
-built from the request's own Host, so a client reaches the relay by the address
-it used to reach the API.
+built from the request's own scheme and Host, so a client reaches the relay by the
+address it used to reach the API; behind a front (a TLS terminator) ``--public-url``
+gives the scheme and host instead.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ log = logging.getLogger("pytest_steel.local")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MANAGER: web.AppKey[SessionManager] = web.AppKey("manager", SessionManager)
+PUBLIC_URL: web.AppKey[str | None] = web.AppKey("public_url", object)  # type: ignore[arg-type]
 API_KEY: web.AppKey[str | None] = web.AppKey("api_key", object)  # type: ignore[arg-type]
 
 _BROWSER_EXIT_GRACE = 2.0  # seconds
@@ -93,9 +95,10 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _bases(request: web.Request) -> tuple[str, str]:
-    http_base = f"{request.scheme}://{request.host}"
-    ws_scheme = "wss" if request.scheme == "https" else "ws"
-    return http_base, f"{ws_scheme}://{request.host}"
+    """The HTTP and WebSocket bases of the URLs given out: ``--public-url`` behind a front, else the request's own."""
+    public = request.app[PUBLIC_URL]
+    scheme, host = public.split("://", 1) if public else (request.scheme, request.host)
+    return f"{scheme}://{host}", f"{'wss' if scheme == 'https' else 'ws'}://{host}"
 
 
 def _session_json(request: web.Request, session: LocalSession) -> web.Response:
@@ -467,11 +470,13 @@ def _page(title: str, body: str) -> web.Response:
 # -- assembly --------------------------------------------------------------------
 
 
-def make_app(manager: SessionManager, api_key: str | None) -> web.Application:
+def make_app(manager: SessionManager, api_key: str | None, public_url: str | None = None) -> web.Application:
     app = web.Application(middlewares=[errors_as_json, require_api_key])
     app[MANAGER] = manager
     app[API_KEY] = api_key
     app[VIEWER] = ViewerAccess()
+
+    app[PUBLIC_URL] = public_url
     app.router.add_post("/v1/sessions", create_session)
     app.router.add_get("/v1/sessions", list_sessions)
     app.router.add_post("/v1/sessions/release", release_all_sessions)
