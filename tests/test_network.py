@@ -349,3 +349,30 @@ def test_a_socks_proxy_is_a_clear_error_and_credentials_are_never_shown(monkeypa
     )
     monkeypatch.setenv("HTTPS_PROXY", "http://me:hunter2@proxy.corp:3128")
     assert repr(network.proxy_for("https://api.steel.dev")) == "Proxy('http://proxy.corp:3128' from HTTPS_PROXY)"
+
+
+def test_a_page_connection_that_cannot_open_says_why_without_the_key() -> None:
+    """Playwright hears only that its target closed; the relay notes why, for the connect error and the report."""
+    import asyncio
+
+    from aiohttp import ClientSession
+
+    from pytest_steel._browser.relay import UNREACHABLE, DownloadRelay
+
+    from ._support import closed_port_url
+
+    upstream = closed_port_url().replace("http", "ws") + "/?apiKey=sekrit-key"
+    relay = DownloadRelay()
+    try:
+        url, route = relay.endpoint(upstream, lambda path, local: None)
+
+        async def connect() -> int | None:
+            async with ClientSession() as http, http.ws_connect(url) as driver:
+                await driver.receive(timeout=30)
+                return driver.close_code
+
+        assert asyncio.run(connect()) == 1011
+    finally:
+        relay.close()
+    [line] = route.failures
+    assert line.startswith(UNREACHABLE + ": ") and "sekrit-key" not in line, line

@@ -99,7 +99,7 @@ class Connection:
         except PlaywrightError as exc:
             failure = client.redact(first_line(exc))
         if failure is not None:  # raised outside the except block, so no local holds the unredacted error
-            raise connect_error(tracked, failure)
+            raise connect_error(tracked, failure, client)
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
         remember(self.browser, client, tracked.id)
         driver.open.add(self)
@@ -129,7 +129,12 @@ class Connection:
                 pass  # the connection went down under us: the session's release is what matters
 
 
-def connect_error(tracked: TrackedSession, failure: str) -> SteelSessionError:
+def connect_error(tracked: TrackedSession, failure: str, client: SteelClient | None = None) -> SteelSessionError:
+    from .relay import UNREACHABLE
+
+    relayed = [line for line in tracked.download_failures if line.startswith(UNREACHABLE)]
+    if relayed:  # Playwright says only that the target closed; the relay knows why the connection did not open
+        failure = f"{failure} ({client.redact(relayed[-1]) if client is not None else relayed[-1]})"
     return SteelSessionError(
         f"could not connect Playwright to Steel session {tracked.id}: {failure}",
         session_id=tracked.id,
@@ -181,7 +186,7 @@ class AsyncConnection:
             failure = client.redact(first_line(exc))
         if failure is not None:
             await self._stop()
-            raise connect_error(tracked, failure)
+            raise connect_error(tracked, failure, client)
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
         remember(self.browser, client, tracked.id)
         if exposure is not None:

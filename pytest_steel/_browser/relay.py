@@ -164,7 +164,8 @@ class DownloadRelay:
         try:
             options = ws_options(route.upstream)  # the same CAs and proxy as REST
             browser = await self._http.ws_connect(route.upstream, max_msg_size=0, autoping=True, **options)
-        except Exception:  # noqa: BLE001 - the driver sees its connection refused, as it would directly
+        except Exception as exc:  # noqa: BLE001 - the driver sees its connection refused, as it would directly
+            route.failures.append(_unreachable(exc, route.upstream))
             await driver.close(code=1011, message=b"could not reach the session's browser")
             return driver
         interceptor = None
@@ -286,3 +287,18 @@ def _completed_guid(text: str) -> str | None:
         if event.get("method") == "Browser.downloadProgress" and params.get("state") == "completed":
             return str(params.get("guid") or "") or None
     return None
+
+
+UNREACHABLE = "the page connection could not reach the session's browser"
+
+
+def _unreachable(exc: BaseException, upstream: str) -> str:
+    """Why the upstream WebSocket did not open, as the network policy says; never with the query (a key)."""
+    from aiohttp import ClientHttpProxyError, ClientProxyConnectionError
+
+    from .._client.http import connection_trouble
+
+    shown = upstream.split("?", 1)[0]
+    proxy_failed = isinstance(exc, (ClientProxyConnectionError, ClientHttpProxyError))
+    why = connection_trouble(exc, shown, proxy_failed=proxy_failed, redact=lambda text: text.replace(upstream, shown))
+    return f"{UNREACHABLE}: {why or type(exc).__name__}"
