@@ -123,7 +123,7 @@ def test_command_line_beats_environment_beats_ini(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "steel: embedded local server, started when a test first needs a session (--steel-local)",
+            "steel: embedded local server, started after collection when a test uses it (--steel-local)",
             "steel: timeout 30000 ms (--steel-timeout), scope module (ini steel_session_scope), *",
         ]
     )

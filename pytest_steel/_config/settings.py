@@ -488,7 +488,7 @@ class Settings:
         """The report header: the backend, then each effective value with its source (never the key)."""
         backend = self.backend.value
         if backend is Backend.EMBEDDED:
-            where = "embedded local server, started when a test first needs a session"
+            where = "embedded local server, started after collection when a test uses it"
         elif backend is Backend.CLOUD:
             where = f"Steel Cloud at {STEEL_CLOUD_URL}"
         else:
