@@ -189,14 +189,16 @@ class Interceptor:
         try:
             body = await self._request_body(session, paused, overrides)
         except _TooLarge as exc:
-            await self._fulfil_error(session, request_id, 413, str(exc))
+            self.notes.append(str(exc))
+            await self._call_quietly(session, "Fetch.fulfillRequest", _error(request_id, 413, str(exc)))
             return
         headers = _request_headers(overrides.get("headers"), request.get("headers"))
         method = str(overrides.get("method") or request.get("method") or "GET")
         try:
             status, answer_headers, answer = await self._fetch(method, url, headers, body)
         except _TooLarge as exc:
-            await self._fulfil_error(session, request_id, 502, str(exc))
+            self.notes.append(str(exc))
+            await self._call_quietly(session, "Fetch.fulfillRequest", _error(request_id, 502, str(exc)))
             return
         except Exception:  # noqa: BLE001 - the app is not there: the page sees it refused, as it would locally
             await self._call_quietly(
@@ -257,16 +259,6 @@ class Interceptor:
                 if k.decode("latin-1").lower() not in _DROPPED_ANSWER
             ]
             return response.status, answer_headers, b"".join(chunks)
-
-    async def _fulfil_error(self, session: str, request_id: Any, status: int, text: str) -> None:
-        self.notes.append(text)
-        params = {
-            "requestId": request_id,
-            "responseCode": status,
-            "responseHeaders": [{"name": "content-type", "value": "text/plain; charset=utf-8"}],
-            "body": base64.b64encode(text.encode()).decode("ascii"),
-        }
-        await self._call_quietly(session, "Fetch.fulfillRequest", params)
 
     # -- sockets ---------------------------------------------------------------------------
 
@@ -359,6 +351,16 @@ def _too_large(what: str, size: int, at_least: bool = False) -> str:
         f"pytest-steel: this local {what} is {'over ' if at_least else ''}{mib:.1f} MiB; --steel-expose-local passes "
         f"bodies of at most {MAX_BODY_BYTES // 2**20} MiB to a browser on another machine"
     )
+
+
+def _error(request_id: Any, status: int, text: str) -> dict[str, Any]:
+    """``Fetch.fulfillRequest``'s parameters for pytest-steel's own plain-text answer."""
+    return {
+        "requestId": request_id,
+        "responseCode": status,
+        "responseHeaders": [{"name": "content-type", "value": "text/plain; charset=utf-8"}],
+        "body": base64.b64encode(text.encode()).decode("ascii"),
+    }
 
 
 def _preflight(paused: dict[str, Any]) -> bool:
