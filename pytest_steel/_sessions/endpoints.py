@@ -8,12 +8,12 @@ URL) may run its browsers on another machine: their connections go through
 
 from __future__ import annotations
 
-from pathlib import Path
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._client.errors import SteelError
+from .._client.errors import SteelError, SteelFilesUnsupportedError
 
 if TYPE_CHECKING:
     from .._browser.expose import LocalExposure
@@ -30,6 +30,7 @@ class CDPEndpoints:
         self.settings = settings
         self.remote = not settings.is_embedded  # the backend's browsers may not share this machine's disk
         self._relay: DownloadRelay | None = None
+        self._files_api: bool | None = None  # whether the backend has Steel's files API: asked once, then known
 
     def exposure_for(self, node: pytest.Item | pytest.Collector) -> LocalExposure | None:
         """What of this machine the node's sessions' pages reach (option, then marker); None: nothing."""
@@ -48,25 +49,48 @@ class CDPEndpoints:
     def connect_args(
         self, client: SteelClient, tracked: TrackedSession, node: pytest.Item | pytest.Collector | None = None
     ) -> dict[str, Any]:
-        """``url`` and ``exposure`` for a ``Connection`` (or ``AsyncConnection.open``) to ``tracked``."""
-        exposure = self.exposure_for(node) if node is not None else None
-        return {"url": self.url_for(client, tracked), "exposure": exposure}
+        """``url``, ``exposure`` and ``is_local`` for a ``Connection`` (or ``AsyncConnection.open``) to ``tracked``.
 
-    def url_for(self, client: SteelClient, tracked: TrackedSession) -> str:
+        ``is_local``: the driver may hand the browser this machine's paths for a file input,
+        at any size, since the relay puts them into the session's files first; only on a
+        backend with the files API, and where Playwright has the option (1.58 and later).
+        """
+        exposure = self.exposure_for(node) if node is not None else None
+        uploads = self.remote and self.has_files_api(client, tracked) and playwright_has_is_local()
+        return {"url": self.url_for(client, tracked, uploads), "exposure": exposure, "is_local": uploads}
+
+    @property
+    def files_api(self) -> bool | None:
+        """Whether the backend has Steel's files API; None while no connection has asked."""
+        return self._files_api
+
+    def has_files_api(self, client: SteelClient, tracked: TrackedSession) -> bool:
+        """Whether the backend speaks Steel's files API: one listing of the first session's files tells."""
+        if self._files_api is None:
+            try:
+                client.files.list(tracked.id)
+            except SteelFilesUnsupportedError:
+                self._files_api = False
+            except SteelError:
+                return False  # not known yet (a fault of the moment): no is_local for this connection
+            else:
+                self._files_api = True
+        return self._files_api
+
+    def url_for(self, client: SteelClient, tracked: TrackedSession, uploads: bool = False) -> str:
         """The URL Playwright connects to for ``tracked``; the API key is in it only when it is the session's own."""
         direct = str(client.cdp_url(tracked.session))
         if not self.remote:
             return direct
+        from .._browser.relay_downloads import RemoteFiles
+        from .._client.async_client import async_twin
+
         if self._relay is None:
             from .._browser.relay import DownloadRelay
 
             self._relay = DownloadRelay()
-        session_id = tracked.id
-
-        def fetch(path: str, local: Path) -> None:
-            client.files.download_to(session_id, path, local)
-
-        url, route = self._relay.endpoint(direct, fetch)
+        files = RemoteFiles(lambda: async_twin(client), tracked.id)
+        url, route = self._relay.endpoint(direct, files, uploads)
         tracked.download_failures = route.failures  # the test's report says what did not come back
         return url
 
@@ -74,3 +98,10 @@ class CDPEndpoints:
         if self._relay is not None:
             self._relay.close()
             self._relay = None
+
+
+def playwright_has_is_local() -> bool:
+    """Whether the installed Playwright's ``connect_over_cdp`` takes ``is_local`` (added in 1.58)."""
+    from playwright.sync_api import BrowserType
+
+    return "is_local" in inspect.signature(BrowserType.connect_over_cdp).parameters
