@@ -86,6 +86,7 @@ class TestReporting:
             artifacts = recorder.settle(failed)
             problems += recorder.problems
         if downloads is not None:
+            downloads.settle(failed)
             artifacts += downloads.files
             problems += downloads.problems
         problems += [failure for tracked in sessions for failure in tracked.download_failures]
