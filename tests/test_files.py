@@ -7,6 +7,7 @@ import asyncio
 import http.server
 import io
 import os
+import re
 import threading
 import time
 import zipfile
@@ -467,3 +468,62 @@ def test_on_a_backend_without_the_files_api_small_uploads_work_and_a_large_one_f
         ]
     )
     assert stand_in.browser_of == {}  # every session released, its browser with it
+
+
+TWO_MORE = """
+def test_two_shoppers_then_a_failure(steel_new_session):
+    for title in ("first", "second"):
+        page, _ = steel_new_session()
+        page.set_content(f"<title>{title}</title><h1>{title}</h1>")
+    assert False, "fails on purpose"
+
+def test_passes_with_one_more(steel_new_session):
+    page, _ = steel_new_session()
+    page.set_content("<title>fine</title>")
+"""
+
+
+def test_each_further_session_of_a_failing_test_has_its_trace_and_recording_linked(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    pytester.makepyfile(test_two_more=TWO_MORE)
+    junit = pytester.path / "junit.xml"
+    html = pytester.path / "report" / "index.html"
+    result = embedded_backend.run(
+        pytester,
+        "--steel-tracing=retain-on-failure",
+        "--steel-recording=retain-on-failure",
+        "--steel-screenshot=off",
+        "-p",
+        "no:randomly",
+        f"--junitxml={junit}",
+        f"--html={html}",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    folder = pytester.path / "test-results" / "test_two_more.py-test_two_shoppers_then_a_failure"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "recording-2.webm",
+        "recording-3.webm",
+        "trace-2.zip",
+        "trace-3.zip",
+    ]
+    for number, title in ((2, "first"), (3, "second")):
+        trace = zipfile.ZipFile(folder / f"trace-{number}.zip")
+        assert any(title in trace.read(name).decode(errors="replace") for name in trace.namelist())  # its own pages
+        assert (folder / f"recording-{number}.webm").read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # WebM
+    assert [p.name for p in (pytester.path / "test-results").iterdir()] == [folder.name]  # the passing test: none
+    result.stdout.fnmatch_lines(
+        [
+            "trace: test-results/test_two_more.py-test_two_shoppers_then_a_failure/trace-2.zip",
+            "trace: test-results/test_two_more.py-test_two_shoppers_then_a_failure/trace-3.zip",
+        ]
+    )
+    import xml.etree.ElementTree as ET
+
+    case = next(c for c in ET.parse(junit).getroot().iter("testcase") if c.get("name").endswith("failure"))
+    linked = sorted(
+        p.get("value") for p in case.iter("property") if p.get("name") in ("steel_trace", "steel_recording")
+    )
+    assert [Path(v).name for v in linked] == ["recording-2.webm", "recording-3.webm", "trace-2.zip", "trace-3.zip"]
+    page = html.read_text().replace("&#34;", '"').replace("&quot;", '"')
+    assert len(re.findall(r'"name": "Steel trace", "format_type": "url", "content": "[^"]*trace-[23]\.zip"', page)) == 2
