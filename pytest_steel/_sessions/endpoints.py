@@ -51,13 +51,15 @@ class CDPEndpoints:
     ) -> dict[str, Any]:
         """``url``, ``exposure`` and ``is_local`` for a ``Connection`` (or ``AsyncConnection.open``) to ``tracked``.
 
-        ``is_local``: the driver may hand the browser this machine's paths for a file input,
-        at any size, since the relay puts them into the session's files first; only on a
-        backend with the files API, and where Playwright has the option (1.58 and later).
+        ``is_local``: the driver may hand the browser this machine's paths for a file input, at
+        any size: the embedded server's browsers read them where they are, and for a remote
+        backend with the files API the relay puts them into the session's files first. Only
+        where Playwright has the option (1.58 and later).
         """
         exposure = self.exposure_for(node) if node is not None else None
-        uploads = self.remote and self.has_files_api(client, tracked) and playwright_has_is_local()
-        return {"url": self.url_for(client, tracked, uploads), "exposure": exposure, "is_local": uploads}
+        local_paths = playwright_has_is_local() and (not self.remote or self.has_files_api(client, tracked))
+        uploads = self.remote and local_paths  # the relay rewrites file inputs
+        return {"url": self.url_for(client, tracked, uploads), "exposure": exposure, "is_local": local_paths}
 
     @property
     def files_api(self) -> bool | None:
