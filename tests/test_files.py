@@ -527,3 +527,19 @@ def test_each_further_session_of_a_failing_test_has_its_trace_and_recording_link
     assert [Path(v).name for v in linked] == ["recording-2.webm", "recording-3.webm", "trace-2.zip", "trace-3.zip"]
     page = html.read_text().replace("&#34;", '"').replace("&quot;", '"')
     assert len(re.findall(r'"name": "Steel trace", "format_type": "url", "content": "[^"]*trace-[23]\.zip"', page)) == 2
+
+
+def test_the_relay_leaves_browser_paths_and_strange_download_names_alone(tmp_path: Path) -> None:
+    """A file input given the browser's own paths (a CDP session of the test's, with what the files API answered)
+    goes on unchanged; a download whose guid would name a file outside the driver's folder is not fetched."""
+    from pytest_steel._browser.relay import Route
+    from pytest_steel._browser.relay_downloads import RemoteFiles, hold_download_event
+    from pytest_steel._browser.relay_uploads import take_file_input
+
+    route = Route("ws://unused", RemoteFiles(lambda: AsyncSteelClient("http://127.0.0.1:9", "k"), "s"), uploads=True)
+    route.folders.add(str(tmp_path))
+    given = '{"id":3,"method":"DOM.setFileInputFiles","params":{"files":["uploads/ab/big.bin","/files/x"],"nodeId":5}}'
+    assert not take_file_input(given, route, None, None)
+    strange = '{"method":"Browser.downloadProgress","params":{"guid":"../../evil","state":"completed"}}'
+    assert not hold_download_event(strange, route, _Driver())
+    assert route.files.tasks == set() and route.files.held == {}

@@ -87,7 +87,9 @@ def hold_download_event(text: str, route: Route, driver: Any) -> bool:
     if _DOWNLOAD_PROGRESS not in text or '"completed"' not in text:
         return False
     guid = _completed_guid(text)
-    if not guid or all((Path(folder) / guid).exists() for folder in route.folders):
+    if not guid or not _plain_name(guid):
+        return False  # the browser's word: a guid that would name a file elsewhere is no download to fetch
+    if all((Path(folder) / guid).exists() for folder in route.folders):
         return False  # nothing to fetch: a server on this machine wrote it where the driver reads
     files.held[guid] = [text]
     files.start(_bring_back(guid, route, driver))
@@ -117,6 +119,10 @@ async def _bring_back(guid: str, route: Route, driver: Any) -> None:
             while waiting:
                 await driver.send_str(waiting.pop(0))
         files.held.pop(guid, None)
+
+
+def _plain_name(name: str) -> bool:
+    return name not in (".", "..") and not any(c in name for c in "/\\\x00")
 
 
 def _guid_of(text: str) -> str | None:

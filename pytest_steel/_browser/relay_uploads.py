@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -38,16 +39,22 @@ def take_file_input(text: str, route: Route, browser: Any, driver: Any) -> bool:
     with contextlib.suppress(ValueError, AttributeError):
         command = json.loads(text)
         files = (command.get("params") or {}).get("files")
-        if command.get("method") == "DOM.setFileInputFiles" and isinstance(files, list) and files:
+        if command.get("method") == "DOM.setFileInputFiles" and isinstance(files, list) and any(map(_here, files)):
             route.files.start(_upload_then_send(command, route, browser, driver))
             return True
     return False
 
 
+def _here(path: object) -> bool:
+    """A path of this machine, as the driver gives them (absolute, existing); any other is the browser's already
+    (a path the files API answered, sent over a CDP session of the test's own) and goes on unchanged."""
+    return isinstance(path, str) and os.path.isabs(path) and os.path.exists(path)
+
+
 async def _upload_then_send(command: dict[str, Any], route: Route, browser: Any, driver: Any) -> None:
     params = command["params"]
     try:
-        params["files"] = [await _uploaded(str(local), route) for local in params["files"]]
+        params["files"] = [await _uploaded(local, route) if _here(local) else local for local in params["files"]]
     except (OSError, SteelError) as exc:
         answer: dict[str, Any] = {"id": command.get("id"), "error": {"code": -32000, "message": _why(exc)}}
         if "sessionId" in command:

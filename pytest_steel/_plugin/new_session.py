@@ -106,7 +106,11 @@ def finish_new_sessions(run: SteelRun, item: pytest.Item, made: list[tuple[Conne
     raise_for_any_ended([tracked for _, tracked in made])
 
 
-TRACE_OPTIONS: dict[str, Any] = {"screenshots": True, "snapshots": True, "sources": True}  # as the test's own session's trace
+TRACE_OPTIONS: dict[str, Any] = {
+    "screenshots": True,
+    "snapshots": True,
+    "sources": True,
+}  # as the test's own session's trace
 
 
 def trace_target(run: SteelRun, item: pytest.Item, number: int) -> Path | None:
