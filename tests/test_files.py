@@ -543,3 +543,27 @@ def test_the_relay_leaves_browser_paths_and_strange_download_names_alone(tmp_pat
     strange = '{"method":"Browser.downloadProgress","params":{"guid":"../../evil","state":"completed"}}'
     assert not hold_download_event(strange, route, _Driver())
     assert route.files.tasks == set() and route.files.held == {}
+
+
+ASYNC_ONE_MORE = """
+import pytest
+
+@pytest.mark.asyncio
+async def test_one_more_then_a_failure(steel_async_new_session):
+    page, _ = await steel_async_new_session()
+    await page.set_content("<title>async further</title>")
+    assert False, "fails on purpose"
+"""
+
+
+def test_an_async_further_session_of_a_failing_test_has_its_trace(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    pytester.makepyfile(test_async_more=ASYNC_ONE_MORE)
+    result = embedded_backend.run(pytester, "--steel-tracing=retain-on-failure", "--steel-screenshot=off")
+    result.assert_outcomes(failed=1)
+    folder = pytester.path / "test-results" / "test_async_more.py-test_one_more_then_a_failure"
+    assert [p.name for p in folder.iterdir()] == ["trace-2.zip"]
+    trace = zipfile.ZipFile(folder / "trace-2.zip")
+    assert any("async further" in trace.read(name).decode(errors="replace") for name in trace.namelist())
+    result.stdout.fnmatch_lines(["trace: test-results/test_async_more.py-test_one_more_then_a_failure/trace-2.zip"])
