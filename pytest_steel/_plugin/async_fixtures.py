@@ -131,13 +131,13 @@ async def steel_async_new_session(request: pytest.FixtureRequest) -> AsyncIterat
         tracked.number = len(made) + 2
         try:
             connection = await AsyncConnection.open(client, tracked, **connect)
-            context = connection.context
-            if trace_target(run, request.node, tracked.number) is not None:
-                await context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         except BaseException:
             run.sessions.release(tracked)
             raise
-        made.append((connection, tracked))
+        made.append((connection, tracked))  # from here on, the teardown disconnects and releases it
+        context = connection.context
+        if trace_target(run, request.node, tracked.number) is not None:
+            await context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         return NewSession(context.pages[0] if context.pages else await context.new_page(), tracked.session)
 
     yield new

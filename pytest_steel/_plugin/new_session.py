@@ -55,13 +55,13 @@ def steel_new_session(
         tracked.number = len(made) + 2
         try:
             connection = Connection(_steel_playwright, client, tracked, **connect)
-            context = connection.context
-            if trace_target(run, request.node, tracked.number) is not None:
-                context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         except BaseException:
             run.sessions.release(tracked)
             raise
-        made.append((connection, tracked))
+        made.append((connection, tracked))  # from here on, the teardown disconnects and releases it
+        context = connection.context
+        if trace_target(run, request.node, tracked.number) is not None:
+            context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         return NewSession(context.pages[0] if context.pages else context.new_page(), tracked.session)
 
     yield new
@@ -106,11 +106,8 @@ def finish_new_sessions(run: SteelRun, item: pytest.Item, made: list[tuple[Conne
     raise_for_any_ended([tracked for _, tracked in made])
 
 
-TRACE_OPTIONS: dict[str, Any] = {
-    "screenshots": True,
-    "snapshots": True,
-    "sources": True,
-}  # as the test's own session's trace
+# As the test's own session's trace.
+TRACE_OPTIONS: dict[str, Any] = {"screenshots": True, "snapshots": True, "sources": True}
 
 
 def trace_target(run: SteelRun, item: pytest.Item, number: int) -> Path | None:

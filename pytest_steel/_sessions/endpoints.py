@@ -57,7 +57,8 @@ class CDPEndpoints:
         where Playwright has the option (1.58 and later).
         """
         exposure = self.exposure_for(node) if node is not None else None
-        local_paths = playwright_has_is_local() and (not self.remote or self.has_files_api(client, tracked))
+        files_api = self.remote and self.has_files_api(client, tracked)  # asked whatever Playwright: reports use it
+        local_paths = playwright_has_is_local() and (files_api or not self.remote)
         uploads = self.remote and local_paths  # the relay rewrites file inputs
         return {"url": self.url_for(client, tracked, uploads), "exposure": exposure, "is_local": local_paths}
 
