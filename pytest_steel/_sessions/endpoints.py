@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .._client.errors import SteelError, SteelFilesUnsupportedError
+from .._config.settings import Backend
 
 if TYPE_CHECKING:
     from .._browser.expose import LocalExposure
@@ -30,7 +31,8 @@ class CDPEndpoints:
         self.settings = settings
         self.remote = not settings.is_embedded  # the backend's browsers may not share this machine's disk
         self._relay: DownloadRelay | None = None
-        self._files_api: bool | None = None  # whether the backend has Steel's files API: asked once, then known
+        # Whether the backend has Steel's files API: Steel Cloud has, another server is asked once.
+        self._files_api: bool | None = True if settings.backend.value is Backend.CLOUD else None
 
     def exposure_for(self, node: pytest.Item | pytest.Collector) -> LocalExposure | None:
         """What of this machine the node's sessions' pages reach (option, then marker); None: nothing."""
