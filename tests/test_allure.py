@@ -94,3 +94,29 @@ def test_each_attempt_of_a_rerun_test_carries_its_own_artifacts(pytester: pytest
     first, second = (_attached(a, folder) for a in attempts)
     assert first["Steel screenshot"] == "image/png"
     assert "Steel screenshot" not in second
+
+
+def test_a_further_sessions_trace_is_attached_beside_the_tests_own(
+    pytester: pytest.Pytester, start_server: StartServer
+) -> None:
+    server = start_server()
+    pytester.makepyfile(
+        """
+        def test_fails(steel_page, steel_new_session):
+            other, _ = steel_new_session()
+            other.set_content("<title>the other</title>")
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", server.url, "--steel-tracing", "on", "--steel-screenshot", "off", "--alluredir", "results",
+        "-p", "no:playwright", timeout=180,
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    folder = pytester.path / "results"
+    ((failed,),) = _results(folder).values()
+    names = sorted(a["name"] for a in failed["attachments"] if a["type"] == "application/zip")
+    assert names == [
+        "Playwright trace (open it at https://trace.playwright.dev)",
+        "Playwright trace trace-2.zip (open it at https://trace.playwright.dev)",
+    ]
