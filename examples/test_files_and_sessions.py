@@ -4,8 +4,6 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from pytest_steel import set_input_files
-
 
 def test_the_receipt_downloads_and_saves(steel_page: Page, shop_url: str, tmp_path: Path) -> None:
     steel_page.goto(f"{shop_url}/receipt.html")
@@ -20,7 +18,7 @@ def test_a_photo_uploads(steel_page: Page, shop_url: str, tmp_path: Path) -> Non
     photo = tmp_path / "anvil.jpg"
     photo.write_bytes(b"\xff\xd8" + bytes(1000))
     steel_page.goto(f"{shop_url}/receipt.html")
-    set_input_files(steel_page.get_by_label("Attach a photo"), photo)  # any size: past 50 MB, via the files API
+    steel_page.get_by_label("Attach a photo").set_input_files(photo)  # any size, on a remote session too
     expect(steel_page.locator("#attached")).to_have_text("anvil.jpg, 1002 bytes")
 
 

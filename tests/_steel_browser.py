@@ -17,9 +17,13 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
+
 
 class SteelBrowserStandIn:
-    def __init__(self) -> None:
+    def __init__(self, browsers: str | None = None) -> None:
+        self.browsers = browsers
+        self.browser_of: dict[str, str] = {}  # a session's id -> its session on ``browsers``
         self.lock = threading.Lock()
         self.active: dict[str, Any] | None = None
         self.past: list[dict[str, Any]] = []
@@ -64,12 +68,14 @@ class SteelBrowserStandIn:
                         if stand_in.active:
                             stand_in.replaced.append(stand_in.active["id"])  # dropped, not even kept as past
                         stand_in.active = stand_in._record(body.get("sessionId") or str(uuid.uuid4()), "live")
+                        stand_in._back_with_a_browser(stand_in.active)
                         return self._send(stand_in.active)
                     if path.endswith("/release"):  # single and release-all alike: the active session ends
                         ended = stand_in.active or stand_in._record(str(uuid.uuid4()), "idle")
                         ended = {**ended, "status": "released"}
                         if stand_in.active:
                             stand_in.past.insert(0, ended)
+                            stand_in._release_browser(stand_in.active["id"])
                         stand_in.active = None
                         return self._send({"success": True, **ended})
                 self._send({"message": "not found"}, 404)
@@ -78,6 +84,17 @@ class SteelBrowserStandIn:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def _back_with_a_browser(self, record: dict[str, Any]) -> None:
+        if self.browsers is None:
+            return
+        made = httpx.post(f"{self.browsers}/v1/sessions", json={}, timeout=60).json()
+        self.browser_of[record["id"]] = made["id"]
+        record["websocketUrl"] = made["websocketUrl"]
+
+    def _release_browser(self, session_id: str) -> None:
+        if session_id in self.browser_of:
+            httpx.post(f"{self.browsers}/v1/sessions/{self.browser_of.pop(session_id)}/release", timeout=60)
 
     def _record(self, session_id: str, status: str) -> dict[str, Any]:
         host = self.url.removeprefix("http://")

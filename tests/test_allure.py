@@ -141,3 +141,29 @@ def test_a_failure_that_holds_the_key_shows_it_in_no_report_nor_log(
     log = (pytester.path / "run.log").read_text()
     assert "logged ***" in log and "HTTP Request: POST " + server.url + "/v1/sessions" in log  # it logged, at DEBUG
     assert key not in log
+
+
+def test_a_further_sessions_trace_is_attached_beside_the_tests_own(
+    pytester: pytest.Pytester, start_server: StartServer
+) -> None:
+    server = start_server()
+    pytester.makepyfile(
+        """
+        def test_fails(steel_page, steel_new_session):
+            other, _ = steel_new_session()
+            other.set_content("<title>the other</title>")
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", server.url, "--steel-tracing", "on", "--steel-screenshot", "off", "--alluredir", "results",
+        "-p", "no:playwright", timeout=180,
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    folder = pytester.path / "results"
+    ((failed,),) = _results(folder).values()
+    names = sorted(a["name"] for a in failed["attachments"] if a["type"] == "application/zip")
+    assert names == [
+        "Playwright trace (open it at https://trace.playwright.dev)",
+        "Playwright trace trace-2.zip (open it at https://trace.playwright.dev)",
+    ]

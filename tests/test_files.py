@@ -4,9 +4,13 @@ whose browser shares no disk with them, and several sessions in one test."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import io
 import json
 import os
+import re
+import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,9 +18,11 @@ from typing import Any
 import pytest
 
 from pytest_steel import AsyncSteelClient, SteelClient, SteelFilesUnsupportedError
+from pytest_steel._reporting.test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
+from pytest_steel._sessions.endpoints import playwright_has_is_local
 
 from ._steel_browser import SteelBrowserStandIn
-from ._support import Backend, FaultProxy, RemoteServer, StartServer
+from ._support import Backend, FaultProxy, RemoteServer, StartServer, installed
 
 KEY = "files-key"
 
@@ -98,16 +104,128 @@ def test_the_clients_reach_the_files_and_name_a_backend_that_has_none(
         client.release(session.id)
 
 
-# A pytest-playwright-style project: its page, a 60 MB upload, a download saved where the test says.
-FILES_PROJECT = r'''
-import os, pathlib, zlib
+# A pytest-playwright project, unchanged: a 60 MB page.set_input_files, a large download saved where the test says,
+# uploads from an iframe, a file chooser and a directory input. Every upload's bytes are checked in the page (CRC-32).
+FILES_PROJECT = r"""
+import os, time, zlib
 from playwright.sync_api import expect
 from pytest_steel import set_input_files
+from files_page import BIG_MB, DATA, LINK, REMOTE, UPLOAD, big_data, fetching
+
+def test_a_60_mb_upload_arrives_whole(page, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(60 * 2**20))
+    page.set_content(UPLOAD)
+    page.set_input_files("#f", big)
+    expected = f"big.bin {big.stat().st_size} {zlib.crc32(big.read_bytes())}"
+    expect(page.locator("#out")).to_have_text(expected, timeout=90_000)
+
+def test_uploads_from_a_frame_a_file_chooser_and_a_directory(page, tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"abc" * 1000)
+    want = f"small.txt 3000 {zlib.crc32(small.read_bytes())}"
+    page.set_content("<iframe srcdoc='" + UPLOAD.replace("'", "&#39;") + "'></iframe>")
+    frame = page.frame_locator("iframe")
+    frame.locator("#f").set_input_files(small)
+    expect(frame.locator("#out")).to_have_text(want)
+    page.set_content(UPLOAD)
+    with page.expect_file_chooser() as chooser:
+        page.click("#f")
+    chooser.value.set_files(small)
+    expect(page.locator("#out")).to_have_text(want)
+    folder = tmp_path / "folder"
+    (folder / "inner").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"a")
+    (folder / "inner" / "b.txt").write_bytes(b"bb")
+    page.set_content("<input type=file id=d webkitdirectory><output id=out></output><script>d.onchange = () =>"
+        " out.textContent = [...d.files].map(f => f.webkitRelativePath + ':' + f.size).sort().join(' ')</script>")
+    page.set_input_files("#d", folder)
+    expect(page.locator("#out")).to_have_text("folder/a.txt:1 folder/inner/b.txt:2")
+
+def test_the_alias_still_fills_an_input(page, tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"abc")
+    page.set_content(UPLOAD)
+    set_input_files(page.locator("#f"), small)
+    expect(page.locator("#out")).to_have_text(f"small.txt 3 {zlib.crc32(b'abc')}")
+
+def test_a_large_download_is_saved_while_the_session_answers(page, tmp_path):
+    page.set_content(LINK)
+    with page.expect_download(timeout=120_000) as info:
+        page.click("#big")
+    answered_while_fetching, deadline = [], time.monotonic() + 240
+    while time.monotonic() < deadline and not fetching(done=True):
+        before = fetching()
+        started = time.monotonic()
+        assert page.evaluate("1+1") == 2
+        took = time.monotonic() - started
+        if before and fetching():  # the fetch was under way before the evaluate, and still after it
+            answered_while_fetching.append(took)
+    if REMOTE:
+        assert answered_while_fetching, "never saw the fetch under way"
+        assert max(answered_while_fetching) < 1.0, answered_while_fetching
+    target = tmp_path / "saved.bin"
+    info.value.save_as(target)
+    assert target.stat().st_size == BIG_MB * 2**20
+    assert target.read_bytes() == big_data()
+
+def test_a_failing_test_keeps_its_downloads(page):
+    page.set_content(LINK)
+    with page.expect_download() as info:
+        page.click("#get")
+    assert info.value.failure() is None
+    assert False, "fails on purpose"
+"""
+
+# The same upload and download from an async test, on the plugin's own async page.
+ASYNC_FILES_PROJECT = r"""
+import os, time, zlib
+import pytest
+from playwright.async_api import expect
+from files_page import UPLOAD, LINK, big_data, fetching
+
+pytestmark = pytest.mark.asyncio
+
+async def test_a_60_mb_upload_and_a_large_download(steel_async_page, tmp_path):
+    page = steel_async_page
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(60 * 2**20))
+    await page.set_content(UPLOAD)
+    await page.set_input_files("#f", big)
+    expected = f"big.bin {big.stat().st_size} {zlib.crc32(big.read_bytes())}"
+    await expect(page.locator("#out")).to_have_text(expected, timeout=90_000)
+    await page.set_content(LINK)
+    async with page.expect_download(timeout=120_000) as info:
+        await page.click("#big")
+    download = await info.value
+    answered_while_fetching, deadline = [], time.monotonic() + 240
+    while time.monotonic() < deadline and not fetching(done=True):
+        before = fetching()
+        started = time.monotonic()
+        assert await page.evaluate("1+1") == 2
+        took = time.monotonic() - started
+        if before and fetching():
+            answered_while_fetching.append(took)
+    assert answered_while_fetching and max(answered_while_fetching) < 1.0, answered_while_fetching
+    target = tmp_path / "saved.bin"
+    await download.save_as(target)
+    assert target.read_bytes() == big_data()
+"""
+
+# What both projects share: the pages, the download's bytes, and where the relay's fetch can be seen under way.
+FILES_PAGE = r"""
+import base64, os, pathlib, tempfile
 
 DATA = bytes(range(256)) * 12288  # 3 MiB
+BIG_MB = int(os.environ["FILES_BIG_MB"])
+REMOTE = os.environ.get("FILES_REMOTE") == "1"
 LINK = ("<a id=get download=report.bin href='data:application/octet-stream;base64,"
-        + __import__("base64").b64encode(DATA).decode() + "'>get</a>")
-UPLOAD = """<input type=file id=f><output id=out></output><script>
+        + base64.b64encode(DATA).decode() + "'>get</a><button id=big>big</button><script>"
+        "big.onclick = () => { const bytes = new Uint8Array(" + str(BIG_MB) + " * 2 ** 20);"
+        "for (let i = 0; i < bytes.length; i++) bytes[i] = (i & 255) ^ ((i >>> 20) & 255);"
+        "const a = document.createElement('a'); a.download = 'big.bin';"
+        "a.href = URL.createObjectURL(new Blob([bytes])); a.click(); }</script>")
+UPLOAD = '''<input type=file id=f><output id=out></output><script>
 const table = new Uint32Array(256).map((_, n) => {
   let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
 document.getElementById('f').addEventListener('change', async (event) => {
@@ -117,47 +235,35 @@ document.getElementById('f').addEventListener('change', async (event) => {
   for (let i = 0; i < bytes.length; i++) crc = table[(crc ^ bytes[i]) & 0xFF] ^ (crc >>> 8);
   document.getElementById('out').textContent = `${file.name} ${file.size} ${(crc ^ 0xFFFFFFFF) >>> 0}`;
 });
-</script>"""
+</script>'''
 
 
-def test_a_60_mb_upload_arrives_whole(page, tmp_path):
-    big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(60 * 2**20))
-    page.set_content(UPLOAD)
-    set_input_files(page.locator("#f"), big)
-    expected = f"big.bin {big.stat().st_size} {zlib.crc32(big.read_bytes())}"
-    expect(page.locator("#out")).to_have_text(expected, timeout=60_000)
+def big_data():
+    return b"".join(bytes(b ^ (k & 255) for b in range(256)) * 4096 for k in range(BIG_MB))
 
 
-def test_a_small_upload_is_playwrights_own(page, tmp_path):
-    small = tmp_path / "small.txt"
-    small.write_bytes(b"abc")
-    page.set_content(UPLOAD)
-    set_input_files(page.locator("#f"), small)
-    expect(page.locator("#out")).to_have_text(f"small.txt 3 {zlib.crc32(b'abc')}")
-
-
-def test_a_download_is_saved_where_the_test_says(page, tmp_path):
-    page.set_content(LINK)
-    with page.expect_download() as info:
-        page.click("#get")
-    target = tmp_path / "saved.bin"
-    info.value.save_as(target)
-    assert target.read_bytes() == DATA
-    assert pathlib.Path(info.value.path()).read_bytes() == DATA
-
-
-def test_a_failing_test_keeps_its_downloads(page):
-    page.set_content(LINK)
-    with page.expect_download() as info:
-        page.click("#get")
-    assert info.value.failure() is None
-    assert False, "fails on purpose"
-'''
+def fetching(done=False):
+    # The driver reads downloads from playwright-artifacts-* in its TMPDIR (the plugin's driver has one of its own);
+    # the relay streams into a hidden .part file there and renames it when whole.
+    root = pathlib.Path(tempfile.gettempdir())
+    folders = [*root.glob("playwright-artifacts-*"), *root.glob("pytest-steel-playwright-*/playwright-artifacts-*")]
+    files = [p for f in folders for p in f.iterdir()]
+    if done:
+        return any(p.stat().st_size == BIG_MB * 2**20 for p in files if p.name[0] != ".")
+    return any(p.name.endswith(".part") for p in files)
+"""
 
 DATA = bytes(range(256)) * 12288
+BIG_MB = 200  # the issue's export size
 
 
+NEEDS_IS_LOCAL = pytest.mark.skipif(
+    not playwright_has_is_local(),
+    reason="Playwright before 1.58 has no is_local: past 50 MB, uploads need pytest_steel.set_input_files there",
+)
+
+
+@NEEDS_IS_LOCAL
 @pytest.mark.parametrize("where", ["remote", "embedded"])
 def test_uploads_and_downloads_cross_to_a_browser_that_shares_no_disk(
     where: str, request: pytest.FixtureRequest, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
@@ -167,17 +273,32 @@ def test_uploads_and_downloads_cross_to_a_browser_that_shares_no_disk(
         remote: RemoteServer = request.getfixturevalue("remote_server")
         monkeypatch.setenv("STEEL_API_KEY", remote.api_key or "")
         args += ["--steel-base-url", remote.url]
-    pytester.makepyfile(test_files_project=FILES_PROJECT)
-    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", timeout=240)
-    result.assert_outcomes(passed=3, failed=1)
+    monkeypatch.setenv("FILES_BIG_MB", str(BIG_MB if where == "remote" else 8))  # embedded: nothing is fetched
+    monkeypatch.setenv("FILES_REMOTE", "1" if where == "remote" else "0")
+    pytester.makepyfile(test_files_project=FILES_PROJECT, files_page=FILES_PAGE)
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", "-p", "no:randomly", timeout=600)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(
         ["E       AssertionError: fails on purpose", "download: test-results-steel/*failing*/downloads/*"]
     )
     kept = list(pytester.path.glob("test-results-steel/*failing*/downloads/*"))
     assert [p.read_bytes() == DATA for p in kept] == [True]
-    assert not list(pytester.path.glob("test-results-steel/*saved_where*/downloads"))  # passing: none kept
+    assert not list(pytester.path.glob("test-results-steel/*saved_while*/downloads"))  # passing: none kept
     if where == "remote":
         assert remote.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []
+
+
+@NEEDS_IS_LOCAL
+def test_an_async_test_uploads_and_downloads_large_files_unchanged(
+    pytester: pytest.Pytester, remote_server: RemoteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEEL_API_KEY", remote_server.api_key or "")
+    monkeypatch.setenv("FILES_BIG_MB", str(BIG_MB))
+    pytester.makepyfile(test_async_files=ASYNC_FILES_PROJECT, files_page=FILES_PAGE)
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", remote_server.url, "-p", "no:playwright", "-p", "no:cacheprovider", timeout=600
+    )
+    result.assert_outcomes(passed=1)
 
 
 THREE_USERS = """
@@ -282,6 +403,7 @@ async def _through_the_relay(folder: Path, guids: list[str], fetched: list[str],
     from aiohttp import ClientSession, WSServerHandshakeError, web
 
     from pytest_steel._browser.relay import DownloadRelay
+    from pytest_steel._browser.relay_downloads import RemoteFiles
 
     async def browser(request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
@@ -302,13 +424,14 @@ async def _through_the_relay(folder: Path, guids: list[str], fetched: list[str],
     await site.start()
     port = runner.addresses[0][1]
 
-    def fetch(path: str, local: Path) -> None:  # as the files API would: the file, written where asked
-        fetched.append(path)
-        local.write_bytes(b"data")
+    class Files(RemoteFiles):  # as the files API would: the file, written where asked
+        async def download_to(self, path: str, local: Path) -> None:
+            fetched.append(path)
+            local.write_bytes(b"data")
 
     relay = DownloadRelay()
     try:
-        url, route = relay.endpoint(f"ws://127.0.0.1:{port}/", fetch)
+        url, route = relay.endpoint(f"ws://127.0.0.1:{port}/", Files(lambda: None, "s"))  # type: ignore[arg-type, return-value]
         heard = []
         async with ClientSession() as http:
             async with http.ws_connect(url) as driver:
@@ -354,3 +477,256 @@ def test_a_relay_path_serves_one_connection_and_is_then_forgotten(tmp_path: Path
     assert status == 404  # a second connection to the same path finds nothing
     assert relay._routes == {}  # nothing of the route left in the relay
     assert route.failures == []  # its holder keeps the record
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """A files API whose download starts, then trickles a chunk every 50 ms: a fetch that outlives its timeout."""
+
+    protocol_version = "HTTP/1.1"
+    served: list[str] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).served.append(self.path)
+        self.send_response(200)
+        self.send_header("content-type", "application/octet-stream")
+        self.send_header("content-length", str(100 * 2**20))
+        self.end_headers()
+        try:
+            for _ in range(400):  # 20 s at most, far past the fetch's timeout
+                self.wfile.write(b"x" * 2**16)
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            return  # the client went away: what the test expects
+
+
+class _Driver:
+    """The driver's end of a relayed connection: what the relay sent it."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send_str(self, text: str) -> None:
+        self.sent.append(text)
+
+
+def test_a_fetch_past_its_timeout_is_cancelled_leaves_nothing_and_the_other_messages_pass(tmp_path: Path) -> None:
+    from pytest_steel._browser.relay import Route
+    from pytest_steel._browser.relay_downloads import RemoteFiles, hold_download_event
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    completed = '{"method":"Browser.downloadProgress","params":{"guid":"g-1","state":"completed","receivedBytes":9}}'
+    later = '{"method":"Browser.downloadProgress","params":{"guid":"g-1","state":"completed","receivedBytes":9,"x":1}}'
+    other = '{"id":7,"result":{"value":2}}'
+
+    async def scenario() -> tuple[list[str], list[str], float]:
+        files = RemoteFiles(lambda: AsyncSteelClient(url, "k", max_retries=0), "s")
+        files.fetch_timeout = 1.0
+        route, driver = Route("ws://unused", files), _Driver()
+        route.folders.add(str(folder))
+        assert hold_download_event(completed, route, driver)
+        assert hold_download_event(later, route, driver)  # the same download's later event waits behind it
+        assert not hold_download_event(other, route, driver)  # everything else passes at once
+        started = time.monotonic()
+        while files.tasks and time.monotonic() - started < 30:
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - started
+        await files.aclose()
+        return driver.sent, list(route.failures), took
+
+    try:
+        sent, failures, took = asyncio.run(scenario())
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert sent == [completed, later]  # let through, in their order, once the fetch gave up
+    assert took < 10
+    assert failures == [
+        "download g-1 finished in the session's browser, but not here: it did not come back within 1 s "
+        "(fetch cancelled, nothing kept)"
+    ]
+    assert _Trickle.served == ["/v1/sessions/s/files/g-1"]
+    assert list(folder.iterdir()) == []  # no partial file; and the fetch was a task, now done: nothing writes later
+
+
+OLD_ALIAS = """
+import os, zlib
+from playwright.sync_api import expect
+from pytest_steel import set_input_files
+from files_page import UPLOAD
+
+def test_the_alias_uploads_60_mb(steel_page, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(60 * 2**20))
+    steel_page.set_content(UPLOAD)
+    set_input_files(steel_page.locator("#f"), big)
+    expected = f"big.bin {big.stat().st_size} {zlib.crc32(big.read_bytes())}"
+    expect(steel_page.locator("#out")).to_have_text(expected, timeout=90_000)
+"""
+
+
+@pytest.mark.skipif(playwright_has_is_local(), reason="with is_local the alias is Playwright's own call (tested above)")
+def test_before_playwright_1_58_the_alias_still_uploads_past_50_mb(
+    pytester: pytest.Pytester, remote_server: RemoteServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEEL_API_KEY", remote_server.api_key or "")
+    monkeypatch.setenv("FILES_BIG_MB", "1")
+    pytester.makepyfile(test_old_alias=OLD_ALIAS, files_page=FILES_PAGE)
+    result = pytester.runpytest_subprocess("--steel-base-url", remote_server.url, "-p", "no:playwright", timeout=300)
+    result.assert_outcomes(passed=1)
+
+
+NO_FILES_API = """
+import os, zlib
+from playwright.sync_api import expect
+from files_page import UPLOAD
+
+def test_a_1_mb_upload_goes_as_playwright_sends_it(steel_page, tmp_path):
+    small = tmp_path / "small.bin"
+    small.write_bytes(os.urandom(2**20))
+    steel_page.set_content(UPLOAD)
+    steel_page.set_input_files("#f", small)
+    expect(steel_page.locator("#out")).to_have_text(f"small.bin {2**20} {zlib.crc32(small.read_bytes())}")
+
+def test_a_60_mb_upload_cannot_reach_the_browser(steel_page, tmp_path):
+    big = tmp_path / "big.bin"
+    with big.open("wb") as out:
+        out.truncate(60 * 2**20)
+    steel_page.set_content(UPLOAD)
+    steel_page.set_input_files("#f", big)
+"""
+
+
+def test_on_a_backend_without_the_files_api_small_uploads_work_and_a_large_one_fails_clearly(
+    pytester: pytest.Pytester, start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browsers = start_server()
+    stand_in = SteelBrowserStandIn(browsers=browsers.url)  # steel-browser's API, with a real browser behind it
+    monkeypatch.setenv("FILES_BIG_MB", "1")
+    pytester.makepyfile(test_no_files_api=NO_FILES_API, files_page=FILES_PAGE)
+    try:
+        result = pytester.runpytest_subprocess(
+            "--steel-base-url", stand_in.url, "-p", "no:playwright", "-p", "no:randomly", timeout=180
+        )
+    finally:
+        stand_in.close()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * Cannot transfer files larger than 50Mb to a browser not co-located with the server",
+            "*- Steel: a large upload to a backend without a files API -*",
+            f"the backend at {stand_in.url} has no session files API as Steel Cloud and steel-local speak it *",
+        ]
+    )
+    assert stand_in.browser_of == {}  # every session released, its browser with it
+
+
+TWO_MORE = """
+def test_two_shoppers_then_a_failure(steel_new_session):
+    for title in ("first", "second"):
+        page, _ = steel_new_session()
+        page.set_content(f"<title>{title}</title><h1>{title}</h1>")
+    assert False, "fails on purpose"
+
+def test_passes_with_one_more(steel_new_session):
+    page, _ = steel_new_session()
+    page.set_content("<title>fine</title>")
+"""
+
+
+def test_each_further_session_of_a_failing_test_has_its_trace_and_recording_linked(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    pytester.makepyfile(test_two_more=TWO_MORE)
+    junit = pytester.path / "junit.xml"
+    html = pytester.path / "report" / "index.html"
+    result = embedded_backend.run(
+        pytester,
+        "--steel-tracing=retain-on-failure",
+        "--steel-recording=retain-on-failure",
+        "--steel-screenshot=off",
+        "-p",
+        "no:randomly",
+        f"--junitxml={junit}",
+        f"--html={html}",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    folder = pytester.path / "test-results" / "test_two_more.py-test_two_shoppers_then_a_failure"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "recording-2.webm",
+        "recording-3.webm",
+        "trace-2.zip",
+        "trace-3.zip",
+    ]
+    for number, title in ((2, "first"), (3, "second")):
+        trace = zipfile.ZipFile(folder / f"trace-{number}.zip")
+        assert any(title in trace.read(name).decode(errors="replace") for name in trace.namelist())  # its own pages
+        assert (folder / f"recording-{number}.webm").read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # WebM
+    assert [p.name for p in (pytester.path / "test-results").iterdir()] == [folder.name]  # the passing test: none
+    result.stdout.fnmatch_lines(
+        [
+            "trace: test-results/test_two_more.py-test_two_shoppers_then_a_failure/trace-2.zip",
+            "trace: test-results/test_two_more.py-test_two_shoppers_then_a_failure/trace-3.zip",
+        ]
+    )
+    import xml.etree.ElementTree as ET
+
+    case = next(c for c in ET.parse(junit).getroot().iter("testcase") if c.get("name").endswith("failure"))
+    linked = sorted(
+        p.get("value") for p in case.iter("property") if p.get("name") in ("steel_trace", "steel_recording")
+    )
+    assert [Path(v).name for v in linked] == ["recording-2.webm", "recording-3.webm", "trace-2.zip", "trace-3.zip"]
+    if installed("pytest-html") >= PYTEST_HTML_WITH_TEARDOWN_EXTRAS:  # older ones show no teardown extras
+        page = html.read_text().replace("&#34;", '"').replace("&quot;", '"')
+        found = re.findall(r'"name": "Steel trace", "format_type": "url", "content": "[^"]*trace-[23]\.zip"', page)
+        assert len(found) == 2
+
+
+def test_the_relay_leaves_browser_paths_and_strange_download_names_alone(tmp_path: Path) -> None:
+    """A file input given the browser's own paths (a CDP session of the test's, with what the files API answered)
+    goes on unchanged; a download whose guid would name a file outside the driver's folder is not fetched."""
+    from pytest_steel._browser.relay import Route
+    from pytest_steel._browser.relay_downloads import RemoteFiles, hold_download_event, refuse_unsafe_download
+    from pytest_steel._browser.relay_uploads import take_file_input
+
+    route = Route("ws://unused", RemoteFiles(lambda: AsyncSteelClient("http://127.0.0.1:9", "k"), "s"), uploads=True)
+    route.folders.add(str(tmp_path))
+    given = '{"id":3,"method":"DOM.setFileInputFiles","params":{"files":["uploads/ab/big.bin","/files/x"],"nodeId":5}}'
+    assert not take_file_input(given, route, None, None)
+    strange = '{"method":"Browser.downloadProgress","params":{"guid":"../../evil","state":"completed"}}'
+    canceled = refuse_unsafe_download(strange, route)
+    assert json.loads(canceled)["params"]["state"] == "canceled"
+    assert not hold_download_event(canceled, route, _Driver())
+    assert route.files.tasks == set() and route.files.held == {}
+
+
+ASYNC_ONE_MORE = """
+import pytest
+
+@pytest.mark.asyncio
+async def test_one_more_then_a_failure(steel_async_new_session):
+    page, _ = await steel_async_new_session()
+    await page.set_content("<title>async further</title>")
+    assert False, "fails on purpose"
+"""
+
+
+def test_an_async_further_session_of_a_failing_test_has_its_trace(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    pytester.makepyfile(test_async_more=ASYNC_ONE_MORE)
+    result = embedded_backend.run(pytester, "--steel-tracing=retain-on-failure", "--steel-screenshot=off")
+    result.assert_outcomes(failed=1)
+    folder = pytester.path / "test-results" / "test_async_more.py-test_one_more_then_a_failure"
+    assert [p.name for p in folder.iterdir()] == ["trace-2.zip"]
+    trace = zipfile.ZipFile(folder / "trace-2.zip")
+    assert any("async further" in trace.read(name).decode(errors="replace") for name in trace.namelist())
+    result.stdout.fnmatch_lines(["trace: test-results/test_async_more.py-test_one_more_then_a_failure/trace-2.zip"])

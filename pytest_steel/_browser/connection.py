@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._client.errors import SteelError, SteelSessionError, first_line
 from .uploads import remember
@@ -83,6 +83,7 @@ class Connection:
         slow_mo: float = 0,
         url: str | None = None,
         exposure: LocalExposure | None = None,
+        is_local: bool = False,
     ) -> None:
         from playwright.sync_api import Error as PlaywrightError
 
@@ -94,14 +95,17 @@ class Connection:
         failure: str | None = None
         try:
             self.browser: Browser = playwright.chromium.connect_over_cdp(
-                url or client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
+                url or client.cdp_url(tracked.session),
+                timeout=CONNECT_TIMEOUT_MS,
+                slow_mo=slow_mo or None,
+                **local_paths(is_local),
             )
         except PlaywrightError as exc:
             failure = client.redact(first_line(exc))
         if failure is not None:  # raised outside the except block, so no local holds the unredacted error
             raise connect_error(tracked, failure, client)
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
-        remember(self.browser, client, tracked.id)
+        remember(self.browser, client, tracked.id, is_local)
         driver.open.add(self)
         if exposure is not None:
             exposure.attach(self.browser)
@@ -127,6 +131,12 @@ class Connection:
                 self.browser.close()
             except PlaywrightError:
                 pass  # the connection went down under us: the session's release is what matters
+
+
+def local_paths(is_local: bool) -> dict[str, Any]:
+    """``is_local=True`` when asked (the relay rewrites file inputs): not passed at all otherwise, so that
+    a Playwright older than 1.58, which has no such argument, connects as it always did."""
+    return {"is_local": True} if is_local else {}
 
 
 def connect_error(tracked: TrackedSession, failure: str, client: SteelClient | None = None) -> SteelSessionError:
@@ -161,6 +171,7 @@ class AsyncConnection:
         playwright: async_api.Playwright | None = None,
         url: str | None = None,
         exposure: LocalExposure | None = None,
+        is_local: bool = False,
     ) -> AsyncConnection:
         """Connect; with ``playwright`` given (pytest-playwright-asyncio's), on that driver, which it leaves running."""
         from playwright.async_api import Error as PlaywrightError
@@ -180,7 +191,10 @@ class AsyncConnection:
         failure: str | None = None
         try:
             self.browser = await driver.chromium.connect_over_cdp(
-                url or client.cdp_url(tracked.session), timeout=CONNECT_TIMEOUT_MS, slow_mo=slow_mo or None
+                url or client.cdp_url(tracked.session),
+                timeout=CONNECT_TIMEOUT_MS,
+                slow_mo=slow_mo or None,
+                **local_paths(is_local),
             )
         except PlaywrightError as exc:
             failure = client.redact(first_line(exc))
@@ -188,7 +202,7 @@ class AsyncConnection:
             await self._stop()
             raise connect_error(tracked, failure, client)
         self.browser.on("disconnected", lambda _: tracked.connection_lost())
-        remember(self.browser, client, tracked.id)
+        remember(self.browser, client, tracked.id, is_local)
         if exposure is not None:
             await exposure.attach_async(self.browser)
         return self

@@ -1,17 +1,20 @@
-"""A loopback relay between the Playwright driver and a remote session's CDP endpoint, for its downloads.
+"""A loopback relay between the Playwright driver and a remote session's CDP endpoint, for its files.
 
 Playwright connected over CDP asks the browser to download into a folder of the driver's
-machine, and reads a finished download from there (``download.path()``, ``save_as``). A
-browser on another machine writes that file on its own disk. So every connection to a
-session that may run elsewhere goes through this relay, which watches two messages and
-passes every other one through as it came:
+machine, and reads a finished download from there (``download.path()``, ``save_as``); and,
+told the browser shares its disk (``is_local``), it hands a file input this machine's paths.
+A browser on another machine has neither. So every connection to a session that may run
+elsewhere goes through this relay, which watches a few messages and passes every other one
+through as it came:
 
 - the driver's ``Browser.setDownloadBehavior``: the folder the driver will read from;
-- the browser's ``Browser.downloadProgress`` that says ``completed``: held, with every
-  message after it, until the file is fetched through the session's files API into that
-  folder. Only then does the driver hear that the download finished, so a test's
-  ``download.save_as(...)`` finds the file, unchanged. A file already there (a server on
-  this machine) is not fetched again.
+- the driver's ``DOM.setFileInputFiles``: its files uploaded into the session's files, and
+  the command sent on with the browser's paths for them (``relay_uploads``);
+- the browser's ``Browser.downloadProgress`` that says ``completed``: held, with the later
+  events of that download only, until the file is fetched through the session's files API
+  into that folder (``relay_downloads``). Only then does the driver hear that the download
+  finished, so a test's ``download.save_as(...)`` finds the file, unchanged. A file already
+  there (a server on this machine) is not fetched again.
 
 A download the backend's files API cannot give is let through as it is, and noted: the
 test's report says why its ``save_as`` found nothing. With ``--steel-expose-local`` on,
@@ -29,13 +32,12 @@ import contextlib
 import json
 import secrets
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._client.network import ws_options
-from .._client.safe_names import UnsafeNameError, inside
+from .relay_downloads import RemoteFiles, hold_download_event, refuse_unsafe_download
+from .relay_uploads import take_file_input
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -46,9 +48,7 @@ if TYPE_CHECKING:
     from .intercept import Interceptor, SocketGrant
 
 _DOWNLOAD_BEHAVIOR = '"Browser.setDownloadBehavior"'
-_DOWNLOAD_PROGRESS = '"Browser.downloadProgress"'
 START_TIMEOUT = 10.0  # seconds the relay's thread may take to listen
-FETCH_TIMEOUT = 300.0  # seconds one download may take to come back
 
 
 @dataclass
@@ -56,10 +56,11 @@ class Route:
     """One driver connection's way to its session, and what it learned on the way."""
 
     upstream: str  # the session's CDP URL (with its key, if any): never shown
-    fetch: Callable[[str, Path], None]  # fetch(path in the session's files, local file) or raise
+    files: RemoteFiles  # the session's files area, and the downloads and uploads on their way
+    uploads: bool = False  # the driver was told the browser shares its disk: file inputs are rewritten here
     exposure: LocalExposure | None = None  # the test machine's hosts the relay answers for, if any
     folders: set[str] = field(default_factory=set)
-    failures: list[str] = field(default_factory=list)  # what the test's report should say: downloads, the exposure
+    failures: list[str] = field(default_factory=list)  # what the test's report should say: files, the exposure
     interceptor: Interceptor | None = None  # while the driver is connected, with an exposure
     loop: asyncio.AbstractEventLoop | None = None
     sockets: int = 0  # bridged WebSockets open
@@ -103,12 +104,12 @@ class DownloadRelay:
         self._lock = threading.Lock()
 
     def endpoint(
-        self, upstream: str, fetch: Callable[[str, Path], None], exposure: LocalExposure | None = None
+        self, upstream: str, files: RemoteFiles, uploads: bool = False, exposure: LocalExposure | None = None
     ) -> tuple[str, Route]:
         """A loopback CDP URL that reaches ``upstream`` through the relay, and the route's record."""
         self._start()
         token = secrets.token_urlsafe(16)
-        route = self._routes[token] = Route(upstream, fetch, exposure)
+        route = self._routes[token] = Route(upstream, files, uploads, exposure)
         if exposure is not None:
             exposure.relay = route
         return f"ws://127.0.0.1:{self._port}/{token}", route
@@ -162,7 +163,7 @@ class DownloadRelay:
         driver = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await driver.prepare(request)
         try:
-            options = ws_options(route.upstream)  # the same CAs and proxy as REST
+            options = ws_options(route.upstream)
             browser = await self._http.ws_connect(route.upstream, max_msg_size=0, autoping=True, **options)
         except Exception as exc:  # noqa: BLE001 - the driver sees its connection refused, as it would directly
             route.failures.append(_unreachable(exc, route.upstream))
@@ -185,6 +186,7 @@ class DownloadRelay:
         if interceptor is not None:
             await interceptor.close()
             route.interceptor = None
+        await route.files.aclose()  # what is still on its way is of no use to a driver that left
         close_code = browser.close_code or driver.close_code or 1000
         await browser.close()
         if not driver.closed:
@@ -192,6 +194,8 @@ class DownloadRelay:
         return driver
 
     async def _shut(self) -> None:
+        for route in self._routes.values():
+            await route.files.aclose()
         if self._app_http is not None:
             await self._app_http.close()
         if self._http is not None:
@@ -223,6 +227,8 @@ async def _pump_commands(driver: Any, browser: Any, route: Route) -> None:
                 folder = _download_folder(text)
                 if folder:
                     route.folders.add(folder)
+            if take_file_input(text, route, browser, driver):  # sent on by relay_uploads
+                continue
             await browser.send_str(text)
         elif message.type == WSMsgType.BINARY:
             await browser.send_bytes(message.data)
@@ -238,37 +244,12 @@ async def _pump_events(browser: Any, driver: Any, route: Route) -> None:
                 text = await route.interceptor.from_browser(message.data)
                 if text is None:
                     continue
-            if _DOWNLOAD_PROGRESS in text and '"completed"' in text:
-                guid = _completed_guid(text)
-                if guid and not await _bring_back(guid, route):
-                    text = _canceled(text)  # the driver would read <folder>/<guid>: not a name from elsewhere
+            text = refuse_unsafe_download(text, route)
+            if hold_download_event(text, route, driver):  # sent on by relay_downloads
+                continue
             await driver.send_str(text)
         elif message.type == WSMsgType.BINARY:
             await driver.send_bytes(message.data)
-
-
-async def _bring_back(guid: str, route: Route) -> bool:
-    """The finished download into each folder the driver reads from, unless it is there already; False: unsafe name."""
-    for folder in route.folders:
-        try:
-            local = inside(folder, guid)  # the remote browser names it: it may not name a place outside
-        except UnsafeNameError as exc:
-            route.failures.append(f"download not written, the session's browser gave it an unsafe name: {exc}")
-            return False
-        if local.exists():
-            continue
-        try:
-            await asyncio.wait_for(asyncio.to_thread(route.fetch, guid, local), FETCH_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - the test hears of it in its report
-            route.failures.append(f"download {guid} finished in the session's browser, but not here: {exc}")
-    return True
-
-
-def _canceled(text: str) -> str:
-    """The download event as a canceled download: the test's ``save_as`` fails instead of reading elsewhere."""
-    event = json.loads(text)
-    event["params"]["state"] = "canceled"
-    return json.dumps(event)
 
 
 def _download_folder(text: str) -> str | None:
@@ -277,15 +258,6 @@ def _download_folder(text: str) -> str | None:
         if command.get("method") == "Browser.setDownloadBehavior":
             folder = (command.get("params") or {}).get("downloadPath")
             return folder if isinstance(folder, str) else None
-    return None
-
-
-def _completed_guid(text: str) -> str | None:
-    with contextlib.suppress(ValueError, AttributeError):
-        event = json.loads(text)
-        params = event.get("params") or {}
-        if event.get("method") == "Browser.downloadProgress" and params.get("state") == "completed":
-            return str(params.get("guid") or "") or None
     return None
 
 

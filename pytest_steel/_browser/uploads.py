@@ -1,12 +1,13 @@
-"""``set_input_files``: a file input filled with local files of any size, on a session whose browser runs elsewhere.
+"""``set_input_files``: kept as a thin alias of ``locator.set_input_files``, which now works at any size.
 
-Playwright connected over CDP sends a file's bytes to the browser itself, and refuses a set
-of 50 MiB or more ("Cannot transfer files larger than 50Mb to a browser not co-located with
-the server"); no plugin can change that. So this one call does what ``locator.set_input_files``
-does, at any size: under Playwright's limit it is exactly that call; from it on, each file
-goes into the session's files area through the files API, and the input is given the
-browser's own paths for them over CDP (``DOM.setFileInputFiles``, which fires ``input``
-and ``change`` as a person's choice would). The input must be in the page's main frame.
+With Playwright 1.58 or later, on a backend with the files API, the plugin connects with
+``is_local=True`` and its relay puts each file into the session's files area before the
+browser reads it (``relay_uploads``): ``locator.set_input_files`` itself then takes files
+of any size, in any frame, and this call is exactly that. It stays for tests written
+against earlier releases, and for an older Playwright, where it still does what it did:
+under Playwright's limit (it refuses a set of 50 MiB or more), ``locator.set_input_files``;
+from it on, each file goes into the session's files area through the files API, and the input (in the page's main frame)
+is given the browser's own paths over CDP (``DOM.setFileInputFiles``).
 """
 
 from __future__ import annotations
@@ -38,14 +39,20 @@ class SessionOf:
 
     client: SteelClient
     session_id: str
+    local_paths: bool = False  # connected with is_local: the relay makes the driver's paths the browser's
 
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, SessionOf] = weakref.WeakKeyDictionary()
 
 
-def remember(browser: Any, client: SteelClient, session_id: str) -> None:
+def remember(browser: Any, client: SteelClient, session_id: str, local_paths: bool = False) -> None:
     """Note which session a Playwright browser connected to (``Connection`` and ``AsyncConnection`` do)."""
-    _SESSIONS[browser] = SessionOf(client, session_id)
+    _SESSIONS[browser] = SessionOf(client, session_id, local_paths)
+
+
+def _playwrights_own(browser: Any, paths: list[Path]) -> bool:
+    found = _SESSIONS.get(browser)
+    return bool(found is not None and found.local_paths) or playwright_takes(paths)
 
 
 def _paths(files: Files) -> list[Path]:
@@ -76,7 +83,7 @@ def _remote_paths(session: SessionOf, paths: list[Path]) -> list[str]:
 def set_input_files(locator: sync_api.Locator, files: Files) -> None:
     """``locator.set_input_files(files)`` for local files of any size (see the module's docstring)."""
     paths = _paths(files)
-    if playwright_takes(paths):
+    if _playwrights_own(locator.page.context.browser, paths):
         locator.set_input_files(paths)
         return
     page = locator.page
@@ -97,7 +104,7 @@ def set_input_files(locator: sync_api.Locator, files: Files) -> None:
 async def async_set_input_files(locator: async_api.Locator, files: Files) -> None:
     """``set_input_files`` for Playwright's async API."""
     paths = _paths(files)
-    if playwright_takes(paths):
+    if _playwrights_own(locator.page.context.browser, paths):
         await locator.set_input_files(paths)
         return
     import asyncio

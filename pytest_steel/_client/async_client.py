@@ -91,3 +91,21 @@ class AsyncSteelClient(ClientBase):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def async_twin(client: ClientBase) -> AsyncSteelClient:
+    """An ``AsyncSteelClient`` with ``client``'s backend, key, timeouts, retries and rate gate, but no event hooks.
+
+    For work in an event loop of its own (the download relay's), which a blocking client would stall.
+    """
+    rules = client._rules
+    return AsyncSteelClient(
+        client.base_url,
+        client._api_key,
+        api_key_source=client._api_key_source,
+        http_timeout=rules.read_timeout,
+        connect_timeout=rules.connect_timeout,
+        max_retries=rules.max_retries,
+        call_timeout=rules.call_timeout,
+        request_gate=rules.gate,
+    )

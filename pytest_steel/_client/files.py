@@ -95,6 +95,15 @@ def download(rules: Rules, session_id: str, path: str) -> Plan[bytes]:
     return response.content
 
 
+def download_into(rules: Rules, session_id: str, path: str, destination: Path) -> Plan[Path]:
+    """One file streamed into ``destination`` (see ``streams``): memory bounded, the file whole or absent."""
+    headers = {"accept": "application/octet-stream"}
+    response = yield from rules.call("GET", _file(session_id, path), headers=headers, into=destination)
+    if response.headers.get("content-type", "").startswith("application/json"):
+        raise _unsupported(rules, "it answered a file's download with JSON")
+    return destination
+
+
 def download_archive(rules: Rules, session_id: str) -> Plan[bytes]:
     headers = {"accept": "application/zip"}
     return (yield from rules.call("GET", f"/v1/sessions/{session_id}/files.zip", headers=headers)).content
@@ -144,8 +153,8 @@ class Files:
         return self._run(_explained(download(self._rules, session_id, path), self._rules))
 
     def download_to(self, session_id: str, path: str, destination: str | os.PathLike[str]) -> Path:
-        """One file, written to ``destination`` on this machine (its folders made); the path written."""
-        return _write(Path(destination), self.download(session_id, path))
+        """One file, streamed to ``destination`` on this machine (its folders made), renamed there when whole."""
+        return self._run(_explained(download_into(self._rules, session_id, path, Path(destination)), self._rules))
 
     def download_archive(self, session_id: str) -> bytes:
         """Every file of the session in one zip archive."""
@@ -176,7 +185,8 @@ class AsyncFiles:
         return await self._run(_explained(download(self._rules, session_id, path), self._rules))
 
     async def download_to(self, session_id: str, path: str, destination: str | os.PathLike[str]) -> Path:
-        return _write(Path(destination), await self.download(session_id, path))
+        plan = download_into(self._rules, session_id, path, Path(destination))
+        return await self._run(_explained(plan, self._rules))
 
     async def download_archive(self, session_id: str) -> bytes:
         return await self._run(_explained(download_archive(self._rules, session_id), self._rules))
@@ -192,9 +202,3 @@ def _upload_plan(rules: Rules, session_id: str, file: Upload | None, path: str |
     if (file is None) == (url is None):
         raise ValueError("upload takes either file (bytes, a stream or a local path) or url=, not both or neither")
     return upload_url(rules, session_id, url, path) if url is not None else upload(rules, session_id, file, path)
-
-
-def _write(destination: Path, content: bytes) -> Path:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_bytes(content)
-    return destination

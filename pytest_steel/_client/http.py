@@ -34,6 +34,7 @@ from .errors import (
     error_class_for_status,
 )
 from .redaction import display_url
+from .streams import INTO, send_into, send_into_async
 from .wire import SHOULD_RETRY_HEADER
 
 T = TypeVar("T")
@@ -363,7 +364,10 @@ def drive(plan: Plan[T], http: httpx.Client, rules: Rules) -> T:
             continue
         token, response = steps.before_sending(), None
         try:
-            response = http.request(step.method, step.path, **step.kwargs)
+            if INTO in step.kwargs:  # a file's body, streamed into the file the plan names
+                response = send_into(http, step.method, step.path, step.kwargs)
+            else:
+                response = http.request(step.method, step.path, **step.kwargs)
             steps.answered(response)
         except httpx.TransportError as exc:
             steps.failed(exc, step)
@@ -381,7 +385,10 @@ async def drive_async(plan: Plan[T], http: httpx.AsyncClient, rules: Rules) -> T
             continue
         token, response = await asyncio.to_thread(steps.before_sending), None
         try:
-            response = await http.request(step.method, step.path, **step.kwargs)
+            if INTO in step.kwargs:
+                response = await send_into_async(http, step.method, step.path, step.kwargs)
+            else:
+                response = await http.request(step.method, step.path, **step.kwargs)
             steps.answered(response)
         except httpx.TransportError as exc:
             steps.failed(exc, step)

@@ -121,31 +121,52 @@ async def steel_async_new_session(request: pytest.FixtureRequest) -> AsyncIterat
 
     from .._browser.connection import AsyncConnection
     from .fixtures import release_own
-    from .new_session import NewSession, create_for, kept_of, raise_for_any_ended, screenshot_targets
+    from .new_session import TRACE_OPTIONS, NewSession, create_for, raise_for_any_ended, trace_target
 
     run = run_of(request.config)
     made: list[tuple[AsyncConnection, TrackedSession]] = []
 
     async def new(**create_fields: Any) -> NewSession:
         tracked, client, connect = create_for(run, request, create_fields)
+        tracked.number = len(made) + 2
         try:
             connection = await AsyncConnection.open(client, tracked, **connect)
         except BaseException:
             run.sessions.release(tracked)
             raise
-        made.append((connection, tracked))
+        made.append((connection, tracked))  # from here on, the teardown disconnects and releases it
         context = connection.context
+        if trace_target(run, request.node, tracked.number) is not None:
+            await context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         return NewSession(context.pages[0] if context.pages else await context.new_page(), tracked.session)
 
     yield new
-    for number, (connection, tracked) in enumerate(made, start=2):
-        for page, path in screenshot_targets(run, request.node, number, connection.context.pages):
-            try:
-                await page.screenshot(path=path)
-            except PlaywrightError as exc:
-                kept_of(request.node).problems.append(f"no screenshot of {page.url}: {exc}")
-            else:
-                kept_of(request.node).files.append(("screenshot", path))
-        await connection.close()
+    for connection, tracked in made:
+        await _finish_async_new_session(run, request.node, connection, tracked, PlaywrightError)
         release_own(run, tracked)
     raise_for_any_ended([tracked for _, tracked in made])
+
+
+async def _finish_async_new_session(
+    run: Any, item: pytest.Item, connection: AsyncConnection, tracked: TrackedSession, error: type[Exception]
+) -> None:
+    """A further async session's screenshots and trace, as the modes ask; then its disconnection."""
+    from .._client.errors import first_line
+    from .new_session import kept_of, kept_trace, screenshot_targets, trace_target
+
+    for page, path in screenshot_targets(run, item, tracked.number, connection.context.pages):
+        try:
+            await page.screenshot(path=path)
+        except error as exc:
+            kept_of(item).problems.append(f"no screenshot of {page.url}: {exc}")
+        else:
+            kept_of(item).files.append(("screenshot", path))
+    trace = trace_target(run, item, tracked.number)
+    if trace is not None:
+        try:
+            await connection.context.tracing.stop(path=trace)
+        except error as exc:
+            kept_of(item).problems.append(f"no trace of session {tracked.id}: {first_line(exc)}")
+        else:
+            kept_trace(run, item, trace)
+    await connection.close()

@@ -4,23 +4,25 @@ Each call creates a session of its own with the test's create parameters and any
 given, connects Playwright to it and hands back its page and the session. Each is reported
 on the test and counted in the summary, takes a slot like every other session (on a server
 that runs one session at a time, a second one in the same test is a clear error instead of a
-wait on itself), keeps its downloads and, when the test failed, a screenshot of its pages in
-the test's folder (``session-N-...``), and is released at the test's teardown.
+wait on itself), keeps its downloads and, as the test's own session does under the same
+modes, a screenshot of its pages (``session-N-...png``), a Playwright trace (``trace-N.zip``)
+and, where the backend records, its recording (``recording-N.webm``) in the test's folder,
+N being 2 for the first further session; it is released at the test's teardown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
+from .._client.errors import first_line
 from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY
 from .fixtures import _create_params, release_own, run_of, slow_mo_of
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from playwright.sync_api import Page
 
     from .._browser.connection import Connection, PlaywrightDriver
@@ -50,46 +52,81 @@ def steel_new_session(
 
     def new(**create_fields: Any) -> NewSession:
         tracked, client, connect = create_for(run, request, create_fields)
+        tracked.number = len(made) + 2
         try:
             connection = Connection(_steel_playwright, client, tracked, **connect)
         except BaseException:
             run.sessions.release(tracked)
             raise
-        made.append((connection, tracked))
+        made.append((connection, tracked))  # from here on, the teardown disconnects and releases it
         context = connection.context
+        if trace_target(run, request.node, tracked.number) is not None:
+            context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         return NewSession(context.pages[0] if context.pages else context.new_page(), tracked.session)
 
     yield new
-    finish_new_sessions(run, request.node, [(c.context.pages, c.close, t) for c, t in made])
+    finish_new_sessions(run, request.node, made)
 
 
 def create_for(
     run: SteelRun, request: pytest.FixtureRequest, create_fields: dict[str, Any]
 ) -> tuple[TrackedSession, SteelClient, dict[str, Any]]:
     """A further session for the test, with its client and the connection's arguments (URL, exposure, slow-mo)."""
-    tracked = run.sessions.create({**_create_params(request, request.node), **create_fields}, request.node)
+    from .._reporting.recordings import ask_at_create
+
+    recording = ask_at_create(request.node, run.settings)  # recorded as the test's own session is
+    tracked = run.sessions.create({**_create_params(request, request.node), **recording, **create_fields}, request.node)
     client = run.backend.client()
     connect = run.endpoints.connect_args(client, tracked, request.node)
     return tracked, client, {**connect, "slow_mo": slow_mo_of(request.config, run.settings)}
 
 
-def finish_new_sessions(
-    run: SteelRun, item: pytest.Item, made: list[tuple[list[Any], Callable[[], Any], TrackedSession]]
-) -> None:
-    """Screenshots of a failed test's pages, then disconnect and release each; the first session error raised."""
+def finish_new_sessions(run: SteelRun, item: pytest.Item, made: list[tuple[Connection, TrackedSession]]) -> None:
+    """Screenshots and trace, as the modes ask, then disconnect and release each; the first session error raised."""
     from playwright.sync_api import Error as PlaywrightError
 
-    for number, (pages, close, tracked) in enumerate(made, start=2):
-        for page, path in screenshot_targets(run, item, number, pages):
+    for connection, tracked in made:
+        for page, path in screenshot_targets(run, item, tracked.number, connection.context.pages):
             try:
                 page.screenshot(path=path)
             except PlaywrightError as exc:
                 kept_of(item).problems.append(f"no screenshot of {page.url}: {exc}")
             else:
                 kept_of(item).files.append(("screenshot", path))
-        close()
+        trace = trace_target(run, item, tracked.number)
+        if trace is not None:
+            try:
+                connection.context.tracing.stop(path=trace)
+            except PlaywrightError as exc:
+                kept_of(item).problems.append(f"no trace of session {tracked.id}: {first_line(exc)}")
+            else:
+                kept_trace(run, item, trace)
+        connection.close()
         release_own(run, tracked)
-    raise_for_any_ended([tracked for _, _, tracked in made])
+    raise_for_any_ended([tracked for _, tracked in made])
+
+
+# As the test's own session's trace.
+TRACE_OPTIONS: dict[str, Any] = {"screenshots": True, "snapshots": True, "sources": True}
+
+
+def trace_target(run: SteelRun, item: pytest.Item, number: int) -> Path | None:
+    """Where the further session's trace goes (``trace-N.zip``), or None when tracing is off."""
+    from .._reporting.artifacts import artifact_modes, folder_for
+
+    if artifact_modes(item, run.settings).tracing == "off":
+        return None
+    return folder_for(run.settings.output.value, item) / f"trace-{number}.zip"
+
+
+def kept_trace(run: SteelRun, item: pytest.Item, path: Path) -> None:
+    """A trace written: linked from the test's report, and dropped after it if it passed under retain-on-failure."""
+    from .._reporting.artifacts import artifact_modes
+
+    kept = kept_of(item)
+    kept.files.append(("trace", path))
+    if artifact_modes(item, run.settings).tracing == "retain-on-failure":
+        kept.unless_failed.append(path)
 
 
 def raise_for_any_ended(made: list[TrackedSession]) -> None:

@@ -4,9 +4,10 @@ Loaded only when allure-pytest's listener is registered: pytest-steel needs no A
 Attached in the test's teardown report, once every fixture is torn down and the artifacts
 are settled, so the same retention applies as everywhere (``only-on-failure``: a passing
 test gets no screenshot). Screenshots as PNG, the Playwright trace as a zip named for
-trace.playwright.dev, a recording as WebM (or Steel Cloud's replay page as HTML),
-downloads by their own type; each session as a link to its viewer and as parameters
-(id, backend, billed minutes) kept out of Allure's history id. Every value goes through
+trace.playwright.dev (a further session's with its file name, ``trace-2.zip``), a recording
+as WebM (or Steel Cloud's replay page as HTML), downloads by their own type; each session as
+a link to its viewer and as parameters (id, backend, billed minutes) kept out of Allure's
+history id. Every value goes through
 the run's redaction: no key reaches the results folder.
 
 allure-pytest takes a failure's message straight from the exception (``exconly()``), which
@@ -116,10 +117,12 @@ def attach(
 def _described(kind: str, path: Path, types: Any) -> dict[str, Any]:
     if kind == "screenshot":
         return {"name": f"Steel screenshot: {path.name}", "attachment_type": types.PNG}
+    further = "" if path.stem in ("trace", "recording") else f" {path.name}"  # a steel_new_session's: trace-2.zip
     if kind == "trace":
-        return {"name": "Playwright trace (open it at https://trace.playwright.dev)", "attachment_type": types.ZIP}
+        name = f"Playwright trace{further} (open it at https://trace.playwright.dev)"
+        return {"name": name, "attachment_type": types.ZIP}
     if kind == "recording" and path.suffix == ".webm":
-        return {"name": "Steel recording", "attachment_type": types.WEBM}
+        return {"name": f"Steel recording{further}", "attachment_type": types.WEBM}
     if kind == "recording":
         return {
             "name": f"Steel recording: {path.name}",

@@ -66,3 +66,17 @@ class ExtraArtifacts:
     files: list[tuple[str, Path]] = field(default_factory=list)  # (kind, path)
     problems: list[str] = field(default_factory=list)
     sessions: int = 0  # sessions looked at so far: each gets a folder of its own
+    unless_failed: list[Path] = field(default_factory=list)  # retain-on-failure traces: a passing test drops them
+
+    def settle(self, failed: bool) -> None:
+        """After the last teardown: a passing test's retain-on-failure files go, and their folder if left empty."""
+        if failed:
+            return
+        for path in self.unless_failed:
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()  # only if empty
+            except OSError:
+                pass
+        self.files = [(kind, path) for kind, path in self.files if path not in self.unless_failed]
+        self.unless_failed = []

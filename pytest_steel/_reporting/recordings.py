@@ -9,7 +9,8 @@
 - A backend with neither (steel-browser) leaves a note in the report, not an error.
 
 A per-module session is shared by its tests, so it is not recorded: a test's
-recording is of its own session.
+recording is of its own session, and of each ``steel_new_session`` session it made
+(``recording-2.webm``, ``recording-3.webm`` ...).
 """
 
 from __future__ import annotations
@@ -85,10 +86,19 @@ def save(client: SteelClient, tracked: TrackedSession, folder: Path, *, failed: 
     return _keep_events(client, tracked, folder)
 
 
+def named(name: str, number: int) -> str:
+    """A session's artifact name: as given for the test's own session, ``-N`` after the stem for its Nth."""
+    if number == 1:
+        return name
+    stem, dot, suffix = name.partition(".")
+    first, dash, rest = stem.partition("-")  # recording-events.json -> recording-2-events.json
+    return f"{first}-{number}{dash}{rest}{dot}{suffix}"
+
+
 def _keep_video(client: SteelClient, tracked: TrackedSession, folder: Path) -> Saved:
     video = client.recording(tracked.id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / VIDEO_NAME
+    path = folder / named(VIDEO_NAME, tracked.number)
     path.write_bytes(video)
     return [("recording", path)], []
 
@@ -114,10 +124,11 @@ def _keep_events(
         return [], [f"no recording of session {tracked.id}: the backend recorded no events"]
     folder.mkdir(parents=True, exist_ok=True)
     data = json.dumps(events)
-    (folder / EVENTS_NAME).write_text(data)
-    player = folder / PLAYER_NAME
+    kept_events = folder / named(EVENTS_NAME, tracked.number)
+    kept_events.write_text(data)
+    player = folder / named(PLAYER_NAME, tracked.number)
     player.write_text(_player_page(tracked.id, data))
-    return [("recording", player), ("recording_events", folder / EVENTS_NAME)], []
+    return [("recording", player), ("recording_events", kept_events)], []
 
 
 def _player_page(session_id: str, events_json: str) -> str:

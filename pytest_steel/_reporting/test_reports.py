@@ -86,6 +86,7 @@ class TestReporting:
             artifacts = recorder.settle(failed)
             problems += recorder.problems
         if downloads is not None:
+            downloads.settle(failed)
             artifacts += downloads.files
             problems += downloads.problems
         problems += [failure for tracked in sessions for failure in tracked.download_failures]
@@ -155,6 +156,24 @@ class TestReporting:
         self._explain_lost_session(report, call.excinfo)
         if not getattr(report, "steel_session_ended", False):
             self._explain_unreachable_loopback(report, call.excinfo)
+            self._explain_large_upload(report, call.excinfo)
+
+    def _explain_large_upload(self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Playwright's 50 MB refusal, on a backend whose browser no file can reach but through CDP: say why."""
+        if _PLAYWRIGHT_UPLOAD_LIMIT not in excinfo.exconly() or self.run.endpoints.files_api is not False:
+            return
+        from .._client.redaction import display_url
+
+        where = display_url(self.run.backend.client().base_url)
+        report.sections.append(
+            (
+                "Steel: a large upload to a backend without a files API",
+                f"the backend at {where} has no session files API as Steel Cloud and steel-local speak it (a "
+                "self-hosted steel-browser keys files by id), so pytest-steel cannot put files beside its browser: "
+                "Playwright sends each file's bytes over CDP instead, up to 50 MB in all. Upload smaller files, or "
+                "run on a backend with the files API (Steel Cloud, steel-local), where any size works unchanged",
+            )
+        )
 
     def _explain_unreachable_loopback(
         self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]
@@ -200,6 +219,7 @@ class TestReporting:
             return
 
 
+_PLAYWRIGHT_UPLOAD_LIMIT = "Cannot transfer files larger than 50Mb to a browser not co-located with the server"
 _LOOPBACK_FAILURE = re.compile(
     r"net::(?P<error>ERR_[A-Z_]+) at (?P<url>(?:https?|wss?)://(?:localhost|127(?:\.\d+){3}|\[::1\])[^\s'\"]*)"
 )

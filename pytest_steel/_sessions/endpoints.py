@@ -8,12 +8,13 @@ URL) may run its browsers on another machine: their connections go through
 
 from __future__ import annotations
 
-from pathlib import Path
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._client.errors import SteelError
+from .._client.errors import SteelError, SteelFilesUnsupportedError
+from .._config.settings import Backend
 
 if TYPE_CHECKING:
     from .._browser.expose import LocalExposure
@@ -30,6 +31,8 @@ class CDPEndpoints:
         self.settings = settings
         self.remote = not settings.is_embedded  # the backend's browsers may not share this machine's disk
         self._relay: DownloadRelay | None = None
+        # Whether the backend has Steel's files API: Steel Cloud has, another server is asked once.
+        self._files_api: bool | None = True if settings.backend.value is Backend.CLOUD else None
 
     def exposure_for(self, node: pytest.Item | pytest.Collector) -> LocalExposure | None:
         """What of this machine the node's sessions' pages reach (option, then marker); None: nothing."""
@@ -48,11 +51,44 @@ class CDPEndpoints:
     def connect_args(
         self, client: SteelClient, tracked: TrackedSession, node: pytest.Item | pytest.Collector | None = None
     ) -> dict[str, Any]:
-        """``url`` and ``exposure`` for a ``Connection`` (or ``AsyncConnection.open``) to ``tracked``."""
-        exposure = self.exposure_for(node) if node is not None else None
-        return {"url": self.url_for(client, tracked, exposure), "exposure": exposure}
+        """``url``, ``exposure`` and ``is_local`` for a ``Connection`` (or ``AsyncConnection.open``) to ``tracked``.
 
-    def url_for(self, client: SteelClient, tracked: TrackedSession, exposure: LocalExposure | None = None) -> str:
+        ``is_local``: the driver may hand the browser this machine's paths for a file input, at
+        any size: the embedded server's browsers read them where they are, and for a remote
+        backend with the files API the relay puts them into the session's files first. Only
+        where Playwright has the option (1.58 and later).
+        """
+        exposure = self.exposure_for(node) if node is not None else None
+        files_api = self.remote and self.has_files_api(client, tracked)  # asked whatever Playwright: reports use it
+        local_paths = playwright_has_is_local() and (files_api or not self.remote)
+        uploads = self.remote and local_paths  # the relay rewrites file inputs
+        return {"url": self.url_for(client, tracked, uploads, exposure), "exposure": exposure, "is_local": local_paths}
+
+    @property
+    def files_api(self) -> bool | None:
+        """Whether the backend has Steel's files API; None while no connection has asked."""
+        return self._files_api
+
+    def has_files_api(self, client: SteelClient, tracked: TrackedSession) -> bool:
+        """Whether the backend speaks Steel's files API: one listing of the first session's files tells."""
+        if self._files_api is None:
+            try:
+                client.files.list(tracked.id)
+            except SteelFilesUnsupportedError:
+                self._files_api = False
+            except SteelError:
+                return False  # not known yet (a fault of the moment): no is_local for this connection
+            else:
+                self._files_api = True
+        return self._files_api
+
+    def url_for(
+        self,
+        client: SteelClient,
+        tracked: TrackedSession,
+        uploads: bool = False,
+        exposure: LocalExposure | None = None,
+    ) -> str:
         """The URL Playwright connects to for ``tracked``; the API key is in it only when it is the session's own.
 
         Through the relay when the browser may run elsewhere, or when the exposure is on (the relay answers it).
@@ -60,16 +96,15 @@ class CDPEndpoints:
         direct = str(client.cdp_url(tracked.session))
         if not self.remote and exposure is None:
             return direct
+        from .._browser.relay_downloads import RemoteFiles
+        from .._client.async_client import async_twin
+
         if self._relay is None:
             from .._browser.relay import DownloadRelay
 
             self._relay = DownloadRelay()
-        session_id = tracked.id
-
-        def fetch(path: str, local: Path) -> None:
-            client.files.download_to(session_id, path, local)
-
-        url, route = self._relay.endpoint(direct, fetch, exposure)
+        files = RemoteFiles(lambda: async_twin(client), tracked.id)
+        url, route = self._relay.endpoint(direct, files, uploads, exposure)
         tracked.download_failures = route.failures  # the test's report says what did not come back
         return url
 
@@ -77,3 +112,10 @@ class CDPEndpoints:
         if self._relay is not None:
             self._relay.close()
             self._relay = None
+
+
+def playwright_has_is_local() -> bool:
+    """Whether the installed Playwright's ``connect_over_cdp`` takes ``is_local`` (added in 1.58)."""
+    from playwright.sync_api import BrowserType
+
+    return "is_local" in inspect.signature(BrowserType.connect_over_cdp).parameters

@@ -50,6 +50,7 @@ class TrackedSession:
     lost_connection: bool = False  # its browser connection dropped while a fixture held it
     unreleased: bool = False  # our release failed, and the backend could not say it ended: it may meter on
     download_failures: list[str] = field(default_factory=list)  # downloads the relay could not bring back
+    number: int = 1  # its test's session 1 (its own), or 2, 3... (steel_new_session's): its artifacts' names say
 
     def seconds_left(self) -> float | None:
         """Until the session's own timeout ends it, by this process's clock; None when its timeout is unknown."""
