@@ -284,8 +284,11 @@ def steel_login(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDri
 
 
 @pytest.fixture
-def _steel_driver(_steel_playwright: PlaywrightDriver) -> PlaywrightDriver:
+def _steel_driver(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver) -> PlaywrightDriver:
     """The sync driver, started for this test: after its session fixtures, which may run a loop of their own."""
+    if request.config.pluginmanager.has_plugin("playwright"):
+        # Asked for by the test, so that pytest 7 too tears it down before the session fixtures set up first.
+        request.getfixturevalue("playwright")
     _steel_playwright.get()
     return _steel_playwright
 
