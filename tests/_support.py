@@ -282,10 +282,20 @@ class Backend:
 SIGNAL_RUN_BOUND = 90  # seconds a run_until_ready_then_signal run may take: below the test's own timeout
 
 
+def _interruptible() -> None:
+    """In the child, before exec: SIGINT's default action, so that Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_until_ready_then_signal(
     pytester: pytest.Pytester, backend: Backend, sig: signal.Signals
 ) -> tuple[int, str, str]:
     """Start pytest, wait for the test to say READY, send ``sig``; return exit code, session id, output.
+
+    The run gets Ctrl-C's SIGINT as a terminal's foreground pytest would, whatever started these
+    tests: a shell without job control starts a background job (``pytest -n 2 > log &``) with
+    SIGINT ignored, every process under it inherits that, and a Python started with SIGINT ignored
+    keeps ignoring it, so the signalled run slept on to the test's timeout. Hence SIG_DFL in the child.
 
     Bounded as a whole, below the test's timeout (which would lose the run's output and leave it
     running): a run that does not get ready or does not stop in time gets SIGABRT, on which pytest's
@@ -297,6 +307,7 @@ def run_until_ready_then_signal(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_interruptible,
     )
     assert process.stdout is not None
     output = b""
