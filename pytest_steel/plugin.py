@@ -39,6 +39,7 @@ from ._config.stash import (
 from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin module
     STEEL_FIXTURES,
     _steel_connection,
+    _steel_driver,
     _steel_module,
     _steel_playwright,
     _steel_run_session,

@@ -279,37 +279,67 @@ class Backend:
         return [s["id"] for s in response.json()["sessions"]]
 
 
+SIGNAL_RUN_BOUND = 90  # seconds a run_until_ready_then_signal run may take: below the test's own timeout
+
+
+def _interruptible() -> None:
+    """In the child, before exec: SIGINT's default action, so that Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_until_ready_then_signal(
     pytester: pytest.Pytester, backend: Backend, sig: signal.Signals
 ) -> tuple[int, str, str]:
-    """Start pytest, wait for the test to say READY, send ``sig``; return exit code, session id, output."""
+    """Start pytest, wait for the test to say READY, send ``sig``; return exit code, session id, output.
+
+    The run gets Ctrl-C's SIGINT as a terminal's foreground pytest would, whatever started these
+    tests: a shell without job control starts a background job (``pytest -n 2 > log &``) with
+    SIGINT ignored, every process under it inherits that, and a Python started with SIGINT ignored
+    keeps ignoring it, so the signalled run slept on to the test's timeout. Hence SIG_DFL in the child.
+
+    Bounded as a whole, below the test's timeout (which would lose the run's output and leave it
+    running): a run that does not get ready or does not stop in time gets SIGABRT, on which pytest's
+    faulthandler prints where each of its threads was, and the test fails with that output.
+    """
+    deadline = time.monotonic() + SIGNAL_RUN_BOUND
     process = pytester.popen(
         [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", *backend.args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_interruptible,
     )
     assert process.stdout is not None
     output = b""
     ready = re.compile(rb"READY (\S+)\n")
+    found = None
     try:
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
-            while not ready.search(output) and selector.select(RUN_BOUND):
-                chunk = process.stdout.read1(4096)  # type: ignore[attr-defined]
+            while not found and selector.select(max(deadline - time.monotonic(), 0)):
+                chunk = os.read(process.stdout.fileno(), 65536)  # unbuffered: select sees all there is
                 if not chunk:
-                    break
+                    break  # it ended before saying READY
                 output += chunk
-        found = ready.search(output)
-        assert found, output.decode()
+                found = ready.search(output)
+        if found:
+            process.send_signal(sig)
+        rest, _ = process.communicate(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        try:
+            rest, _ = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            rest, _ = process.communicate()
+        stage = f"to stop on {sig.name}" if found else "to say READY"
+        pytest.fail(f"the run took over {SIGNAL_RUN_BOUND} s {stage}:\n{(output + rest).decode(errors='replace')}")
     except BaseException:
         process.kill()
-        process.communicate(timeout=RUN_BOUND)
+        process.communicate()
         raise
-    session_id = found.group(1).decode()
-    process.send_signal(sig)
-    rest, _ = process.communicate(timeout=RUN_BOUND)
-    return process.returncode, session_id, (output + rest).decode()
+    assert found, f"the run ended ({process.returncode}) before saying READY:\n{(output + rest).decode()}"
+    return process.returncode, found.group(1).decode(), (output + rest).decode()
 
 
 class RemoteServer(Server):

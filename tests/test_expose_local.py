@@ -56,7 +56,7 @@ async def ws(request):
 
 @pytest.fixture(scope="session")
 def app():
-    loop = asyncio.new_event_loop()
+    loop = asyncio.new_event_loop()  # set up on this thread, then served from its own
     application = web.Application()
     application.add_routes([web.get("/", index), web.post("/login", login), web.get("/me", me),
                             web.get("/big.js", big), web.post("/api/echo", echo), web.get("/ws", ws)])
@@ -71,6 +71,26 @@ def app():
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
 """
+
+# pytest-playwright's own driver starts with its session fixture ``playwright``, which pytest 9.2 sets up
+# before the conftest's ``app``, and marks this thread's loop running: the app's set-up runs on its thread.
+APP_ON_ITS_THREAD_CONFTEST = APP_CONFTEST.replace(
+    """    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+""",
+    """    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(runner.setup(), loop).result(10)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    asyncio.run_coroutine_threadsafe(site.start(), loop).result(10)
+    port = runner.addresses[0][1]
+""",
+)
+assert APP_ON_ITS_THREAD_CONFTEST != APP_CONFTEST
 
 ECHO = (
     "fetch('/api/echo', {method: 'POST', headers: {'content-type': 'application/json'}, body: '{\"a\": 1}'})"
@@ -132,8 +152,10 @@ def test_with_new_context(new_context, app):
 """
 
 
-def _remote(pytester: pytest.Pytester, remote: RemoteServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    pytester.makeconftest(APP_CONFTEST)
+def _remote(
+    pytester: pytest.Pytester, remote: RemoteServer, monkeypatch: pytest.MonkeyPatch, conftest: str = APP_CONFTEST
+) -> list[str]:
+    pytester.makeconftest(conftest)
     monkeypatch.setenv("STEEL_API_KEY", remote.api_key or "")
     return ["--steel-base-url", remote.url, "-p", "no:cacheprovider"]
 
@@ -167,7 +189,7 @@ def test_the_plugin_reaches_this_machines_app_sync_async_and_under_xdist(
 def test_the_plugin_reaches_this_machines_app_with_pytest_playwrights_fixtures(
     pytester: pytest.Pytester, remote_server: RemoteServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = _remote(pytester, remote_server, monkeypatch)
+    args = _remote(pytester, remote_server, monkeypatch, APP_ON_ITS_THREAD_CONFTEST)
     pytester.makepyfile(test_pw=PLAYWRIGHT_TESTS)
     result = pytester.runpytest_subprocess(*args, "--steel-playwright", "-p", "playwright", timeout=240)
     result.assert_outcomes(passed=2)

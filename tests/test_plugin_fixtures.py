@@ -325,3 +325,61 @@ def test_a_test_marker_cannot_change_a_shared_module_session(pytester: pytest.Py
     )
     result = backend.run(pytester, "-p", "no:randomly", "-k", "not module_marker_applies")
     result.assert_outcomes(passed=1, errors=1)  # per-test scope: the marker still configures steel_session
+
+
+OWN_LOOP_CONFTEST = """
+import asyncio, threading
+import pytest
+from aiohttp import web
+
+async def index(request):
+    return web.Response(content_type="text/html", text="<title>the app</title>")
+
+@pytest.fixture(scope="session")
+def app():
+    # Set up and torn down with run_until_complete on the main thread, served from a thread between.
+    loop = asyncio.new_event_loop()
+    application = web.Application()
+    application.add_routes([web.get("/", index)])
+    runner = web.AppRunner(application)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
+    print("the app's loop ran again at teardown")
+"""
+
+
+def test_a_session_fixture_that_runs_its_own_loop_comes_before_playwright(
+    pytester: pytest.Pytester, embedded_backend: Backend
+) -> None:
+    """Playwright's sync driver marks the thread's loop running: it starts at a test's first connection.
+
+    pytest 9.2 sets a plugin's session fixtures up before the conftest's; ``steel_page``
+    named first asks for that order on any pytest. The driver must still start after
+    ``app``, and stop before ``app`` is torn down, beside pytest-playwright (whose driver
+    the plugin borrows) or alone.
+    """
+    pytester.makeconftest(OWN_LOOP_CONFTEST)
+    pytester.makepyfile(
+        """
+        def test_page_named_first(steel_page, app):
+            steel_page.goto(app + "/")
+            assert steel_page.title() == "the app"
+
+        def test_app_named_first(app, steel_page):
+            steel_page.goto(app + "/")
+            assert steel_page.title() == "the app"
+        """
+    )
+    for beside in (False, True):
+        result = embedded_backend.run(pytester, "-s", "-p", "no:randomly", beside_pytest_playwright=beside)
+        result.assert_outcomes(passed=2)  # and no error, at set-up or teardown
+        result.stdout.fnmatch_lines(["*the app's loop ran again at teardown*"])
+        result.stdout.no_fnmatch_line("*another loop is running*")

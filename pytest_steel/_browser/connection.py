@@ -32,22 +32,35 @@ class PlaywrightDriver:
     loop of its own). So the driver runs only while sync connections need it: an async
     fixture asks for room (``make_room_for_async``), and the next sync one starts it again.
     When pytest-playwright is active it is pytest-playwright's driver (two sync drivers cannot
-    share a thread), which is not ours to stop.
+    share a thread), which is not ours to stop: ``borrow`` fetches it, on first need too.
+
+    First need is a test's first connection, never earlier: a running driver holds the thread's
+    loop, so a user's session fixture that runs its own loop (an app started with
+    ``loop.run_until_complete``) must come first, whatever order pytest sets session fixtures up in.
+    ``on_start`` is told when ours starts, so that it stops before those fixtures are torn down.
     """
 
-    def __init__(self, given: Playwright | None = None) -> None:
-        self._playwright = given
-        self._ours = given is None
+    def __init__(
+        self, borrow: Callable[[], Playwright] | None = None, on_start: Callable[[], None] | None = None
+    ) -> None:
+        self._playwright: Playwright | None = None
+        self._borrow = borrow
+        self._on_start = on_start
+        self._ours = borrow is None
         self._stack = contextlib.ExitStack()
         self.open: set[Connection] = set()  # sync connections that need the driver running
 
     def get(self) -> Playwright:
+        if self._playwright is None and self._borrow is not None:
+            self._playwright = self._borrow()
         if self._playwright is None:
             from playwright.sync_api import sync_playwright
 
             started = self._stack.enter_context(driver_tmpdir())
             self._playwright = sync_playwright().start()
             started()
+            if self._on_start is not None:
+                self._on_start()
         return self._playwright
 
     def make_room_for_async(self, nodeid: str) -> None:

@@ -8,6 +8,7 @@ module's next test. Playwright is imported only when a test first asks for a bro
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -228,16 +229,16 @@ def steel_session(_steel_tracked: TrackedSession) -> Session:
 
 @pytest.fixture(scope="session")
 def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[PlaywrightDriver]:
-    """The process's Playwright sync driver: pytest-playwright's when it is active, else our own."""
+    """The process's Playwright sync driver, not started yet: pytest-playwright's when it is active, else our own."""
     from .._browser.connection import PlaywrightDriver
 
-    if request.config.pluginmanager.has_plugin("playwright"):  # two sync drivers cannot share a thread
-        driver = PlaywrightDriver(request.getfixturevalue("playwright"))
+    # Two sync drivers cannot share a thread. Either starts at a test's first connection (see
+    # _steel_driver), not here: pytest may set this up before the test's own session fixtures.
+    # Ours stops, as pytest-playwright's does, before the session fixtures set up until it started.
+    if request.config.pluginmanager.has_plugin("playwright"):
+        driver = PlaywrightDriver(borrow=functools.partial(request.getfixturevalue, "playwright"))
     else:
-        driver = PlaywrightDriver()
-        # Started now, before the first session is asked for: the driver's start (a Node process, about
-        # 400 ms) then overlaps the embedded server's, which began in the background after collection.
-        driver.get()
+        driver = PlaywrightDriver(on_start=lambda: request.session.addfinalizer(driver.stop))
     request.config.stash[DRIVER_KEY] = driver  # for room_for_async, before an async test's fixtures
     yield driver
     driver.stop()
@@ -283,8 +284,18 @@ def steel_login(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDri
 
 
 @pytest.fixture
+def _steel_driver(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver) -> PlaywrightDriver:
+    """The sync driver, started for this test: after its session fixtures, which may run a loop of their own."""
+    if request.config.pluginmanager.has_plugin("playwright"):
+        # Asked for by the test, so that pytest 7 too tears it down before the session fixtures set up first.
+        request.getfixturevalue("playwright")
+    _steel_playwright.get()
+    return _steel_playwright
+
+
+@pytest.fixture
 def _steel_connection(
-    request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver, _steel_tracked: TrackedSession
+    request: pytest.FixtureRequest, _steel_driver: PlaywrightDriver, _steel_tracked: TrackedSession
 ) -> Iterator[Connection]:
     """This test's CDP connection to its session (the module's, shared, with a per-module session).
 
@@ -294,14 +305,14 @@ def _steel_connection(
     run = run_of(request.config)
     if run.settings.shared_scope:
         slow_mo = slow_mo_of(request.config, run.settings)
-        yield shared_holder(request).connection(_steel_playwright, slow_mo=slow_mo)
+        yield shared_holder(request).connection(_steel_driver, slow_mo=slow_mo)
         return
     from .._browser.connection import Connection
 
     client = run.backend.client()
     given = run.endpoints.connect_args(client, _steel_tracked, request.node)
     slow_mo = slow_mo_of(request.config, run.settings)
-    connection = Connection(_steel_playwright, client, _steel_tracked, slow_mo=slow_mo, **given)
+    connection = Connection(_steel_driver, client, _steel_tracked, slow_mo=slow_mo, **given)
     if after_the_test(request, connection.close):
         yield connection
         return
