@@ -195,20 +195,55 @@ class SessionManager:
             )
         spec = LaunchSpec(params.headless, params.width, params.height, params.user_agent)
         started = time.monotonic()
-        self._starting.add(session_id)  # counted against --max-sessions from here on
+        # Counted against --max-sessions from here until the session is in the registry (and then while it
+        # is live) or the create has failed: whatever the create awaits on the way (a launch, the files
+        # area, a context, a recording), no other create is admitted in its place.
+        self._starting.add(session_id)
         self._no_launches.clear()
         try:
-            browser = await self.pool.take(spec) or await self._launch(spec)
-        except RuntimeError as exc:
-            raise LaunchFailed(f"the browser for session {session_id} did not start: {exc}") from None
+            session = await self._start(session_id, params, spec)
         finally:
             self._starting.discard(session_id)
             if not self._starting:
                 self._no_launches.set()
+        if self._closing:  # shutdown began while the browser launched
+            await self.release(session, ReleaseReason.USER_REQUESTED)
+            raise ServerClosing("the server is shutting down")
+        log.info(
+            "session %s live (pid %d, %s, %.0f ms)",
+            session_id,
+            session.browser.pid if session.browser else 0,
+            session.browser.chromium.path.name if session.browser else "-",
+            (time.monotonic() - started) * 1000,
+        )
+        return session
 
-        files = await _files_for(self._root / "files", self.max_files_bytes, session_id, browser)
-        agent = await _restore(session_id, browser, params.context) if params.context else None
-        recorder = await self._record(session_id, browser, params, agent) if params.record_video else None
+    async def _start(self, session_id: str, params: CreateParams, spec: LaunchSpec) -> LocalSession:
+        """Launch (or take) the browser and set up what the session asked for; the session, in the registry."""
+        try:
+            browser = await self.pool.take(spec) or await self._launch(spec)
+        except BaseException as exc:
+            self.pool.gave_back()
+            if isinstance(exc, RuntimeError):
+                raise LaunchFailed(f"the browser for session {session_id} did not start: {exc}") from None
+            raise
+        files: FilesArea | None = None
+        try:
+            files = await _files_for(self._root / "files", self.max_files_bytes, session_id, browser)
+            agent = await _restore(session_id, browser, params.context) if params.context else None
+            recorder = None
+            if params.record_video:
+                assert self.ffmpeg is not None
+                recorder = await _record(
+                    self.ffmpeg, self._root / "recordings", self._owner, session_id, browser, params, agent
+                )
+        except BaseException:
+            self.pool.gave_back()
+            browser.kill()  # whatever failed (or the client went away): the browser goes with the create
+            if files is not None:
+                files.remove()
+            self._spawn(browser.close())
+            raise
         session = LocalSession(session_id, params, browser, self.registry.next_seq())
         session.context_agent = agent
         session.recorder = recorder
@@ -220,37 +255,7 @@ class SessionManager:
         if params.inactivity_timeout_ms is not None:
             self._arm_inactivity(session)
         self._spawn(self._watch_browser(session, browser))
-        if self._closing:  # shutdown began while the browser launched
-            await self.release(session, ReleaseReason.USER_REQUESTED)
-            raise ServerClosing("the server is shutting down")
-        log.info(
-            "session %s live (pid %d, %s, %.0f ms)",
-            session_id,
-            browser.pid,
-            browser.chromium.path.name,
-            (time.monotonic() - started) * 1000,
-        )
         return session
-
-    async def _record(
-        self, session_id: str, browser: BrowserProcess, params: CreateParams, agent: ContextAgent | None
-    ) -> Recorder:
-        """Start recording before the create is answered, so the video shows the test from its first step."""
-        assert self.ffmpeg is not None
-        try:
-            return await Recorder.start(
-                self.ffmpeg,
-                browser.pipe,
-                self._root / "recordings" / f"{session_id}.webm",
-                width=params.width,
-                height=params.height,
-                owner=f"{self._owner}:recording-{session_id}",
-            )
-        except (CDPError, OSError) as exc:
-            if agent is not None:
-                await agent.close()
-            await browser.close()
-            raise LaunchFailed(f"could not start recording session {session_id}: {exc}") from None
 
     async def _launch(self, spec: LaunchSpec) -> BrowserProcess:
         """A new browser for ``spec``, on demand or for the pool; RuntimeError when it cannot start."""
@@ -378,6 +383,32 @@ class SessionManager:
             for task in stuck:
                 task.cancel()
         return released
+
+
+async def _record(
+    ffmpeg: Path,
+    folder: Path,
+    owner: str,
+    session_id: str,
+    browser: BrowserProcess,
+    params: CreateParams,
+    agent: ContextAgent | None,
+) -> Recorder:
+    """Start recording before the create is answered, so the video shows the test from its first step."""
+    try:
+        return await Recorder.start(
+            ffmpeg,
+            browser.pipe,
+            folder / f"{session_id}.webm",
+            width=params.width,
+            height=params.height,
+            owner=f"{owner}:recording-{session_id}",
+        )
+    except (CDPError, OSError) as exc:
+        if agent is not None:
+            await agent.close()
+        await browser.close()
+        raise LaunchFailed(f"could not start recording session {session_id}: {exc}") from None
 
 
 async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, Any]) -> ContextAgent | None:
