@@ -242,19 +242,24 @@ async def delete_all_files(request: web.Request) -> web.Response:
 
 
 async def files_archive(request: web.Request) -> web.StreamResponse:
-    """Every file of the session in one zip, made for this answer and removed after it."""
-    archive = await asyncio.to_thread(_files_of(request).archive)
+    """Every file of the session in one zip, streamed as it is made: nothing of it is left anywhere after."""
+    chunks = _files_of(request).archive()
+    try:
+        first = await chunks.__anext__()  # a zip that cannot be made is an error answer, not a cut-off one
+    except StopAsyncIteration:
+        first = b""
+    except OSError as exc:
+        raise SessionError(str(exc)) from None
     try:
         response = web.StreamResponse(headers={"Content-Type": "application/zip"})
-        response.content_length = archive.stat().st_size
         await response.prepare(request)
-        with archive.open("rb") as zipped:
-            while chunk := zipped.read(2**20):
-                await response.write(chunk)
+        await response.write(first)
+        async for chunk in chunks:
+            await response.write(chunk)
         await response.write_eof()
         return response
     finally:
-        archive.unlink(missing_ok=True)
+        await chunks.aclose()
 
 
 async def health(request: web.Request) -> web.Response:
