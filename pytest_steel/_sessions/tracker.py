@@ -21,7 +21,7 @@ from .._client.errors import (
     SteelTimeoutError,
 )
 from .._client.models import Session, wire_fields
-from .._client.wire import SessionStatus
+from .._client.wire import INACTIVITY_FIELD, SessionStatus
 from .._config.stash import CURRENT_ITEM_KEY, ITEM_SESSIONS_KEY
 from .lifecycle import LOST_WITH_BACKEND, TrackedSession
 
@@ -84,6 +84,9 @@ class SessionTracker:
     def resolve(self, params: dict[str, Any], node: Node) -> dict[str, Any]:
         """The create fields as they go on the wire: camelCase, after the ``pytest_steel_session_params`` hook."""
         params = wire_fields(params)
+        inactivity = self.backend.settings.inactivity.value
+        if inactivity is not None:  # a killed run's sessions stop metering; steel-browser drops the field
+            params.setdefault(INACTIVITY_FIELD, inactivity)
         self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
         return wire_fields(params)
 
