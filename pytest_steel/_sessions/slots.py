@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._client.errors import SteelError
+from .._client.errors import SteelError, SteelHungError, SteelTimeoutError
 from .._config.settings import Backend, Settings
 
 if TYPE_CHECKING:
@@ -129,5 +129,9 @@ def _runs_one_session(client: SteelClient) -> bool:
         if "maxSessions" in client.health():
             return False
         return not client.list_page("live", limit=1).paged
+    except SteelHungError:
+        raise
+    except SteelTimeoutError as exc:  # its health is the quick check: no answer to it in a whole answer's time
+        raise SteelHungError(f"{exc} Its health check is the quick one, so the server is taken as hung.") from None
     except SteelError:
         return False

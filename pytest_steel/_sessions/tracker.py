@@ -65,7 +65,12 @@ class SessionTracker:
         timeout = params.pop("timeout", None)
         session_id = str(params.setdefault("sessionId", str(uuid.uuid4())))
         owner = owner or node.nodeid or node.name
-        self.backend.limit().reserve(session_id, owner, timeout)
+        try:
+            limit = self.backend.limit()
+        except SteelError as exc:  # finding the limit asked a backend that did not answer
+            self.backend.health.failed(exc)
+            raise
+        limit.reserve(session_id, owner, timeout)
         self._creating_for.append((node, owner))
         try:
             wait = self.backend.settings.plan_wait_ms.value / 1000
