@@ -2,8 +2,9 @@
 
 An unreachable backend or a rejected key condemns it at once, and so does a call that
 got no answer in time when a quick health check after it got none either (a hung
-backend, recognised at its first hang); two timeouts in a row too; later tests then fail fast instead of each waiting out its own timeout, and one
-quick health probe lets a restarted server back in. Releases that hang get a short
+backend, recognised at its first hang); two timeouts in a row too. Later tests then
+fail fast instead of each waiting out its own timeout, and one quick health probe lets
+a restarted server back in. Releases that hang get a short
 budget until one answers again.
 """
 

@@ -24,6 +24,7 @@ from .._client.models import Session, wire_fields
 from .._client.wire import INACTIVITY_FIELD, SessionStatus
 from .._config.stash import CURRENT_ITEM_KEY, ITEM_SESSIONS_KEY
 from .lifecycle import LOST_WITH_BACKEND, TrackedSession
+from .slots import made_ahead
 
 if TYPE_CHECKING:
     from .._reporting.report import RunReport
@@ -283,7 +284,9 @@ class SessionTracker:
             client = backend.client()
             leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
             if not everything:  # this run's own: another run's sessions on the same key stay live
-                leaked = [session_id for session_id in leaked if session_id in self.report.records]
+                # (and those a killed worker made ahead of its tests, which no report named)
+                ahead = made_ahead(backend.shared_folder())
+                leaked = [sid for sid in leaked if sid in self.report.records or sid in ahead]
                 for session_id in leaked:
                     client.release(session_id)
             elif leaked:
