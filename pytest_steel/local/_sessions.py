@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +25,6 @@ from ._api.params import CreateParams, InvalidRequest
 from ._browsers.browser import BrowserProcess
 from ._browsers.cdp import CDPError
 from ._browsers.context import ContextAgent, read_context
-from ._browsers.pipe import PipeClosed
 from ._browsers.pool import BrowserPool, LaunchSpec
 from ._browsers.recording import KEPT_FOR_S, Recorder
 from ._browsers.watchdog import Watchdog
@@ -72,6 +70,7 @@ class LocalSession:
         self.context_agent: ContextAgent | None = None  # restoring sessionContext storage into its pages
         self.recorder: Recorder | None = None  # with recordVideo: its pages on video, kept after it ends
         self.files: FilesArea | None = None  # uploads and its pages' downloads, removed when it ends
+        self.files_ready: asyncio.Future[None] | None = None  # its browser's downloads pointed at ``files``
 
     @property
     def is_live(self) -> bool:
@@ -228,8 +227,13 @@ class SessionManager:
                 raise LaunchFailed(f"the browser for session {session_id} did not start: {exc}") from None
             raise
         files: FilesArea | None = None
+        ready: asyncio.Future[None] | None = None
         try:
-            files = await _files_for(self._root / "files", self.max_files_bytes, session_id, browser)
+            files = _files_area(self._root / "files", self.max_files_bytes, session_id)
+            # Pointing the browser's downloads at the area is a CDP round trip: it goes on while the create
+            # does and is answered, and the relay awaits it before a client's first command reaches the browser.
+            ready = asyncio.ensure_future(files.receive_downloads(browser.pipe))
+            ready.add_done_callback(_log_files_failure)
             agent = await _restore(session_id, browser, params.context) if params.context else None
             recorder = None
             if params.record_video:
@@ -239,6 +243,8 @@ class SessionManager:
                 )
         except BaseException:
             self.pool.gave_back()
+            if ready is not None:
+                ready.cancel()
             browser.kill()  # whatever failed (or the client went away): the browser goes with the create
             if files is not None:
                 files.remove()
@@ -248,6 +254,7 @@ class SessionManager:
         session.context_agent = agent
         session.recorder = recorder
         session.files = files
+        session.files_ready = ready
         self.registry.add(session)
         session.deadline_timer = asyncio.get_running_loop().call_later(
             params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT
@@ -420,13 +427,14 @@ async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, 
         raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None
 
 
-async def _files_for(root: Path, max_bytes: int, session_id: str, browser: BrowserProcess) -> FilesArea:
-    """The session's files area, its browser's downloads pointed at it before the create is answered."""
+def _files_area(root: Path, max_bytes: int, session_id: str) -> FilesArea:
+    """The session's files area (its folder made); its browser's downloads are pointed at it by the caller."""
     try:
-        files = FilesArea(root / session_id, max_bytes)
-        await files.receive_downloads(browser.pipe)
-    except (PipeClosed, CDPError, OSError) as exc:
-        shutil.rmtree(root / session_id, ignore_errors=True)
-        await browser.close()
+        return FilesArea(root / session_id, max_bytes)
+    except OSError as exc:
         raise LaunchFailed(f"could not set up the files of session {session_id}: {exc}") from None
-    return files
+
+
+def _log_files_failure(ready: asyncio.Future[None]) -> None:
+    if not ready.cancelled() and ready.exception() is not None:
+        log.warning("a session's downloads could not be pointed at its files area: %s", ready.exception())

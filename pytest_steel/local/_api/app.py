@@ -21,7 +21,14 @@ from typing import Any
 
 from aiohttp import BodyPartReader, ClientError, ClientSession, web
 
-from ..._client.wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
+from ..._client.wire import (
+    API_KEY_HEADER,
+    API_KEY_QUERY,
+    IGNORED_FIELDS_HEADER,
+    SHOULD_RETRY_HEADER,
+    ReleaseReason,
+)
+from .._browsers.cdp import CDPError
 from .._browsers.pipe import Channel, PipeClosed
 from .._errors import SessionError, SessionGone, SessionNotFound
 from .._files import FilesArea, FilesRelay
@@ -299,6 +306,12 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
     try:
         if browser.pipe is None:
             raise PipeClosed("the browser has no DevTools pipe")
+        if session.files_ready is not None:  # the session's downloads go to its files area before any command
+            try:
+                await asyncio.shield(session.files_ready)
+            except (CDPError, OSError, RuntimeError) as exc:
+                await request.app[MANAGER].release(session, ReleaseReason.STARTUP_FAILED)
+                raise PipeClosed(f"the session's files could not be set up: {exc}") from None
         upstream = await browser.pipe.open_channel()
     except PipeClosed as exc:
         await client.close(code=1011, message=f"browser unreachable: {exc}".encode())
