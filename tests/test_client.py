@@ -169,13 +169,20 @@ def test_a_create_slower_than_one_read_timeout_is_retried_within_the_call(
         assert ("POST /v1/sessions", 409) in answers  # the same id again: refused, never a second session
         assert live_ids(fresh) == [session.id]
         client.release(session.id)
-    assert proxy.paths()[:3] == ["POST /v1/sessions", f"GET /v1/sessions/{session.id}", "POST /v1/sessions"]
+    # after the timeout, a quick health check (it answers: a slow backend, not a hung one), then the look-up
+    assert proxy.paths()[:4] == [
+        "POST /v1/sessions",
+        "GET /v1/health",
+        f"GET /v1/sessions/{session.id}",
+        "POST /v1/sessions",
+    ]
 
 
 def test_a_create_the_client_gave_up_on_never_comes_to_life(fresh: Server, fault_proxy: StartProxy) -> None:
     """Every POST arrives after the client gave up and released the id: the server refuses them all (no orphan)."""
     proxy = fault_proxy(fresh.url)
-    proxy.script = ["delay:2.5", "forward", "delay:2.5"]  # POST, GET (404), POST; then the GET and the release
+    # POST, its health check (answered: no hang), GET (404), POST; then the GET and the release
+    proxy.script = ["delay:2.5", "forward", "forward", "delay:2.5"]
     with SteelClient(proxy.url, http_timeout=0.4, max_retries=1, call_timeout=1.0) as client:
         with pytest.raises(SteelTimeoutError):
             client.create(timeout=60_000)

@@ -130,6 +130,7 @@ def test_debug_prints_and_opens_the_viewer_at_creation_and_pauses_at_a_failure(
     shown = output.decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 1, shown
     assert shown.index("steel: watch session") < shown.index("press Enter")
+    assert "inactivity off (default with --steel-debug)" in shown  # a person at a breakpoint sends no CDP
     assert "1 session created: 1 released" in shown
     (opened,) = (seen / "opened").read_text().split()  # $BROWSER was asked to open a link of its own
     assert opened.startswith(viewer.split("?")[0] + "?viewerToken=") and opened != viewer

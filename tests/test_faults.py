@@ -11,8 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 import psutil
 import pytest
@@ -382,3 +385,57 @@ def test_releases_that_hang_cost_a_full_wait_only_once(
     )
     result.stdout.fnmatch_lines(["*= pytest-steel =*", "3 sessions created: 3 could not be released"])
     assert "unavailable" not in result.stdout.str()  # creates kept answering: the backend is not condemned
+
+
+class HungServer:
+    """A loopback server that takes every connection and every request, and never answers any."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.requests = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                self.held.append(connection)  # read nothing back, answer nothing, close nothing
+                self.requests += 1
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+def test_a_backend_whose_every_request_hangs_is_recognised_at_its_first_hang(pytester: pytest.Pytester) -> None:
+    """Every create hangs: after one answer's time and a quick health check, the run fails the rest at once."""
+    hung = HungServer()
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_needs_a_session(steel_session, n):
+            pass
+        """
+    )
+    started = time.monotonic()
+    try:
+        result = pytester.runpytest_subprocess(
+            "--steel-base-url", hung.url, "-p", "no:playwright", "-p", "no:randomly", timeout=RUN_BOUND * 2
+        )
+    finally:
+        hung.close()
+    took = time.monotonic() - started
+    result.assert_outcomes(errors=4)
+    assert took < 100, f"the run took {took:.0f} s against a hung backend"
+    result.stdout.fnmatch_lines(
+        [
+            f"*SteelHungError: the Steel API at {hung.url} did not answer * in time (ReadTimeout after 30 s); "
+            "is the server overloaded or stuck? *so the server is taken as hung.",
+            f"*the Steel backend was unavailable, so tests needing a session errored: the Steel API at {hung.url} *",
+        ]
+    )

@@ -4,6 +4,7 @@ whose browser shares no disk with them, and several sessions in one test."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import http.server
 import io
 import json
@@ -12,15 +13,18 @@ import re
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from pytest_steel import AsyncSteelClient, SteelClient, SteelFilesUnsupportedError
 from pytest_steel._reporting.test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
 from pytest_steel._sessions.endpoints import playwright_has_is_local
 
+from ._cdp import connected, first_page
 from ._steel_browser import SteelBrowserStandIn
 from ._support import Backend, FaultProxy, RemoteServer, StartServer, installed
 
@@ -730,3 +734,156 @@ def test_an_async_further_session_of_a_failing_test_has_its_trace(
     trace = zipfile.ZipFile(folder / "trace-2.zip")
     assert any("async further" in trace.read(name).decode(errors="replace") for name in trace.namelist())
     result.stdout.fnmatch_lines(["trace: test-results/test_async_more.py-test_one_more_then_a_failure/trace-2.zip"])
+
+
+class _Downloads:
+    """A loopback site whose /get/<n> answers n bytes as an attachment, with their Content-Length."""
+
+    def __init__(self) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if not self.path.startswith("/get/"):
+                    body = b"<a id=get href='/get/" + self.path.strip("/").encode() + b"'>get</a>"
+                    self.send_response(200)
+                    self.send_header("content-type", "text/html")
+                else:
+                    body = b"d" * int(self.path.rsplit("/", 1)[1])
+                    self.send_response(200)
+                    self.send_header("content-type", "application/octet-stream")
+                    self.send_header("content-disposition", "attachment; filename=big.bin")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+async def _download(ws_url: str, site: str, size: int) -> str | None:
+    """Download ``size`` bytes in the session's page; Playwright's failure (None: it arrived whole)."""
+    async with connected(ws_url) as (browser,):
+        page = first_page(browser)
+        await page.goto(f"{site}/{size}")
+        async with page.expect_download(timeout=30_000) as info:
+            await page.click("#get")
+        download = await info.value
+        return await download.failure()
+
+
+MB = 2**20
+
+
+def test_uploads_and_a_browser_download_cannot_together_pass_max_files_mb(start_server: StartServer) -> None:
+    server = start_server("--max-files-mb", "4")
+    site = _Downloads()
+    try:
+        # A download past the bound fails in the page, as a full disk would fail it, and the server says why.
+        session = server.create(timeout=120_000)
+        files = f"/v1/sessions/{session['id']}/files"
+        assert server.http.post(files, files={"file": ("a.bin", b"a" * (3 * MB))}).status_code == 200
+        failure = asyncio.run(_download(session["websocketUrl"], site.url, 2 * MB))
+        assert failure is not None
+        (area,) = _files_dirs(server.tmpdir)
+        assert sum(p.stat().st_size for p in area.rglob("*") if p.is_file()) == 3 * MB
+        assert "would pass this session's files limit of 4 MB (steel-local --max-files-mb sets it)" in server.log()
+        server.release(session["id"])
+
+        # Three uploads and a download at once, each 1.5 MB: at most two of them fit in 4 MB.
+        session = server.create(timeout=120_000)
+        files = f"/v1/sessions/{session['id']}/files"
+
+        def upload(n: int) -> int:
+            body = {"file": (f"u{n}.bin", b"u" * (3 * MB // 2))}
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                return client.post(files, files=body).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(4) as threads:
+            downloaded = threads.submit(asyncio.run, _download(session["websocketUrl"], site.url, 3 * MB // 2))
+            uploads = list(threads.map(upload, range(3)))
+            failure = downloaded.result(timeout=60)
+        assert set(uploads) <= {200, 413}
+        kept = uploads.count(200) + (failure is None)
+        assert 1 <= kept <= 2, (uploads, failure)
+        assert 413 in uploads or failure is not None
+        (area,) = _files_dirs(server.tmpdir)
+        on_disk = sum(p.stat().st_size for p in area.rglob("*") if p.is_file())
+        assert on_disk <= 4 * MB
+        assert [p.name for p in area.iterdir() if p.name.startswith(".upload-")] == []
+        server.release(session["id"])
+    finally:
+        site.close()
+
+
+def test_the_zip_of_the_files_leaves_no_temp_file_whether_it_is_made_or_not(start_server: StartServer) -> None:
+    server = start_server()
+    session = server.create(timeout=60_000)
+    files = f"/v1/sessions/{session['id']}/files"
+    for name in ("a.txt", "b/c.txt"):
+        assert server.http.post(files, files={"file": ("x", name.encode())}, data={"path": name}).status_code == 200
+    (area,) = _files_dirs(server.tmpdir)
+    before = sorted(p.name for p in area.parent.rglob("*"))
+
+    zipped = zipfile.ZipFile(io.BytesIO(server.http.get(f"{files}.zip").content))
+    assert sorted(zipped.namelist()) == ["a.txt", "b/c.txt"] and zipped.read("b/c.txt") == b"b/c.txt"
+    assert sorted(p.name for p in area.parent.rglob("*")) == before  # nothing made beside the area
+
+    # A client that goes away after the first bytes of a large zip: the server stops making it.
+    noise = os.urandom(12 * 2**20)  # does not compress: the zip is many chunks
+    assert server.http.post(files, files={"file": ("n", noise)}, data={"path": "noise.bin"}).status_code == 200
+    before = sorted(p.name for p in area.parent.rglob("*"))
+    with server.http.stream("GET", f"{files}.zip") as answer:
+        assert answer.status_code == 200
+        next(answer.iter_bytes())
+    assert server.http.get("/v1/health").status_code == 200  # still answering
+    assert len(zipfile.ZipFile(io.BytesIO(server.http.get(f"{files}.zip").content)).namelist()) == 3
+    assert sorted(p.name for p in area.parent.rglob("*")) == before
+    assert not list(server.tmpdir.rglob("*.zip"))
+    server.release(session["id"])
+    assert not area.exists()
+
+
+def test_an_upload_that_ends_after_its_session_was_released_does_not_bring_its_folder_back(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    session = server.create(timeout=60_000)
+    (area,) = _files_dirs(server.tmpdir)
+    released = threading.Event()
+    boundary = "b0undary"
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\nlate/x.bin\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        yield b"x" * (2 * 2**20)  # a first chunk, written into the area
+        assert released.wait(30)
+        yield b"y" * (2 * 2**20)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    def upload() -> httpx.Response:
+        headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            return client.post(f"/v1/sessions/{session['id']}/files", content=body(), headers=headers)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as threads:
+        answer = threads.submit(upload)
+        deadline = time.monotonic() + 30
+        while not list(area.glob(".upload-*")) and time.monotonic() < deadline:  # no event to await: bounded poll
+            time.sleep(0.02)
+        server.release(session["id"])
+        released.set()
+        late = answer.result(timeout=60)
+    assert late.status_code == 410, late.text
+    assert "has ended" in late.json()["message"]
+    assert not area.exists()

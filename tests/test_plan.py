@@ -7,14 +7,19 @@ limiter is told the same with ``STEEL_RATE_WINDOW_S`` (a minute of the plan is 6
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from pytest_steel._sessions.rate import SharedRateLimit
 
 from ._plan import PlanStandIn
 from ._support import Server, StartServer
@@ -98,3 +103,43 @@ def test_a_finished_run_leaves_another_runs_live_session_live(
     result.stdout.fnmatch_lines(["steel: *release-all own (default)*"])
     assert server.get(other)["status"] == "live"
     server.release(other)
+
+
+def _wait_for_a_request(limit: SharedRateLimit, bound: float) -> float | None:
+    """Seconds ``before`` took, or None if it was still waiting after ``bound`` (it goes on in a daemon thread)."""
+    took: list[float] = []
+
+    def ask() -> None:
+        started = time.monotonic()
+        limit.after(limit.before(), None)
+        took.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(bound)
+    return took[0] if took else None
+
+
+@pytest.mark.parametrize("step_back_s", [3600.0, 5 * 86400.0])
+def test_the_runs_rate_limit_survives_the_clock_stepping_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step_back_s: float
+) -> None:
+    """Times the file holds from before the clock stepped back D count as now: the minute empties in a minute, not D."""
+    monkeypatch.setenv("STEEL_RATE_WINDOW_S", "1")  # a 1 s "minute"
+    limit = SharedRateLimit(tmp_path, per_minute=3)
+    ahead = time.time() + step_back_s  # what another process wrote before the step
+    stepped = {"times": [ahead, ahead, ahead], "pending": {"other": ahead}, "not_before": ahead}
+    (tmp_path / "requests.json").write_text(json.dumps(stepped))
+
+    took = _wait_for_a_request(limit, bound=15)
+    assert took is not None, "the minute stayed full for as long as the clock stepped back"
+    assert took < 15
+    kept = json.loads((tmp_path / "requests.json").read_text())
+    assert max(kept["times"]) <= time.time() and kept["not_before"] <= time.time()
+    # and the limit still holds: three requests in a row fill the 1 s minute, a fourth waits for room
+    (tmp_path / "requests.json").write_text("{}")
+    for _ in range(3):
+        limit.after(limit.before(), None)
+    started = time.monotonic()
+    limit.after(limit.before(), None)
+    assert time.monotonic() - started >= 0.5

@@ -286,3 +286,60 @@ def test_headed_sessions_on_the_embedded_server(
     result = pytester.runpytest_subprocess("--steel-headed")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["steel: *headed yes (--steel-headed)"])
+
+
+@pytest.mark.parametrize(
+    ("args", "sent", "shown"),
+    [
+        ([], 300_000, "inactivity 300000 ms (default)"),
+        (["--steel-inactivity-timeout=90s"], 90_000, "inactivity 90000 ms (--steel-inactivity-timeout)"),
+        (["--steel-inactivity-timeout=off"], None, "inactivity off (--steel-inactivity-timeout)"),
+        (["-o", "steel_inactivity_timeout=2m"], 120_000, "inactivity 120000 ms (ini steel_inactivity_timeout)"),
+    ],
+)
+def test_every_session_is_created_with_the_inactivity_timeout_the_header_shows(
+    pytester: pytest.Pytester, proxied_server, args: list[str], sent: int | None, shown: str
+) -> None:
+    server, proxy = proxied_server
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_page(steel_page): pass
+
+        def test_two(steel_new_session):
+            steel_new_session()
+
+        @pytest.mark.steel(inactivity_timeout=45_000)
+        def test_marked(steel_page): pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--steel-base-url", proxy.url, "-p", "no:playwright", *args)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"steel: timeout 300000 ms (default), *, {shown}*"])
+    creates = [body for method, path, body in proxy.requests if (method, path) == ("POST", "/v1/sessions")]
+    assert [c.get("inactivityTimeout") for c in creates] == [sent, sent, 45_000]  # a marker's own wins
+
+
+@pytest.mark.parametrize(
+    ("args", "where", "value"),
+    [
+        (["--steel-inactivity-timeout=-5"], "--steel-inactivity-timeout", "-5"),
+        (["--steel-inactivity-timeout=25h"], "--steel-inactivity-timeout", "25h"),
+        (["-o", "steel_inactivity_timeout=soon"], "ini steel_inactivity_timeout", "soon"),
+    ],
+)
+def test_a_bad_inactivity_timeout_is_a_usage_error_naming_the_option_and_range(
+    pytester: pytest.Pytester, clean_env: Path, args: list[str], where: str, value: str
+) -> None:
+    pytester.makepyfile("def test_never_runs(steel_page): pass")
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: {where}: {value!r} is not a valid inactivity timeout; give off or a positive duration of "
+            "at most 24 h: milliseconds (300000) or 30s, 10m, 1h (1 to 86400000 ms)"
+        ]
+    )
+    assert "test_never_runs" not in result.stdout.str()
+    assert list(clean_env.iterdir()) == []

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -268,3 +271,37 @@ def test_under_xdist_the_workers_tell_the_shared_server_the_runs_count(
     result.assert_outcomes(passed=4 if scope == "function" else 2)
     # each test saw the pool's launches after its own create; the last create saw them all
     assert max(json.loads(p.read_text()) for p in tmp_path.iterdir()) == most
+
+
+@pytest.mark.parametrize(
+    ("pool", "body"),
+    [
+        ("0", {}),
+        ("4", {}),
+        ("4", {"sessionContext": {"cookies": [{"name": "a", "value": "1", "domain": "example.test", "path": "/"}]}}),
+        pytest.param(
+            "4",
+            {"recordVideo": True},
+            marks=pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="recordings need ffmpeg"),
+        ),
+    ],
+    ids=["on-demand", "warm-pool", "warm-pool-with-context", "warm-pool-recording"],
+)
+def test_max_sessions_holds_for_bursts_of_concurrent_creates(start_server: StartServer, pool: str, body: dict) -> None:
+    """A create counts from its admission, whatever it awaits (launch, files area, context), until it ends or fails."""
+    server = start_server("--max-sessions", "4", "--pool-size", pool)
+    if pool != "0":
+        pooled_pids(server, int(pool))
+
+    def one_create(client: httpx.Client) -> httpx.Response:
+        return client.post("/v1/sessions", json={"timeout": 60_000, **body})
+
+    for burst in range(3):
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            with concurrent.futures.ThreadPoolExecutor(10) as threads:
+                answers = list(threads.map(lambda _: one_create(client), range(10)))
+        admitted = [a.json()["id"] for a in answers if a.status_code == 200]
+        assert sorted(a.status_code for a in answers) == [200] * 4 + [429] * 6, f"burst {burst}"
+        assert server.http.get("/v1/health").json()["liveSessions"] == 4
+        for session_id in admitted:
+            server.release(session_id)

@@ -237,3 +237,35 @@ def test_prefetch_under_xdist_and_with_per_module_sessions_leaves_nothing(
     assert len(made) == expected
     assert all(server.get(sid)["status"] == "released" for sid in made)
     result.stdout.fnmatch_lines([f"{expected} sessions created: {expected} released"])
+
+
+def test_a_worker_sigkilled_while_it_holds_sessions_created_ahead_leaves_nothing_live(
+    pytester: pytest.Pytester, proxied_server: ProxiedServer
+) -> None:
+    """A worker dies (SIGKILL) with its own session and those made ahead for its next tests: none stays live."""
+    server, proxy = proxied_server
+    pytester.makepyfile(
+        """
+        import os, signal, time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_page(steel_session, steel_client, n):
+            if n != 1:
+                return
+            deadline = time.monotonic() + 60
+            while len(steel_client.list(status="live")) < 2:  # its own, and one made ahead for the next test
+                assert time.monotonic() < deadline, "no sessions were created ahead"
+                time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--steel-base-url", proxy.url, "--steel-prefetch", "2", "-n", "1", "-p", "no:playwright",
+        "-p", "no:randomly", timeout=180,
+    )  # fmt: skip
+    result.assert_outcomes(passed=5, failed=1)
+    result.stdout.fnmatch_lines(["*crashed while running*test_page[[]1[]]*"])
+    made = [body["sessionId"] for body in creates(proxy)]
+    assert len(made) >= 2
+    assert server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []

@@ -22,8 +22,10 @@ from pytest_steel._client.redaction import Redacted, display_url, hidden_compari
 from pytest_steel._client.safe_names import UnsafeNameError, inside, inside_relative
 from pytest_steel._client.wire import SessionStatus
 from pytest_steel._config.settings import Backend, Setting, Settings
+from pytest_steel._config.stash import WORKER_SLOTS_KEY
 from pytest_steel._reporting.artifacts import folder_for
 from pytest_steel._reporting.report import RunReport, SessionRecord, format_ms, summary
+from pytest_steel._sessions.backend import BackendAccess
 from pytest_steel._sessions.lifecycle import Phase, TrackedSession
 from pytest_steel._sessions.slots import SessionSlots, SlotUnavailable
 from pytest_steel.local._cli import _no_ca_bundle
@@ -368,6 +370,29 @@ def test_a_driver_folder_is_removed_only_once_its_process_is_gone(
     assert not dead.exists()
     assert not mine.exists()
     assert {p.name for p in tmp_path.iterdir()} == {alive.name, not_a_folder.name, not_ours.name}
+
+
+def test_a_runs_slots_folder_is_named_with_its_pid_and_a_killed_runs_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / f"pytest-steel-slots-{gone.pid}-abc"
+    dead.mkdir()
+    (dead / "requests.json").write_text("{}")
+    alive = tmp_path / f"pytest-steel-slots-{os.getppid()}-abc"
+    alive.mkdir()
+    older = tmp_path / "pytest-steel-slots-abc"  # named before folders had a pid: its owner cannot be told
+    older.mkdir()
+    settings = Settings(base_url=Setting("http://127.0.0.1:9", "--steel-base-url")).with_backend()
+    backend = BackendAccess(settings, None, lambda _: None)
+    made = Path(backend.worker_input()[WORKER_SLOTS_KEY])
+    assert made.parent == tmp_path and made.name.startswith(f"pytest-steel-slots-{os.getpid()}-")
+    assert not dead.exists()
+    assert {p.name for p in tmp_path.iterdir()} == {made.name, alive.name, older.name}
+    backend.close()
+    assert not made.exists()
 
 
 @pytest.mark.parametrize("users", [None, "/etc/ssl/mine.pem"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._client.errors import SteelError, SteelSessionError, first_line
+from . import pid_folders
 from .uploads import remember
 
 if TYPE_CHECKING:
@@ -258,8 +258,7 @@ def driver_tmpdir() -> Iterator[Callable[[], None]]:
     A run killed with SIGKILL removes nothing: its folder is named with its pid, and the
     next run removes the folders of processes that are gone.
     """
-    _remove_orphaned_driver_dirs()
-    path = tempfile.mkdtemp(prefix=f"{_DRIVER_DIR_PREFIX}{os.getpid()}-")
+    path = pid_folders.make(_DRIVER_DIR_PREFIX)
     previous = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = path
 
@@ -276,27 +275,3 @@ def driver_tmpdir() -> Iterator[Callable[[], None]]:
     finally:
         started()
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _remove_orphaned_driver_dirs() -> None:
-    """Remove this user's driver folders whose process is gone (killed, so it could not remove them)."""
-    if os.name != "posix":
-        return  # os.kill(pid, 0) probes only on POSIX; elsewhere it would end the process
-    try:
-        entries = list(os.scandir(tempfile.gettempdir()))
-    except OSError:
-        return
-    for folder in entries:
-        if not folder.name.startswith(_DRIVER_DIR_PREFIX):
-            continue
-        pid, _, rest = folder.name[len(_DRIVER_DIR_PREFIX) :].partition("-")
-        if not pid.isdigit() or not rest:
-            continue
-        try:
-            if not folder.is_dir(follow_symlinks=False) or folder.stat().st_uid != os.getuid():
-                continue
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder.path, ignore_errors=True)
-        except OSError:
-            continue  # alive (perhaps another user's), or not ours to look at

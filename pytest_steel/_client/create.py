@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .errors import SteelConnectionError, SteelError
+from .errors import SteelConnectionError, SteelError, SteelHungError, SteelTimeoutError
 from .http import Plan, PlanWait, Rules, Send, Sleep, retry_after, should_retry
 from .models import Session
 from .wire import IGNORED_FIELDS_HEADER
@@ -57,6 +57,12 @@ class IdempotentCreate:
                 response = yield attempt.send("POST", "/v1/sessions", json=body)
             except SteelConnectionError as exc:
                 ambiguous, error = True, exc
+                if isinstance(exc, SteelTimeoutError):
+                    try:
+                        yield from self._rules.probe(exc)
+                    except SteelHungError:
+                        self.abandoned.add(body["sessionId"])  # no look-up of a hung server: settled at the end
+                        raise
                 delay = None if attempt.last else attempt.delay()
                 if delay is None:
                     break

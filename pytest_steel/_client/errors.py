@@ -20,6 +20,14 @@ class SteelTimeoutError(SteelConnectionError):
     """The backend accepted the connection but did not answer in time."""
 
 
+class SteelHungError(SteelTimeoutError):
+    """No answer in time, and none to a quick health check after it either: the backend is taken as hung.
+
+    Like an unreachable one, this condemns the backend at once; a slow answer from a backend
+    whose health still answers does not.
+    """
+
+
 class SteelUnreachableError(SteelConnectionError):
     """No connection could be made at all (refused, DNS, connect timeout): the backend is down or the URL wrong.
 

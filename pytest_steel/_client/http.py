@@ -29,6 +29,7 @@ from .errors import (
     SteelAPIError,
     SteelAuthenticationError,
     SteelConnectionError,
+    SteelHungError,
     SteelTimeoutError,
     SteelUnreachableError,
     error_class_for_status,
@@ -44,6 +45,11 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 _USERINFO = re.compile(r"//[^/\s@'\"]*@")  # credentials in a URL: never shown
+
+HEALTH_PATH = "/v1/health"
+# Seconds the health check after a timed-out call may take: whatever the read timeout, as a live backend's health
+# answers in milliseconds, and one on a loaded machine must not be taken for a hung one.
+HUNG_PROBE_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,9 @@ class Rules:
             last = attempt.last or not retry
             try:
                 response = yield attempt.send(method, path, **kwargs)
-            except SteelConnectionError:
+            except SteelConnectionError as exc:
+                if isinstance(exc, SteelTimeoutError) and path != HEALTH_PATH:
+                    yield from self.probe(exc)  # a hung backend: no more waiting
                 delay = None if last else attempt.delay()
                 if delay is None:
                     raise
@@ -143,6 +151,22 @@ class Rules:
             if attempt is None:
                 raise self.status_error(response, method, path)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def probe(self, timed_out: SteelTimeoutError) -> Plan[None]:
+        """After a call passed its timeout, one quick health check decides whether waiting on is worth it.
+
+        Any answer, even an error status, shows a live backend that was only slow: the call
+        goes on as before. No answer raises ``SteelHungError``, so that the run stops asking
+        it at once instead of spending every retry of every create on it.
+        """
+        wait = HUNG_PROBE_TIMEOUT
+        try:
+            yield Send("GET", HEALTH_PATH, {"timeout": httpx.Timeout(wait, connect=min(self.connect_timeout, wait))})
+        except SteelConnectionError:
+            raise SteelHungError(
+                f"{timed_out} Its health check ({HEALTH_PATH}) did not answer within {wait:g} s either, "
+                "so the server is taken as hung."
+            ) from None
 
     def status_error(self, response: httpx.Response, method: str, path: str) -> SteelAPIError:
         try:

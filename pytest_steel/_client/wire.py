@@ -16,6 +16,7 @@ SHOULD_RETRY_HEADER = "x-should-retry"
 # steel-local's own: the create fields of the request that the server accepted but does not act on.
 IGNORED_FIELDS_HEADER = "x-steel-ignored-fields"
 RECORD_VIDEO_FIELD = "recordVideo"  # steel-local's create field; Steel Cloud records every session unasked
+INACTIVITY_FIELD = "inactivityTimeout"  # Steel's: ms without a CDP command or input before the session is released
 NEXT_CURSOR_HEADER = "Next-Cursor"  # the events endpoint's paging: the next page's ``pointer``
 
 DEFAULT_TIMEOUT_MS = 300_000

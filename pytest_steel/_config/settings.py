@@ -43,6 +43,9 @@ from .._client.wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_u
 T = TypeVar("T")
 
 DEFAULT_PLAN_WAIT_MS = 180_000
+# Steel's inactivityTimeout, so that a killed run's sessions stop metering: long enough that a test waiting
+# on its app (no CDP command meanwhile) does not trip it; off under --steel-debug, where a test waits on a person.
+DEFAULT_INACTIVITY_MS = 300_000
 RELEASE_MODES = ("all", "own", "off", "auto")
 SCOPES = ("function", "module", "session")
 ARTIFACT_FIELDS = ("screenshot", "tracing", "recording", "downloads")  # steel marker fields that choose artifacts
@@ -123,6 +126,16 @@ def _wait(text: str) -> int:
         return _timeout(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid wait; give 0 or {TIMEOUT_RANGE}") from None
+
+
+def _inactivity(text: str) -> int:
+    """A duration like a timeout's, or ``off`` (0): how long a session may go without a CDP command."""
+    if text.strip().lower() in _FALSE:
+        return 0
+    try:
+        return parse_timeout_ms(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid inactivity timeout; give off or {TIMEOUT_RANGE}") from None
 
 
 def _seconds(text: str) -> float:
@@ -227,6 +240,13 @@ class Settings:
         "session timeout: milliseconds, or 30s, 10m, 1h (default 300000, at most 24 h)",
         _timeout,
         DEFAULT_TIMEOUT_MS,
+    )
+    inactivity_ms: Setting[int | None] = _option(
+        "steel_inactivity_timeout",
+        "release a session after this long without a CDP command from its test (Steel's inactivityTimeout), so "
+        "that a killed run's sessions stop metering: a duration like --steel-timeout's, or off (default 5m; off "
+        "with --steel-debug; steel-browser ignores it)",
+        _inactivity,
     )
     base_url: Setting[str | None] = _option(
         "steel_base_url", "base URL of a Steel-compatible server", _base_url, env=BASE_URL_ENV
@@ -480,6 +500,16 @@ class Settings:
         return str(mode)
 
     @property
+    def inactivity(self) -> Setting[int | None]:
+        """The inactivityTimeout each session is created with (ms), None for none, and where that came from."""
+        given = self.inactivity_ms
+        if given.value is None:
+            if self.debug.value:
+                return Setting(None, f"default with {self.debug.source}")
+            return Setting(DEFAULT_INACTIVITY_MS, "default")
+        return Setting(given.value or None, given.source)
+
+    @property
     def shared_scope(self) -> bool:
         """Tests share a session: the module's (``module``) or the process's (``session``)."""
         return self.session_scope.value in ("module", "session")
@@ -493,11 +523,13 @@ class Settings:
             where = f"Steel Cloud at {STEEL_CLOUD_URL}"
         else:
             where = f"Steel-compatible server at {display_url(self.base_url.value or '')}"
+        inactive = self.inactivity
         session: list[tuple[str, str, Setting[Any]]] = [
             ("timeout", f"{self.timeout_ms.value} ms", self.timeout_ms),
             ("scope", self.session_scope.value, self.session_scope),
             ("release-all", self.safety_net, self.release_all),
             ("api key", "set" if self.api_key.value else "none", self.api_key),
+            ("inactivity", f"{inactive.value} ms" if inactive.value else "off", inactive),
         ]
         if self.max_sessions.value is not None:
             session.append(("max sessions", str(self.max_sessions.value), self.max_sessions))

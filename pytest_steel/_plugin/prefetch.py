@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ import pytest
 from .._client.errors import SteelError, first_line
 from .._config.markers import SteelMarks
 from .._config.stash import NEXT_ITEM_KEY
+from .._sessions.slots import note_made_ahead
 from .demand import wants_own_session
 
 _INDEX_KEY = pytest.StashKey[dict[int, int]]()  # each collected test's position, on the session
@@ -134,6 +136,8 @@ class Prefetcher:
                 self._client = self._run.backend.new_client()
             client = self._client
         timeout = params.pop("timeout", None)
+        session_id = str(params.setdefault("sessionId", str(uuid.uuid4())))
+        note_made_ahead(self._run.backend.shared_folder(), session_id)  # found by the safety net if we die
         session = client.create(timeout=timeout, **params)
         return session, time.monotonic() - started, started
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,8 @@ from .._client.redaction import redact
 from .._config.settings import Settings
 from .._config.stash import WORKER_BROKER_KEY, WORKER_EMBEDDED_KEY, WORKER_SLOTS_KEY
 from .health import BackendHealth
+
+SLOTS_DIR_PREFIX = "pytest-steel-slots-"  # then the owning process's pid, a dash, mkdtemp's letters
 
 if TYPE_CHECKING:
     from .._client.client import EventHook, SteelClient
@@ -176,7 +177,7 @@ class BackendAccess:
 
     def worker_input(self) -> dict[str, str]:
         """For each xdist worker: where to ask for the embedded server, and the session slots they share."""
-        given = {WORKER_SLOTS_KEY: self._slots_directory()}
+        given = {WORKER_SLOTS_KEY: self.shared_folder()}
         if self.settings.is_embedded:
             if self._broker is None:
                 from .embedded import Broker
@@ -186,12 +187,16 @@ class BackendAccess:
             given[WORKER_EMBEDDED_KEY] = self.embedded_key or ""
         return given
 
-    def _slots_directory(self) -> str:
+    def shared_folder(self) -> str:
+        """The run's folder shared by all its processes (session slots, the rate limit, sessions made ahead)."""
         if self._slots_dir is None:
             if WORKER_SLOTS_KEY in self._workerinput:
                 self._slots_dir = self._workerinput[WORKER_SLOTS_KEY]
             else:
-                self._slots_dir = tempfile.mkdtemp(prefix="pytest-steel-slots-")
+                from .._browser import pid_folders
+
+                # named with this pid: a later run removes it if this one is killed, as the driver's folders
+                self._slots_dir = pid_folders.make(SLOTS_DIR_PREFIX)
                 self._own_slots_dir = True
         return self._slots_dir
 
@@ -206,7 +211,7 @@ class BackendAccess:
         if self._rate is None:
             from .rate import SharedRateLimit
 
-            self._rate = SharedRateLimit(self._slots_directory(), self.settings.max_requests_per_minute.value)
+            self._rate = SharedRateLimit(self.shared_folder(), self.settings.max_requests_per_minute.value)
         return self._rate
 
     def limit(self) -> SessionLimit:
@@ -214,7 +219,7 @@ class BackendAccess:
         if self.known_limit is None:
             from .slots import SessionLimit
 
-            self.known_limit = SessionLimit(self.settings, self.client(), self._slots_directory, self._say)
+            self.known_limit = SessionLimit(self.settings, self.client(), self.shared_folder, self._say)
         return self.known_limit
 
     # -- the end ----------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Whether the run's backend can be asked: condemned after what it said, and given another chance.
 
-An unreachable backend or a rejected key condemns it at once, two timeouts in a row
-too; later tests then fail fast instead of each waiting out its own timeout, and one
-quick health probe lets a restarted server back in. Releases that hang get a short
+An unreachable backend or a rejected key condemns it at once, and so does a call that
+got no answer in time when a quick health check after it got none either (a hung
+backend, recognised at its first hang); two timeouts in a row too. Later tests then
+fail fast instead of each waiting out its own timeout, and one quick health probe lets
+a restarted server back in. Releases that hang get a short
 budget until one answers again.
 """
 
@@ -16,6 +18,7 @@ from .._client.errors import (
     SteelAuthenticationError,
     SteelConnectionError,
     SteelError,
+    SteelHungError,
     SteelTimeoutError,
     SteelUnreachableError,
 )
@@ -54,7 +57,7 @@ class BackendHealth:
 
     def failed(self, exc: SteelError) -> None:
         """A call failed: decide what that says about the backend."""
-        if isinstance(exc, (SteelUnreachableError, SteelAuthenticationError)):
+        if isinstance(exc, (SteelUnreachableError, SteelAuthenticationError, SteelHungError)):
             self.mark_unavailable(exc)
         elif isinstance(exc, SteelTimeoutError):
             self._timeouts_in_a_row += 1

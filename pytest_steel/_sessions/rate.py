@@ -9,6 +9,13 @@ backend, so the backend's minute never holds more than ours. A 429 that
 comes anyway sets a "not before" time in the same file from its ``Retry-After``, which
 every process honours before its next request. The counts (requests, 429s, time waited)
 are this process's, for the run's summary.
+
+The file holds wall-clock times, as it is shared by processes (whose monotonic clocks need
+not agree), so it must survive the clock stepping: a time found in the future (the clock
+stepped back) is rewritten as now, so that it leaves the minute a minute from now rather
+than a minute after a time that has not come; a "not before" further away than the
+longest Retry-After honoured is one of them, and counts as now too. A step forward only
+lets the minute empty early.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from .._client.http import retry_after
+from .._client.http import MAX_RETRY_AFTER, retry_after
 
 WINDOW_S = 60.0
 WINDOW_ENV = "STEEL_RATE_WINDOW_S"  # a shorter "minute", for tests and benchmarks that time-scale a plan
@@ -50,6 +57,7 @@ class SharedRateLimit:
         while True:
             with self._state() as state:
                 now = time.time()
+                _clamp_to(state, now)
                 times = [t for t in state["times"] if t > now - self.window_s]
                 pending = {k: v for k, v in state["pending"].items() if v > now - STALE_S}  # a killed process's go
                 wait = max(state.get("not_before", 0.0) - now, 0.0)
@@ -109,6 +117,14 @@ class SharedRateLimit:
 
     def counts(self) -> dict[str, float]:
         return {"requests": self.requests, "refused": self.refused, "waits": self.waits, "waited_s": self.waited_s}
+
+
+def _clamp_to(state: dict, now: float) -> None:
+    """Times dated after ``now`` (the clock stepped back since they were written) become ``now``, in place."""
+    state["times"] = [min(float(t), now) for t in state["times"]]
+    state["pending"] = {k: min(float(v), now) for k, v in state["pending"].items()}
+    if float(state.get("not_before", 0.0)) > now + MAX_RETRY_AFTER:  # no Retry-After honoured is that long
+        state["not_before"] = now
 
 
 def _until_room(times: list[float], pending: int, limit: int, window_s: float, now: float) -> float:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._client.errors import SteelError
+from .._client.errors import SteelError, SteelHungError, SteelTimeoutError
 from .._config.settings import Backend, Settings
 
 if TYPE_CHECKING:
@@ -129,5 +129,33 @@ def _runs_one_session(client: SteelClient) -> bool:
         if "maxSessions" in client.health():
             return False
         return not client.list_page("live", limit=1).paged
+    except SteelHungError:
+        raise
+    except SteelTimeoutError as exc:  # its health is the quick check: no answer to it in a whole answer's time
+        raise SteelHungError(f"{exc} Its health check is the quick one, so the server is taken as hung.") from None
     except SteelError:
         return False
+
+
+MADE_AHEAD_FILE = "made-ahead"  # in the run's shared folder: ids of sessions created ahead of their test
+
+
+def note_made_ahead(folder: str, session_id: str) -> None:
+    """A session about to be created ahead of its test (the prefetcher's), noted before its create is sent.
+
+    No test report names it until a test takes it: if the worker that made it is killed first,
+    the controller's safety net finds it here, so that it does not meter until its timeout.
+    """
+    try:
+        with open(os.path.join(folder, MADE_AHEAD_FILE), "a", encoding="utf-8") as ledger:
+            ledger.write(session_id + "\n")  # one short append: whole, whoever else appends
+    except OSError:
+        pass  # the folder went with a dead controller: this worker releases what it made itself
+
+
+def made_ahead(folder: str) -> set[str]:
+    """Every id noted by ``note_made_ahead`` in this run (taken, released or not)."""
+    try:
+        return set(Path(folder, MADE_AHEAD_FILE).read_text(encoding="utf-8").split())
+    except OSError:
+        return set()

@@ -21,9 +21,10 @@ from .._client.errors import (
     SteelTimeoutError,
 )
 from .._client.models import Session, wire_fields
-from .._client.wire import SessionStatus
+from .._client.wire import INACTIVITY_FIELD, SessionStatus
 from .._config.stash import CURRENT_ITEM_KEY, ITEM_SESSIONS_KEY
 from .lifecycle import LOST_WITH_BACKEND, TrackedSession
+from .slots import made_ahead
 
 if TYPE_CHECKING:
     from .._reporting.report import RunReport
@@ -65,7 +66,12 @@ class SessionTracker:
         timeout = params.pop("timeout", None)
         session_id = str(params.setdefault("sessionId", str(uuid.uuid4())))
         owner = owner or node.nodeid or node.name
-        self.backend.limit().reserve(session_id, owner, timeout)
+        try:
+            limit = self.backend.limit()
+        except SteelError as exc:  # finding the limit asked a backend that did not answer
+            self.backend.health.failed(exc)
+            raise
+        limit.reserve(session_id, owner, timeout)
         self._creating_for.append((node, owner))
         try:
             wait = self.backend.settings.plan_wait_ms.value / 1000
@@ -84,6 +90,9 @@ class SessionTracker:
     def resolve(self, params: dict[str, Any], node: Node) -> dict[str, Any]:
         """The create fields as they go on the wire: camelCase, after the ``pytest_steel_session_params`` hook."""
         params = wire_fields(params)
+        inactivity = self.backend.settings.inactivity.value
+        if inactivity is not None:  # a killed run's sessions stop metering; steel-browser drops the field
+            params.setdefault(INACTIVITY_FIELD, inactivity)
         self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
         return wire_fields(params)
 
@@ -275,7 +284,9 @@ class SessionTracker:
             client = backend.client()
             leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
             if not everything:  # this run's own: another run's sessions on the same key stay live
-                leaked = [session_id for session_id in leaked if session_id in self.report.records]
+                # (and those a killed worker made ahead of its tests, which no report named)
+                ahead = made_ahead(backend.shared_folder())
+                leaked = [sid for sid in leaked if sid in self.report.records or sid in ahead]
                 for session_id in leaked:
                     client.release(session_id)
             elif leaked:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +25,6 @@ from ._api.params import CreateParams, InvalidRequest
 from ._browsers.browser import BrowserProcess
 from ._browsers.cdp import CDPError
 from ._browsers.context import ContextAgent, read_context
-from ._browsers.pipe import PipeClosed
 from ._browsers.pool import BrowserPool, LaunchSpec
 from ._browsers.recording import KEPT_FOR_S, Recorder
 from ._browsers.watchdog import Watchdog
@@ -72,6 +70,7 @@ class LocalSession:
         self.context_agent: ContextAgent | None = None  # restoring sessionContext storage into its pages
         self.recorder: Recorder | None = None  # with recordVideo: its pages on video, kept after it ends
         self.files: FilesArea | None = None  # uploads and its pages' downloads, removed when it ends
+        self.files_ready: asyncio.Future[None] | None = None  # its browser's downloads pointed at ``files``
 
     @property
     def is_live(self) -> bool:
@@ -195,24 +194,67 @@ class SessionManager:
             )
         spec = LaunchSpec(params.headless, params.width, params.height, params.user_agent)
         started = time.monotonic()
-        self._starting.add(session_id)  # counted against --max-sessions from here on
+        # Counted against --max-sessions from here until the session is in the registry (and then while it
+        # is live) or the create has failed: whatever the create awaits on the way (a launch, the files
+        # area, a context, a recording), no other create is admitted in its place.
+        self._starting.add(session_id)
         self._no_launches.clear()
         try:
-            browser = await self.pool.take(spec) or await self._launch(spec)
-        except RuntimeError as exc:
-            raise LaunchFailed(f"the browser for session {session_id} did not start: {exc}") from None
+            session = await self._start(session_id, params, spec)
         finally:
             self._starting.discard(session_id)
             if not self._starting:
                 self._no_launches.set()
+        if self._closing:  # shutdown began while the browser launched
+            await self.release(session, ReleaseReason.USER_REQUESTED)
+            raise ServerClosing("the server is shutting down")
+        log.info(
+            "session %s live (pid %d, %s, %.0f ms)",
+            session_id,
+            session.browser.pid if session.browser else 0,
+            session.browser.chromium.path.name if session.browser else "-",
+            (time.monotonic() - started) * 1000,
+        )
+        return session
 
-        files = await _files_for(self._root / "files", self.max_files_bytes, session_id, browser)
-        agent = await _restore(session_id, browser, params.context) if params.context else None
-        recorder = await self._record(session_id, browser, params, agent) if params.record_video else None
+    async def _start(self, session_id: str, params: CreateParams, spec: LaunchSpec) -> LocalSession:
+        """Launch (or take) the browser and set up what the session asked for; the session, in the registry."""
+        try:
+            browser = await self.pool.take(spec) or await self._launch(spec)
+        except BaseException as exc:
+            self.pool.gave_back()
+            if isinstance(exc, RuntimeError):
+                raise LaunchFailed(f"the browser for session {session_id} did not start: {exc}") from None
+            raise
+        files: FilesArea | None = None
+        ready: asyncio.Future[None] | None = None
+        try:
+            files = _files_area(self._root / "files", self.max_files_bytes, session_id)
+            # Pointing the browser's downloads at the area is a CDP round trip: it goes on while the create
+            # does and is answered, and the relay awaits it before a client's first command reaches the browser.
+            ready = asyncio.ensure_future(files.receive_downloads(browser.pipe))
+            ready.add_done_callback(_log_files_failure)
+            agent = await _restore(session_id, browser, params.context) if params.context else None
+            recorder = None
+            if params.record_video:
+                assert self.ffmpeg is not None
+                recorder = await _record(
+                    self.ffmpeg, self._root / "recordings", self._owner, session_id, browser, params, agent
+                )
+        except BaseException:
+            self.pool.gave_back()
+            if ready is not None:
+                ready.cancel()
+            browser.kill()  # whatever failed (or the client went away): the browser goes with the create
+            if files is not None:
+                files.remove()
+            self._spawn(browser.close())
+            raise
         session = LocalSession(session_id, params, browser, self.registry.next_seq())
         session.context_agent = agent
         session.recorder = recorder
         session.files = files
+        session.files_ready = ready
         self.registry.add(session)
         session.deadline_timer = asyncio.get_running_loop().call_later(
             params.timeout_ms / 1000, self._end_soon, session, ReleaseReason.TIMEOUT
@@ -220,37 +262,7 @@ class SessionManager:
         if params.inactivity_timeout_ms is not None:
             self._arm_inactivity(session)
         self._spawn(self._watch_browser(session, browser))
-        if self._closing:  # shutdown began while the browser launched
-            await self.release(session, ReleaseReason.USER_REQUESTED)
-            raise ServerClosing("the server is shutting down")
-        log.info(
-            "session %s live (pid %d, %s, %.0f ms)",
-            session_id,
-            browser.pid,
-            browser.chromium.path.name,
-            (time.monotonic() - started) * 1000,
-        )
         return session
-
-    async def _record(
-        self, session_id: str, browser: BrowserProcess, params: CreateParams, agent: ContextAgent | None
-    ) -> Recorder:
-        """Start recording before the create is answered, so the video shows the test from its first step."""
-        assert self.ffmpeg is not None
-        try:
-            return await Recorder.start(
-                self.ffmpeg,
-                browser.pipe,
-                self._root / "recordings" / f"{session_id}.webm",
-                width=params.width,
-                height=params.height,
-                owner=f"{self._owner}:recording-{session_id}",
-            )
-        except (CDPError, OSError) as exc:
-            if agent is not None:
-                await agent.close()
-            await browser.close()
-            raise LaunchFailed(f"could not start recording session {session_id}: {exc}") from None
 
     async def _launch(self, spec: LaunchSpec) -> BrowserProcess:
         """A new browser for ``spec``, on demand or for the pool; RuntimeError when it cannot start."""
@@ -380,6 +392,32 @@ class SessionManager:
         return released
 
 
+async def _record(
+    ffmpeg: Path,
+    folder: Path,
+    owner: str,
+    session_id: str,
+    browser: BrowserProcess,
+    params: CreateParams,
+    agent: ContextAgent | None,
+) -> Recorder:
+    """Start recording before the create is answered, so the video shows the test from its first step."""
+    try:
+        return await Recorder.start(
+            ffmpeg,
+            browser.pipe,
+            folder / f"{session_id}.webm",
+            width=params.width,
+            height=params.height,
+            owner=f"{owner}:recording-{session_id}",
+        )
+    except (CDPError, OSError) as exc:
+        if agent is not None:
+            await agent.close()
+        await browser.close()
+        raise LaunchFailed(f"could not start recording session {session_id}: {exc}") from None
+
+
 async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, Any]) -> ContextAgent | None:
     """Put ``sessionContext`` into the new browser before the create is answered; a failure ends the browser."""
     try:
@@ -389,13 +427,14 @@ async def _restore(session_id: str, browser: BrowserProcess, context: dict[str, 
         raise LaunchFailed(f"could not restore the sessionContext of session {session_id}: {exc}") from None
 
 
-async def _files_for(root: Path, max_bytes: int, session_id: str, browser: BrowserProcess) -> FilesArea:
-    """The session's files area, its browser's downloads pointed at it before the create is answered."""
+def _files_area(root: Path, max_bytes: int, session_id: str) -> FilesArea:
+    """The session's files area (its folder made); its browser's downloads are pointed at it by the caller."""
     try:
-        files = FilesArea(root / session_id, max_bytes)
-        await files.receive_downloads(browser.pipe)
-    except (PipeClosed, CDPError, OSError) as exc:
-        shutil.rmtree(root / session_id, ignore_errors=True)
-        await browser.close()
+        return FilesArea(root / session_id, max_bytes)
+    except OSError as exc:
         raise LaunchFailed(f"could not set up the files of session {session_id}: {exc}") from None
-    return files
+
+
+def _log_files_failure(ready: asyncio.Future[None]) -> None:
+    if not ready.cancelled() and ready.exception() is not None:
+        log.warning("a session's downloads could not be pointed at its files area: %s", ready.exception())

@@ -22,7 +22,14 @@ from typing import Any
 
 from aiohttp import BodyPartReader, ClientError, ClientSession, web
 
-from ..._client.wire import API_KEY_HEADER, API_KEY_QUERY, IGNORED_FIELDS_HEADER, SHOULD_RETRY_HEADER
+from ..._client.wire import (
+    API_KEY_HEADER,
+    API_KEY_QUERY,
+    IGNORED_FIELDS_HEADER,
+    SHOULD_RETRY_HEADER,
+    ReleaseReason,
+)
+from .._browsers.cdp import CDPError
 from .._browsers.pipe import Channel, PipeClosed
 from .._errors import SessionError, SessionGone, SessionNotFound
 from .._files import FilesArea, FilesRelay
@@ -249,19 +256,24 @@ async def delete_all_files(request: web.Request) -> web.Response:
 
 
 async def files_archive(request: web.Request) -> web.StreamResponse:
-    """Every file of the session in one zip, made for this answer and removed after it."""
-    archive = await asyncio.to_thread(_files_of(request).archive)
+    """Every file of the session in one zip, streamed as it is made: nothing of it is left anywhere after."""
+    chunks = _files_of(request).archive()
+    try:
+        first = await chunks.__anext__()  # a zip that cannot be made is an error answer, not a cut-off one
+    except StopAsyncIteration:
+        first = b""
+    except OSError as exc:
+        raise SessionError(str(exc)) from None
     try:
         response = web.StreamResponse(headers={"Content-Type": "application/zip"})
-        response.content_length = archive.stat().st_size
         await response.prepare(request)
-        with archive.open("rb") as zipped:
-            while chunk := zipped.read(2**20):
-                await response.write(chunk)
+        await response.write(first)
+        async for chunk in chunks:
+            await response.write(chunk)
         await response.write_eof()
         return response
     finally:
-        archive.unlink(missing_ok=True)
+        await chunks.aclose()
 
 
 async def health(request: web.Request) -> web.Response:
@@ -301,6 +313,12 @@ async def cdp_relay(request: web.Request, session_id: str) -> web.StreamResponse
     try:
         if browser.pipe is None:
             raise PipeClosed("the browser has no DevTools pipe")
+        if session.files_ready is not None:  # the session's downloads go to its files area before any command
+            try:
+                await asyncio.shield(session.files_ready)
+            except (CDPError, OSError, RuntimeError) as exc:
+                await request.app[MANAGER].release(session, ReleaseReason.STARTUP_FAILED)
+                raise PipeClosed(f"the session's files could not be set up: {exc}") from None
         upstream = await browser.pipe.open_channel()
     except PipeClosed as exc:
         await client.close(code=1011, message=f"browser unreachable: {exc}".encode())

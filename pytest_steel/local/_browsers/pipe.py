@@ -233,6 +233,7 @@ class BrowserPipe:
         self._unflushed: list[Channel] = []  # channels given messages by the read under way
         self.backlogged = False  # more is unwritten than the transport's high-water mark: clients are held
         self.closed = False
+        self.on_event: Callable[[dict[str, Any]], None] | None = None  # the server's own browser-level events
 
     async def start(self, timeout: float) -> dict[str, Any]:
         """Connect both ends and wait, bounded, until the browser answers; its version."""
@@ -334,6 +335,8 @@ class BrowserPipe:
     def _at_root(self, message: dict[str, Any]) -> None:
         if self._calls.answered(message):
             return
+        if self.on_event is not None and "method" in message:
+            self.on_event(message)  # the server's own browser-level events (its downloads)
         if message.get("method") == "Target.detachedFromTarget":  # a channel's browser session ended
             channel = self._owners.get(message.get("params", {}).get("sessionId", ""))
             if channel is not None and channel.browser_session == message["params"]["sessionId"]:

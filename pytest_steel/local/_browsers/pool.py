@@ -129,6 +129,11 @@ class BrowserPool:
         self.fill()
         return browser
 
+    def gave_back(self) -> None:
+        """A create that asked failed: it is asked again, so it does not count as one of the sessions to come."""
+        self.taken = max(0, self.taken - 1)
+        self.fill()
+
     async def _launch_one(self, spec: LaunchSpec) -> None:
         try:
             browser = await self._launch(spec)
