@@ -85,7 +85,9 @@ _SECRETS = (TOKEN_QUERY, API_KEY_QUERY)
 
 def _cookie_name(request: web.Request) -> str:
     """Cookies ignore ports: two servers on one host each keep their own."""
-    return f"steel-viewer-{request.url.port or 0}"
+    # The port this server listens on (``request.url`` is not used: aiohttp 3.9 with a newer yarl cannot build it).
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    return f"steel-viewer-{sockname[1] if isinstance(sockname, tuple) and len(sockname) > 1 else 0}"
 
 
 VIEWER: web.AppKey[ViewerAccess] = web.AppKey("viewer_access", ViewerAccess)
