@@ -8,6 +8,9 @@ minute, ``x-should-retry`` overriding the status) and the timeouts (see ``Rules`
 drivers only do I/O. httpx's transport errors become ``SteelConnectionError`` /
 ``SteelTimeoutError``, and error statuses the ``SteelAPIError`` for their status, here
 and nowhere else.
+
+Over 400 lines because that one place includes explaining a connection that could not open
+(``connection_trouble``: certificate, proxy, refusal), which the relay's upstream uses too.
 """
 
 from __future__ import annotations

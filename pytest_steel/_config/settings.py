@@ -6,6 +6,9 @@ Precedence is command line, then environment, then ini file, then default; the
 report header shows every effective value and where it came from. Everything is
 validated in ``pytest_configure``, before anything starts, so a bad value is a usage
 error (exit 4) that names the option and the valid range, and leaves nothing behind.
+
+Over 400 lines on purpose: it is the one table of every option (about forty fields, each
+with its help, parser and range), and splitting a table would give an option two homes.
 """
 
 from __future__ import annotations
