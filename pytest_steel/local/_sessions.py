@@ -345,6 +345,8 @@ class SessionManager:
         if agent is not None:
             await agent.close()
         if session.recorder is not None:
+            if browser is not None and status is SessionStatus.RELEASED:
+                await session.recorder.last_look()  # the video ends on the screen as the session ended
             self._spawn(session.recorder.finish())  # the file completes after the answer; fetching it waits
             asyncio.get_running_loop().call_later(KEPT_FOR_S, self._expire, session.recorder)
         if browser is not None:

@@ -35,6 +35,7 @@ FPS = 10
 MAX_GAP_S = 600.0  # a page that stays still longer shows for this long: a bound on what one gap writes
 FINISH_TIMEOUT = 30.0  # seconds for ffmpeg to finish the file once its input ends
 FOLLOW_STOP_TIMEOUT = 2.0  # seconds for the screencast to stop once told
+LAST_LOOK_TIMEOUT = 2.0  # seconds a release waits for the screen's last look before the browser goes
 KEPT_FOR_S = 600.0  # a recording nobody fetched or deleted goes this long after its session ended
 
 
@@ -118,6 +119,23 @@ class Recorder:
             await stdin.drain()
         except (ConnectionError, RuntimeError) as exc:  # ffmpeg quit: say why when asked
             self.error = self.error or f"ffmpeg stopped taking frames: {exc}"
+
+    async def last_look(self) -> None:
+        """Take what is on screen now as the newest frame, bounded by ``LAST_LOOK_TIMEOUT``.
+
+        Called as the session is released, before its browser is killed: the screencast's frames lag the
+        screen by a paint and an encode (more on a busy machine), and the video must end on what the
+        page showed when the test ended, which is what a failing test's recording is for.
+        """
+        if self._finishing is not None:
+            return
+        try:
+            data = await asyncio.wait_for(self._cast.snapshot(), LAST_LOOK_TIMEOUT)
+        except asyncio.TimeoutError:
+            log.debug("recording %s: no last look within %.0f s", self.path.name, LAST_LOOK_TIMEOUT)
+            return
+        if data is not None:
+            await self._frame(data)
 
     def finish(self) -> asyncio.Task[None]:
         """Stop recording and complete the file (once; later calls return the same task)."""

@@ -71,6 +71,22 @@ class Screencast:
             if self._on_change is not None:
                 await self._on_change()
 
+    async def snapshot(self) -> str | None:
+        """The shown page as it is now (a base64 JPEG like the frames), or None when no page is shown.
+
+        A frame comes only after the page changed and was painted, so the newest one can lag what is
+        on screen: the recorder asks for this last look before the browser goes.
+        """
+        if self._cast is None:
+            return None
+        params = {"format": "jpeg", "quality": self._options.get("quality", 70)}
+        try:
+            answer = await self._cdp.send("Page.captureScreenshot", params, self._cast)
+        except CDPError:
+            return None
+        data = answer.get("data")
+        return data if isinstance(data, str) else None
+
     def stop(self) -> None:
         """End ``run`` at its next step, whatever it awaits: a cancellation alone can be lost (Python 3.11's
         ``wait_for`` swallows one that arrives as its answer does)."""
