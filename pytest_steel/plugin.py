@@ -27,14 +27,10 @@ from ._config.stash import (
     CURRENT_ITEM_KEY,
     DEBUG_PLUGIN,
     DRIVER_KEY,
-    ITEM_SESSIONS_KEY,
     LATER_FIXTURES_KEY,
     NEXT_ITEM_KEY,
-    PER_RUN_ITEM_KEYS,
-    RECORDER_KEY,
     SETTINGS_KEY,
     WORKER_SLOTS_KEY,
-    started_run,
 )
 from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin module
     STEEL_FIXTURES,
@@ -56,6 +52,7 @@ from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plu
     steel_session_params,
 )
 from ._plugin.new_session import steel_new_session  # noqa: F401 - pytest finds fixtures on the plugin module
+from ._plugin.run import started_run
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -177,9 +174,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for key in PER_RUN_ITEM_KEYS:  # pytest-rerunfailures runs an item again
-        if key in item.stash:
-            del item.stash[key]
+    if started_run(item.config) is not None:  # only a run that used Steel can have left a test's state
+        from ._reporting.test_reports import PER_RUN_ITEM_KEYS
+
+        for key in PER_RUN_ITEM_KEYS:  # pytest-rerunfailures runs an item again
+            if key in item.stash:
+                del item.stash[key]
     if DRIVER_KEY in item.config.stash:  # a sync Playwright driver runs: an async test needs the loop it holds
         from ._plugin.fixtures import room_for_async
 
@@ -194,7 +194,11 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
     ``parametrize`` and a plain function fixture do not count. A plain fixture that tears
     down through ``request.addfinalizer`` is missed: its failure still keeps the trace.
     """
-    if fixturedef.scope == "function" and RECORDER_KEY in request.node.stash and _tears_down(fixturedef.func):
+    if fixturedef.scope != "function" or started_run(request.config) is None:
+        return  # no recorder can have started yet
+    from ._reporting.artifacts import RECORDER_KEY
+
+    if RECORDER_KEY in request.node.stash and _tears_down(fixturedef.func):
         request.node.stash[LATER_FIXTURES_KEY] = True
 
 
@@ -232,6 +236,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     reporting.annotate(report)
     if report.failed and call.when == "call" and item.config.pluginmanager.has_plugin(DEBUG_PLUGIN):
         debugger = item.config.pluginmanager.get_plugin(DEBUG_PLUGIN)
+        from ._sessions.lifecycle import ITEM_SESSIONS_KEY
+
         debugger.pause(item, item.stash.get(ITEM_SESSIONS_KEY, []), report)
 
 

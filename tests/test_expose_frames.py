@@ -12,7 +12,10 @@ import pytest
 
 from pytest_steel._browser.expose import LocalExposure
 from pytest_steel._browser.frames import FrameMap
-from pytest_steel._browser.intercept import _plain, _preflight, _request_headers, _site, _socket_payload
+from pytest_steel._browser.intercept import _preflight, _request_headers
+from pytest_steel._browser.socket_grants import plain as _plain
+from pytest_steel._browser.socket_grants import site as _site
+from pytest_steel._browser.socket_grants import socket_payload as _socket_payload
 
 APP = "http://127.0.0.1:8000"
 PUBLIC = "http://evil.example"

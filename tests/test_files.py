@@ -407,7 +407,7 @@ async def _through_the_relay(folder: Path, guids: list[str], fetched: list[str],
     from aiohttp import ClientSession, WSServerHandshakeError, web
 
     from pytest_steel._browser.relay import DownloadRelay
-    from pytest_steel._browser.relay_downloads import RemoteFiles
+    from pytest_steel._browser.route import RemoteFiles
 
     async def browser(request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
@@ -518,8 +518,8 @@ class _Driver:
 
 
 def test_a_fetch_past_its_timeout_is_cancelled_leaves_nothing_and_the_other_messages_pass(tmp_path: Path) -> None:
-    from pytest_steel._browser.relay import Route
-    from pytest_steel._browser.relay_downloads import RemoteFiles, hold_download_event
+    from pytest_steel._browser.relay_downloads import hold_download_event
+    from pytest_steel._browser.route import RemoteFiles, Route
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
     httpd.daemon_threads = True
@@ -697,9 +697,9 @@ def test_each_further_session_of_a_failing_test_has_its_trace_and_recording_link
 def test_the_relay_leaves_browser_paths_and_strange_download_names_alone(tmp_path: Path) -> None:
     """A file input given the browser's own paths (a CDP session of the test's, with what the files API answered)
     goes on unchanged; a download whose guid would name a file outside the driver's folder is not fetched."""
-    from pytest_steel._browser.relay import Route
-    from pytest_steel._browser.relay_downloads import RemoteFiles, hold_download_event, refuse_unsafe_download
+    from pytest_steel._browser.relay_downloads import hold_download_event, refuse_unsafe_download
     from pytest_steel._browser.relay_uploads import take_file_input
+    from pytest_steel._browser.route import RemoteFiles, Route
 
     route = Route("ws://unused", RemoteFiles(lambda: AsyncSteelClient("http://127.0.0.1:9", "k"), "s"), uploads=True)
     route.folders.add(str(tmp_path))

@@ -138,7 +138,7 @@ def test_a_suite_without_steel_fixtures_starts_nothing(pytester: pytest.Pytester
         def pytest_sessionfinish(session):
             assert "playwright" not in sys.modules
             assert "httpx" not in sys.modules
-            assert "pytest_steel._plugin.run" not in sys.modules  # the run, reporting and artifacts load on first need
+            assert "pytest_steel._sessions.tracker" not in sys.modules  # the run's parts load on first need
             assert psutil.Process().children() == []
         """
     )

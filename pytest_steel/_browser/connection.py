@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._client.errors import SteelError, SteelSessionError, first_line
 from . import pid_folders
@@ -17,10 +17,32 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Playwright
 
     from .._client.client import SteelClient
-    from .._sessions.lifecycle import TrackedSession
+    from .._client.models import Session
     from .expose import LocalExposure
 
 CONNECT_TIMEOUT_MS = 30_000
+
+
+class TrackedSession(Protocol):
+    """What a connection reads and tells of the session it connects to (``_sessions.lifecycle`` has the type).
+
+    Named here so that this layer, below the run's sessions, needs nothing from above it.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def download_failures(self) -> list[str]: ...
+
+    def connection_lost(self) -> None: ...
+
+    def close_connection(self) -> None: ...
+
+
 _DRIVER_DIR_PREFIX = "pytest-steel-playwright-"  # then the owning process's pid, a dash, mkdtemp's letters
 
 

@@ -15,10 +15,9 @@ target; the relay then lets the driver see exposed requests first, and takes ove
 where the driver would let them go to the network (``Fetch.continueRequest``) or would
 fake a CORS preflight. A test's own ``route.fulfill`` or ``route.abort`` stands.
 
-The WebSocket half of the rule lives here too (``SocketGrant``): the grant is decided on the
-same CDP messages and frame map, and asks the browser for cookies over the same connection;
-that keeps this module just over 400 lines. Splitting the grants out is for the
-architecture round (issue 38), with the relay's ``Route`` they share.
+The WebSocket half of the rule is decided here too, on the same CDP messages and frame map,
+and asks the browser for cookies over the same connection; what a grant is, how Playwright's
+binding call reads and which cookies a handshake carries are ``socket_grants``'.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .expose import MAX_BODY_BYTES, LocalExposure
 from .frames import FrameMap
+from .socket_grants import WEBSOCKET_BINDING, SocketGrant, cookie_header, passthrough, socket_payload
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 Send = Callable[[str], Awaitable[None]]
 
 OWN_IDS = 1_500_000_000  # the relay's own command ids start here, far above the driver's
-WEBSOCKET_BINDING = "__pwWebSocketBinding"  # Playwright's binding for routed WebSockets (1.48+)
 APP_TIMEOUT_S = 300.0  # the longest one answer of the app may take
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host")
@@ -58,16 +57,6 @@ _EVENTS = (
     '"Runtime.bindingCalled"',
 )
 _COMMANDS = ('"Fetch.', '"Page.getFrameTree"')
-
-
-@dataclass
-class SocketGrant:
-    """A page socket the relay let through: who asked, for the bridge to connect as."""
-
-    url: str
-    session: str
-    origin: str | None
-    protocols: list[str]
 
 
 @dataclass
@@ -269,7 +258,7 @@ class Interceptor:
 
     async def _socket_created(self, session: str, params: dict[str, Any], text: str) -> str | None:
         """A page's ``new WebSocket`` under Playwright's routing: let through with its grant, or made to go direct."""
-        created = _socket_payload(params.get("payload"))
+        created = socket_payload(params.get("payload"))
         if created is None:
             return text  # a later message of a socket (or one this cannot read): the bridge decides
         socket_id, url, protocols = created
@@ -279,8 +268,9 @@ class Interceptor:
         allowed, origin = self.frames.allows_context(session, context_id)
         if not allowed:
             # As if no route matched: the page's socket goes out on the browser's own network, as without pytest-steel.
-            expression = f"globalThis.__pwWebSocketDispatch({json.dumps({'id': socket_id, 'type': 'passthrough'})})"
-            await self._send(session, "Runtime.evaluate", {"expression": expression, "contextId": context_id})
+            await self._send(
+                session, "Runtime.evaluate", {"expression": passthrough(socket_id), "contextId": context_id}
+            )
             return None
         self.grants.append(SocketGrant(url, session, origin, protocols))
         return text
@@ -296,14 +286,7 @@ class Interceptor:
         """The cookies the browser keeps for the socket's URL, as the page's own handshake would send them."""
         http_url = "http" + grant.url[2:] if grant.url.startswith("ws") else grant.url
         answer = await self._call(grant.session, "Network.getCookies", {"urls": [http_url]})
-        cookies = (answer.get("result") or {}).get("cookies") or []
-        cross_site = grant.origin is None or _site(grant.origin) != _site(http_url)
-        kept = [
-            f"{c['name']}={c['value']}"
-            for c in cookies
-            if isinstance(c, dict) and (not cross_site or c.get("sameSite") == "None")
-        ]
-        return "; ".join(kept) or None
+        return cookie_header(grant, http_url, (answer.get("result") or {}).get("cookies"))
 
     # -- CDP plumbing ------------------------------------------------------------------------
 
@@ -383,43 +366,3 @@ def _request_headers(overridden: Any, original: Any) -> dict[str, str]:
     headers = {k: v for k, v in headers.items() if k.lower() not in ("accept-encoding", "content-length")}
     headers["Accept-Encoding"] = "gzip, deflate"  # what this side decodes before the browser gets the body
     return headers
-
-
-def _socket_payload(payload: Any) -> tuple[Any, str, list[str]] | None:
-    """``(id, url, protocols)`` of Playwright's "onCreate" binding call, or None for any other call."""
-    if not isinstance(payload, str) or "onCreate" not in payload:
-        return None
-    try:
-        outer = json.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(outer, dict) or outer.get("name") not in (None, WEBSOCKET_BINDING):
-        return None
-    args = outer.get("serializedArgs")
-    for arg in args if isinstance(args, list) else []:
-        value = _plain(arg)
-        if isinstance(value, dict) and value.get("type") == "onCreate" and isinstance(value.get("url"), str):
-            protocols = value.get("protocols")
-            kept = [p for p in protocols if isinstance(p, str)] if isinstance(protocols, list) else []
-            return value.get("id"), value["url"], kept
-    return None
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """Playwright's serialized argument as plain data (objects, arrays, strings, numbers); enough for onCreate."""
-    if depth > 8 or not isinstance(value, dict):
-        return value
-    if isinstance(value.get("o"), list):
-        return {e.get("k"): _plain(e.get("v"), depth + 1) for e in value["o"] if isinstance(e, dict)}
-    if isinstance(value.get("a"), list):
-        return [_plain(v, depth + 1) for v in value["a"]]
-    if "v" in value:
-        return None
-    return value
-
-
-def _site(url: str) -> str:
-    host = url.partition("://")[2].split("/", 1)[0].rsplit("@", 1)[-1]
-    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    parts = host.lower().split(".")
-    return ".".join(parts[-2:]) if len(parts) > 2 and not host.replace(".", "").isdigit() else host.lower()

@@ -32,62 +32,20 @@ import contextlib
 import json
 import secrets
 import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._client.network import ws_options
-from .relay_downloads import RemoteFiles, hold_download_event, refuse_unsafe_download
+from .relay_downloads import hold_download_event, refuse_unsafe_download
 from .relay_uploads import take_file_input
+from .route import RemoteFiles, Route
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from aiohttp import ClientSession, web
 
     from .expose import LocalExposure
-    from .intercept import Interceptor, SocketGrant
 
 _DOWNLOAD_BEHAVIOR = '"Browser.setDownloadBehavior"'
 START_TIMEOUT = 10.0  # seconds the relay's thread may take to listen
-
-
-@dataclass
-class Route:
-    """One driver connection's way to its session, and what it learned on the way."""
-
-    upstream: str  # the session's CDP URL (with its key, if any): never shown
-    files: RemoteFiles  # the session's files area, and the downloads and uploads on their way
-    uploads: bool = False  # the driver was told the browser shares its disk: file inputs are rewritten here
-    exposure: LocalExposure | None = None  # the test machine's hosts the relay answers for, if any
-    folders: set[str] = field(default_factory=set)
-    failures: list[str] = field(default_factory=list)  # what the test's report should say: files, the exposure
-    interceptor: Interceptor | None = None  # while the driver is connected, with an exposure
-    loop: asyncio.AbstractEventLoop | None = None
-    sockets: int = 0  # bridged WebSockets open
-
-    def socket_grant(self, url: str, most: int) -> Future[tuple[SocketGrant, str | None, bool] | None]:
-        """From any thread: the relay's grant for a page socket to ``url``, its cookies, and whether it has a slot."""
-        if self.loop is None:
-            raise RuntimeError("the session's connection is closed")
-        return asyncio.run_coroutine_threadsafe(self._grant(url, most), self.loop)
-
-    async def _grant(self, url: str, most: int) -> tuple[SocketGrant, str | None, bool] | None:
-        interceptor = self.interceptor
-        grant = interceptor.take_grant(url) if interceptor is not None else None
-        if interceptor is None or grant is None:
-            return None
-        cookie = await interceptor.cookie_header(grant)
-        slot = self.sockets < most
-        self.sockets += slot
-        return grant, cookie, slot
-
-    def sockets_closed(self) -> None:
-        """From any thread: a bridged socket with a slot ended."""
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._free_slot)
-
-    def _free_slot(self) -> None:
-        self.sockets = max(0, self.sockets - 1)
 
 
 class DownloadRelay:

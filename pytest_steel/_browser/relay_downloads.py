@@ -19,63 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._client.safe_names import UnsafeNameError, inside
 
 if TYPE_CHECKING:
-    from .._client.async_client import AsyncSteelClient
-    from .relay import Route
+    from .route import Route
 
 _DOWNLOAD_PROGRESS = '"Browser.downloadProgress"'
-FETCH_TIMEOUT = 300.0  # seconds one download may take to come back
-
-
-class RemoteFiles:
-    """A connection's way to its session's files area, and its downloads in flight.
-
-    The async client is made on first need in the relay's own loop, which it then belongs to.
-    """
-
-    def __init__(self, make_client: Callable[[], AsyncSteelClient], session_id: str) -> None:
-        self._make_client = make_client
-        self._client: AsyncSteelClient | None = None
-        self.session_id = session_id
-        self.held: dict[str, list[str]] = {}  # guid -> its completed event, then its later events
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.fetch_timeout = FETCH_TIMEOUT
-
-    @property
-    def client(self) -> AsyncSteelClient:
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
-
-    async def download_to(self, path: str, local: Path) -> None:
-        await self.client.files.download_to(self.session_id, path, local)
-
-    async def upload(self, local: Path, path: str) -> str:
-        """``local`` into the session's files at ``path``; the path the session's browser knows it by."""
-        return (await self.client.files.upload(self.session_id, local, path=path)).path
-
-    def start(self, work: Any) -> None:
-        """Run ``work`` (a coroutine) as a task of this connection, cancelled if the connection ends first."""
-        task = asyncio.ensure_future(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def aclose(self) -> None:
-        """The connection ended: cancel what is still on its way (a partial file goes with it), close the client."""
-        for task in list(self.tasks):
-            task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(BaseException):
-                await task
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
 
 def hold_download_event(text: str, route: Route, driver: Any) -> bool:

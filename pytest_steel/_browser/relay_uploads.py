@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .._client.errors import SteelError, first_line
 
 if TYPE_CHECKING:
-    from .relay import Route
+    from .route import Route
 
 _SET_INPUT_FILES = '"DOM.setFileInputFiles"'
 

@@ -7,7 +7,7 @@ and passes every message both ways, in order, text as text and bytes as bytes; e
 side's close closes the other.
 
 Only a socket the relay let through is bridged (its grant says which document asked,
-``intercept.SocketGrant``): the handshake carries that document's ``Origin``, the
+``socket_grants.SocketGrant``): the handshake carries that document's ``Origin``, the
 cookies the browser keeps for the URL (as the page's own handshake would, SameSite
 applied) and the page's subprotocols, so a cookie-authenticated or ``graphql-ws`` socket
 works while a public page's never gets here. Bounded: sockets open per session, bytes

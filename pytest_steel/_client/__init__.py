@@ -1,5 +1,5 @@
 """The Steel API client: ``SteelClient``, ``AsyncSteelClient``, their models, errors, HTTP and retries.
 
-Everything a script needs without pytest: it imports nothing of the rest of the package,
+Everything a script needs without pytest. Imports nothing of the rest of the package,
 and neither pytest, Playwright nor aiohttp. The embedded server shares its wire names (``wire``, ``limits``).
 """

@@ -23,7 +23,7 @@ from .wire import MAX_LIST_LIMIT, SessionStatus
 class AsyncSteelClient(ClientBase):
     """The Steel sessions API, awaited. Arguments as ``SteelClient``'s; use ``async with`` or ``aclose()``.
 
-    One method per endpoint plus ``aclose`` and the async context-manager pair: its size is the API's.
+    Over 16 methods: one per endpoint plus ``aclose`` and the async context-manager pair, its size is the API's.
     """
 
     def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:

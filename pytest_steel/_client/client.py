@@ -25,7 +25,7 @@ __all__ = ["EventHook", "SteelClient"]
 class SteelClient(ClientBase):
     """The Steel sessions API, blocking. Arguments as ``ClientBase``, plus an httpx ``transport`` (for tests).
 
-    One method per endpoint plus ``close`` and the context-manager pair: its size is the API's.
+    Over 16 methods: one per endpoint plus ``close`` and the context-manager pair, its size is the API's.
     """
 
     def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from .._config.stash import RECORDER_KEY, SETTINGS_KEY
+from .._config.stash import SETTINGS_KEY
 from .fixtures import run_of
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ async def steel_async_page(
 
 
 async def _start_recording(request: pytest.FixtureRequest, connection: AsyncConnection) -> AsyncTestRecorder | None:
-    from .._reporting.artifacts import AsyncTestRecorder
+    from .._reporting.artifacts import RECORDER_KEY, AsyncTestRecorder
 
     recorder = AsyncTestRecorder.for_test(request.node, request.config.stash[SETTINGS_KEY], connection)
     if recorder is not None:

@@ -104,7 +104,7 @@ class Debugger:
         url = session.session_viewer_url
         if not url:
             return None
-        from .._config.stash import started_run
+        from .run import started_run
 
         run = started_run(self._config)
         if run is not None and run.settings.is_embedded and run.backend.embedded_key:

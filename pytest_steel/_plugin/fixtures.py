@@ -18,7 +18,7 @@ import pytest
 from .._client.errors import SteelError
 from .._config.markers import SteelMarks, timeout_ms
 from .._config.settings import Settings
-from .._config.stash import AFTER_TEST_KEY, DRIVER_KEY, RECORDER_KEY, SETTINGS_KEY
+from .._config.stash import AFTER_TEST_KEY, DRIVER_KEY, SETTINGS_KEY
 
 if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start-up stays cheap
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -362,7 +362,7 @@ def steel_page(request: pytest.FixtureRequest, _steel_connection: Connection) ->
 
 
 def _start_recording(request: pytest.FixtureRequest, connection: Connection) -> TestRecorder | None:
-    from .._reporting.artifacts import TestRecorder
+    from .._reporting.artifacts import RECORDER_KEY, TestRecorder
 
     recorder = TestRecorder.for_test(request.node, settings_of(request.config), connection)
     if recorder is not None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 
 from .._client.errors import first_line
-from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY
+from .._config.stash import FAILED_SO_FAR_KEY
 from .fixtures import _create_params, release_own, run_of, slow_mo_of
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def raise_for_any_ended(made: list[TrackedSession]) -> None:
 def kept_of(item: pytest.Item) -> ExtraArtifacts:
     from .._reporting.downloads import ExtraArtifacts
 
-    return item.stash.setdefault(EXTRA_ARTIFACTS_KEY, ExtraArtifacts())
+    return ExtraArtifacts.of(item)
 
 
 def screenshot_targets(run: SteelRun, item: pytest.Item, number: int, pages: list[Any]) -> list[tuple[Any, Path]]:

@@ -38,8 +38,11 @@ _INDEX_KEY = pytest.StashKey[dict[int, int]]()  # each collected test's position
 if TYPE_CHECKING:
     from .._client.client import SteelClient
     from .._client.models import Session
+    from .._config.settings import Settings
+    from .._reporting.report import RunReport
+    from .._sessions.backend import BackendAccess
     from .._sessions.lifecycle import TrackedSession
-    from .run import SteelRun
+    from .._sessions.tracker import SessionTracker
 
 FRESH_ENOUGH = 0.9  # a prefetched session is used only with this much of its timeout left
 LOOK_AT = 200  # tests after the current one searched for the next that want a session
@@ -57,9 +60,12 @@ class _Ahead:
 class Prefetcher:
     """The sessions created ahead for this process's next tests; one per test at most."""
 
-    def __init__(self, run: SteelRun, depth: int) -> None:
-        self._run = run
-        self.depth = depth
+    def __init__(self, settings: Settings, backend: BackendAccess, sessions: SessionTracker, report: RunReport) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._sessions = sessions
+        self._report = report
+        depth = self.depth = settings.prefetch.value
         self._ahead: dict[str, _Ahead] = {}  # node id -> its session to be
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=depth, thread_name_prefix="steel-prefetch")
         self._client: SteelClient | None = None
@@ -68,18 +74,19 @@ class Prefetcher:
         self.used = 0
 
     @classmethod
-    def for_run(cls, run: SteelRun) -> Prefetcher | None:
+    def for_run(
+        cls, settings: Settings, backend: BackendAccess, sessions: SessionTracker, report: RunReport
+    ) -> Prefetcher | None:
         """The run's prefetcher, or None when prefetching is off or cannot apply here."""
-        settings = run.settings
         if settings.prefetch.value == 0 or settings.shared_scope:
             return None
-        if run.backend.limit().concurrency.limit is not None:
-            run.report.note(
-                f"--steel-prefetch is off: the server runs at most {run.backend.limit().concurrency.limit} "
+        if backend.limit().concurrency.limit is not None:
+            report.note(
+                f"--steel-prefetch is off: the server runs at most {backend.limit().concurrency.limit} "
                 "session(s) at once, and a session created ahead would take a test's place"
             )
             return None
-        return cls(run, settings.prefetch.value)
+        return cls(settings, backend, sessions, report)
 
     # -- the test's side ----------------------------------------------------------------
 
@@ -93,7 +100,7 @@ class Prefetcher:
         except Exception as exc:  # noqa: BLE001 - the test's own create will say what is wrong, if anything still is
             self._failed(item.nodeid, exc, self._wait_limit(), "the test created its own")
             return None
-        tracker = self._run.sessions
+        tracker = self._sessions
         if ahead.params != params or not self._fresh(ahead.params, started):
             why = "asks for other parameters" if ahead.params != params else "needs more of its timeout left"
             unused = tracker.adopt(session, None, f"a session created ahead for {item.nodeid}", elapsed, started)
@@ -104,7 +111,7 @@ class Prefetcher:
 
     def look_ahead(self, upcoming: list[pytest.Item]) -> None:
         """Start creating sessions for the first ``depth`` of ``upcoming`` that will want their own."""
-        if self.base_params is None or self._run.backend.health.unavailable:
+        if self.base_params is None or self._backend.health.unavailable:
             return
         wanted = [item for item in upcoming if wants_own_session(item)][: self.depth]
         for item in wanted:
@@ -122,8 +129,8 @@ class Prefetcher:
         if "context" in marks.fields:
             return None  # a fixture's value, known only once the test sets it up
         try:
-            params = {**self.base_params, **marks.create_fields(), **recording_fields(item, self._run.settings)}
-            return self._run.sessions.resolve(params, item)
+            params = {**self.base_params, **marks.create_fields(), **recording_fields(item, self._settings)}
+            return self._sessions.resolve(params, item)
         except (Exception, pytest.fail.Exception):  # noqa: BLE001 - a bad marker or a failing hook: the test
             return None  # will meet the same error itself, in its own setup
 
@@ -133,11 +140,11 @@ class Prefetcher:
         started = time.monotonic()
         with self._lock:
             if self._client is None:
-                self._client = self._run.backend.new_client()
+                self._client = self._backend.new_client()
             client = self._client
         timeout = params.pop("timeout", None)
         session_id = str(params.setdefault("sessionId", str(uuid.uuid4())))
-        note_made_ahead(self._run.backend.shared_folder(), session_id)  # found by the safety net if we die
+        note_made_ahead(self._backend.shared_folder(), session_id)  # found by the safety net if we die
         session = client.create(timeout=timeout, **params)
         return session, time.monotonic() - started, started
 
@@ -145,7 +152,7 @@ class Prefetcher:
 
     def drain(self) -> None:
         """Release every session created ahead that no test took, and whatever a given-up create left."""
-        tracker = self._run.sessions
+        tracker = self._sessions
         for nodeid, ahead in list(self._ahead.items()):
             del self._ahead[nodeid]
             try:
@@ -159,7 +166,7 @@ class Prefetcher:
         if self._client is not None:
             try:
                 for session_id in self._client.settle_abandoned():
-                    self._run.report.note(f"released session {session_id}, created ahead after its create was given up")
+                    self._report.note(f"released session {session_id}, created ahead after its create was given up")
             except SteelError:
                 pass
             self._client.close()
@@ -171,18 +178,18 @@ class Prefetcher:
         if isinstance(exc, concurrent.futures.TimeoutError):
             why = f"no answer within {waited_s:g} s"
         else:
-            why = self._run.redact(first_line(exc))
-        self._run.report.note(f"could not create a session ahead for {nodeid}: {why}; {then}")
+            why = self._backend.redact(first_line(exc))
+        self._report.note(f"could not create a session ahead for {nodeid}: {why}; {then}")
 
     def _release(self, tracked: TrackedSession, why: str) -> None:
         try:
-            self._run.sessions.release(tracked)
+            self._sessions.release(tracked)
         except SteelError:
             return  # reported as unreleased by the tracker
-        self._run.report.note(f"released session {tracked.id}, created ahead and not used: {why}")
+        self._report.note(f"released session {tracked.id}, created ahead and not used: {why}")
 
     def _wait_limit(self) -> float:
-        return 3 * self._run.settings.http_timeout.value
+        return 3 * self._settings.http_timeout.value
 
     @staticmethod
     def _fresh(params: dict[str, Any], started: float) -> bool:

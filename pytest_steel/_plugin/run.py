@@ -4,8 +4,9 @@
 - ``sessions`` (``SessionTracker``): the sessions this process created, and the end-of-run sweep;
 - ``report`` (``RunReport``): what the run will say about them.
 
-``SteelRun.of(config)`` makes it on first need; ``SteelRun.started(config)`` asks
-without making it, so that a run that never needed Steel loads none of this.
+``SteelRun.of(config)`` makes it on first need; ``started_run(config)`` asks without
+making it. The module itself is light (its parts are imported as the run is made), so
+that the plugin can ask at start-up, and a run that never needed Steel loads none of them.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .._config.settings import Settings
-from .._config.stash import RUN_KEY, SETTINGS_KEY
-from .._reporting.report import WORKER_OUTPUT_KEY, RunReport
-from .._sessions.backend import BackendAccess
-from .._sessions.endpoints import CDPEndpoints
-from .._sessions.tracker import SessionTracker
+from .._config.stash import SETTINGS_KEY
 
 if TYPE_CHECKING:
+    from .._config.settings import Settings
     from .prefetch import Prefetcher
 
 
 class SteelRun:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        from .._reporting.report import RunReport
+        from .._sessions.backend import BackendAccess
+        from .._sessions.endpoints import CDPEndpoints
+        from .._sessions.tracker import SessionTracker
+
         self.config = config
         self.settings = settings
         self.report = RunReport()
@@ -44,11 +46,6 @@ class SteelRun:
             run = config.stash[RUN_KEY] = cls(config, config.stash[SETTINGS_KEY])
         return run
 
-    @staticmethod
-    def started(config: pytest.Config) -> SteelRun | None:
-        """The run's state, if anything has needed Steel so far."""
-        return config.stash.get(RUN_KEY, None)
-
     @property
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
@@ -59,7 +56,7 @@ class SteelRun:
         if self._prefetcher is False:
             from .prefetch import Prefetcher
 
-            self._prefetcher = Prefetcher.for_run(self)
+            self._prefetcher = Prefetcher.for_run(self.settings, self.backend, self.sessions, self.report)
         return self._prefetcher  # type: ignore[return-value]
 
     @property
@@ -87,4 +84,14 @@ class SteelRun:
             self.backend.close()
         if self.is_worker:  # the controller reports for the whole run
             output = self.config.workeroutput  # type: ignore[attr-defined]
+            from .._reporting.report import WORKER_OUTPUT_KEY
+
             output[WORKER_OUTPUT_KEY] = self.report.to_worker_output(self.backend.used)
+
+
+RUN_KEY = pytest.StashKey[SteelRun]()  # on the config: made when a test first needs Steel
+
+
+def started_run(config: pytest.Config) -> SteelRun | None:
+    """The run's Steel state if anything has needed Steel so far; never makes it (``SteelRun.of`` does)."""
+    return config.stash.get(RUN_KEY, None)

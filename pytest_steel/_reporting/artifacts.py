@@ -204,3 +204,6 @@ class AsyncTestRecorder(TestRecorder):
                 self.problems.append(f"no trace: {first_line(exc)}")
             else:
                 self._traced()
+
+
+RECORDER_KEY = pytest.StashKey[TestRecorder]()  # on a test: its screenshots and trace

@@ -21,7 +21,7 @@ import pytest
 from .._client.errors import SteelError, SteelFilesUnsupportedError, SteelNotFoundError, first_line
 from .._client.safe_names import UnsafeNameError, inside_relative
 from .._config.settings import Settings
-from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY
+from .._config.stash import FAILED_SO_FAR_KEY
 from .artifacts import artifact_modes, folder_for
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def keep_downloads(client: SteelClient, item: pytest.Item, settings: Settings, t
     mode = artifact_modes(item, settings).downloads
     if mode == "off" or (mode == "retain-on-failure" and not item.stash.get(FAILED_SO_FAR_KEY, False)):
         return
-    kept = item.stash.setdefault(EXTRA_ARTIFACTS_KEY, ExtraArtifacts())
+    kept = ExtraArtifacts.of(item)
     kept.sessions += 1
     name = "downloads" if kept.sessions == 1 else f"downloads-{kept.sessions}"
     folder = folder_for(settings.output.value, item) / name
@@ -68,6 +68,11 @@ class ExtraArtifacts:
     sessions: int = 0  # sessions looked at so far: each gets a folder of its own
     unless_failed: list[Path] = field(default_factory=list)  # retain-on-failure traces: a passing test drops them
 
+    @staticmethod
+    def of(item: pytest.Item) -> ExtraArtifacts:
+        """The test's, made on first need."""
+        return item.stash.setdefault(EXTRA_ARTIFACTS_KEY, ExtraArtifacts())
+
     def settle(self, failed: bool) -> None:
         """After the last teardown: a passing test's retain-on-failure files go, and their folder if left empty."""
         if failed:
@@ -80,3 +85,6 @@ class ExtraArtifacts:
                 pass
         self.files = [(kind, path) for kind, path in self.files if path not in self.unless_failed]
         self.unless_failed = []
+
+
+EXTRA_ARTIFACTS_KEY = pytest.StashKey[ExtraArtifacts]()  # on a test: its downloads, its further sessions' screenshots

@@ -11,29 +11,73 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from .._client.errors import SteelError
 from .._client.redaction import scrub_report
 from .._config.settings import shown_path
-from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY, RECORDING_KEY
+from .._config.stash import AFTER_TEST_KEY, FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY, RECORDING_KEY
+from .._sessions.lifecycle import ITEM_SESSIONS_KEY
+from .artifacts import RECORDER_KEY
+from .downloads import EXTRA_ARTIFACTS_KEY
 from .report import TestDetails, describe_end, session_properties
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._plugin.run import SteelRun
+    from .._config.settings import Settings
+    from .._sessions.backend import BackendAccess
+    from .._sessions.endpoints import CDPEndpoints
     from .._sessions.lifecycle import TrackedSession
+    from .._sessions.tracker import SessionTracker
     from .report import RunReport
 
+
+class RunView(Protocol):
+    """What a test's report reads of the run, each part typed from this layer or below it.
+
+    ``_plugin.run.SteelRun`` is one; reporting is handed it and never imports the layer above.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def report(self) -> RunReport: ...
+
+    @property
+    def backend(self) -> BackendAccess: ...
+
+    @property
+    def sessions(self) -> SessionTracker: ...
+
+    @property
+    def endpoints(self) -> CDPEndpoints: ...
+
+    @property
+    def is_worker(self) -> bool: ...
+
+    def redact(self, text: str) -> str: ...
+
+
 REPORT_SECTION = "Steel session"
+# A test's Steel state, cleared before each run of it (pytest-rerunfailures runs an item again)
+PER_RUN_ITEM_KEYS = (
+    ITEM_SESSIONS_KEY,
+    RECORDER_KEY,
+    FAILED_SO_FAR_KEY,
+    LATER_FIXTURES_KEY,
+    AFTER_TEST_KEY,
+    RECORDING_KEY,
+    EXTRA_ARTIFACTS_KEY,
+)
 PYTEST_HTML_WITH_TEARDOWN_EXTRAS = (4, 2)  # from 4.2 a test's row shows the extras of its teardown report too
 _HTML_CHECKED_KEY = pytest.StashKey[bool]()
 
 
-def _say_if_pytest_html_hides_them(run: SteelRun, config: pytest.Config) -> None:
+def _say_if_pytest_html_hides_them(run: RunView, config: pytest.Config) -> None:
     """Once a run: the Steel extras ride on the teardown report, which pytest-html before 4.2 does not show."""
     if config.stash.get(_HTML_CHECKED_KEY, False):
         return
@@ -58,7 +102,7 @@ class TestReporting:
 
     __test__ = False
 
-    def __init__(self, run: SteelRun, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    def __init__(self, run: RunView, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
         self.run = run
         self.item = item
         self.call = call

@@ -96,7 +96,7 @@ class CDPEndpoints:
         direct = str(client.cdp_url(tracked.session))
         if not self.remote and exposure is None:
             return direct
-        from .._browser.relay_downloads import RemoteFiles
+        from .._browser.route import RemoteFiles
         from .._client.async_client import async_twin
 
         if self._relay is None:

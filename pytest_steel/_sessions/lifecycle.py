@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pytest
+import pytest
 
+if TYPE_CHECKING:
     from .._client.models import Session
 
 
@@ -122,3 +122,6 @@ class TrackedSession:
         if isinstance(said, int) and said > 0:
             return float(said)
         return (time.monotonic() - self.started) * 1000
+
+
+ITEM_SESSIONS_KEY = pytest.StashKey[list[TrackedSession]]()  # on a test: the sessions it used, for its report

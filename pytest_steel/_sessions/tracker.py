@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -22,15 +22,37 @@ from .._client.errors import (
 )
 from .._client.models import Session, wire_fields
 from .._client.wire import INACTIVITY_FIELD, SessionStatus
-from .._config.stash import CURRENT_ITEM_KEY, ITEM_SESSIONS_KEY
-from .lifecycle import LOST_WITH_BACKEND, TrackedSession
+from .._config.stash import CURRENT_ITEM_KEY
+from .lifecycle import ITEM_SESSIONS_KEY, LOST_WITH_BACKEND, TrackedSession
 from .slots import made_ahead
 
 if TYPE_CHECKING:
-    from .._reporting.report import RunReport
     from .backend import BackendAccess
 
 Node = pytest.Item | pytest.Collector
+
+
+class SessionEvents(Protocol):
+    """What the tracker tells as sessions change, and reads back: ``_reporting.report.RunReport`` listens.
+
+    Named here, so that the layer below reporting never imports it.
+    """
+
+    records: dict[str, Any]  # session id -> its record, for every session this run made
+    caught_by_release_all: int
+    workers_used_steel: bool
+
+    def note(self, line: str) -> None: ...
+
+    def created(self, tracked: TrackedSession, elapsed_s: float) -> None: ...
+
+    def backend_ignored(self, tracked: TrackedSession) -> None: ...
+
+    def ended(self, tracked: TrackedSession, end: str) -> None: ...
+
+    def unreleased(self, tracked: TrackedSession, why: str) -> None: ...
+
+    def released_by_release_all(self, session_ids: list[str]) -> int: ...
 
 
 def note_use(item: pytest.Item, tracked: TrackedSession) -> None:
@@ -43,7 +65,7 @@ def note_use(item: pytest.Item, tracked: TrackedSession) -> None:
 class SessionTracker:
     """Creates, checks and releases the run's sessions; tells the hooks and the report as they change."""
 
-    def __init__(self, config: pytest.Config, backend: BackendAccess, report: RunReport) -> None:
+    def __init__(self, config: pytest.Config, backend: BackendAccess, report: SessionEvents) -> None:
         self.config = config
         self.backend = backend
         self.report = report
