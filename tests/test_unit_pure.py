@@ -479,3 +479,30 @@ def test_a_log_record_is_written_without_the_key_and_a_bad_one_still_reaches_its
     text = written.getvalue()
     assert "connecting to ws://x/?apiKey=***" in text and "RuntimeError: refused ***" in text
     assert "log-secret-42" not in text
+
+
+def test_an_artifact_kind_is_one_row_of_the_settings_table_and_never_a_create_field() -> None:
+    """The table's artifact modes are the marker's artifact fields, the modes a test gets, and no create field."""
+    import dataclasses
+
+    from pytest_steel._config.markers import SteelMarks
+    from pytest_steel._config.settings import ARTIFACT_FIELDS, Settings
+    from pytest_steel._reporting.artifacts import ArtifactModes
+
+    modes = [f.name for f in dataclasses.fields(Settings) if "option" in f.metadata and f.metadata["option"].artifact]
+    assert ARTIFACT_FIELDS == tuple(modes) == ("screenshot", "tracing", "recording", "downloads")
+    assert [f.name for f in dataclasses.fields(ArtifactModes)] == modes
+    marks = SteelMarks({name: "on" for name in modes} | {"blockAds": True}, {})
+    assert marks.create_fields() == {"blockAds": True}
+
+
+def test_the_report_header_rows_come_from_the_settings_table() -> None:
+    """Every option the header shows says so in its row; the header shows nothing the table does not."""
+    from pytest_steel._config.settings import Settings
+
+    shown = {o.shown.label for o in Settings.options() if o.shown is not None}
+    assert shown == {
+        "timeout", "scope", "release-all", "api key", "inactivity", "max sessions", "http timeout",
+        "pytest-playwright", "prefetch", "requests", "plan wait", "headed", "pool", "chromium", "debug", "slowmo",
+        "screenshot", "tracing", "recording", "downloads", "output", "debug urls",
+    }  # fmt: skip

@@ -51,7 +51,6 @@ DEFAULT_PLAN_WAIT_MS = 180_000
 DEFAULT_INACTIVITY_MS = 300_000
 RELEASE_MODES = ("all", "own", "off", "auto")
 SCOPES = ("function", "module", "session")
-ARTIFACT_FIELDS = ("screenshot", "tracing", "recording", "downloads")  # steel marker fields that choose artifacts
 CONNECTION_FIELDS = ("expose_local", "expose_hosts")  # steel marker fields for the browser connection
 EXPOSE_MODES = ("auto", "on", "off")
 SCREENSHOT_MODES = ("off", "on", "only-on-failure")
@@ -174,6 +173,34 @@ def _api_key(text: str) -> Redacted | None:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """Where a setting shows in the report header: its line, its order on it, its label and its text.
+
+    ``text`` gets the settings and the setting's value, and answers None where the row is left
+    out (an option at its default that says nothing); ``of`` names a derived setting to show,
+    with its own source, instead of the field's.
+    """
+
+    line: int  # 1: the sessions line, 2: the artifacts line
+    order: int
+    label: str
+    text: Callable[[Settings, Any], str | None]
+    of: Callable[[Settings], Setting[Any]] | None = None
+
+
+def _always(text: Callable[[Any], str]) -> Callable[[Settings, Any], str]:
+    return lambda _, value: text(value)
+
+
+def _unless_none(text: Callable[[Any], str] = str) -> Callable[[Settings, Any], str | None]:
+    return lambda _, value: None if value is None else text(value)
+
+
+def _when_set(text: str) -> Callable[[Settings, Any], str | None]:
+    return lambda _, value: text if value else None
+
+
+@dataclass(frozen=True)
 class Option:
     """One row of the table: how a setting is spelled, parsed and defaulted."""
 
@@ -184,6 +211,9 @@ class Option:
     env: str | None = None
     flag: bool = False  # a switch: --steel-local, not --steel-local VALUE
     negative: str | None = None  # a switch's opposite: --no-steel-release-all
+    choices: tuple[str, ...] = ()  # a mode's values
+    artifact: bool = False  # a mode that chooses an artifact kind: the steel marker's field of its name, never sent
+    shown: Shown | None = None  # its place in the report header, if it has one
 
     @property
     def option(self) -> str:
@@ -223,10 +253,10 @@ class Option:
         return None, "default"
 
 
-def _mode(name: str, what: str, choices: tuple[str, ...], default: str, does: str) -> Any:
+def _mode(name: str, what: str, choices: tuple[str, ...], default: str, does: str, **more: Any) -> Any:
     """A row whose value is one of ``choices``; its help lists them and names the default."""
     listed = ", ".join(f"{c} (default)" if c == default else c for c in choices)
-    return _option(name, f"{does}: {listed}", _choice(what, choices), default)
+    return _option(name, f"{does}: {listed}", _choice(what, choices), default, choices=choices, **more)
 
 
 def _option(name: str, help: str, parse: Callable[[str], Any], default: Any = None, **more: Any) -> Any:
@@ -243,6 +273,7 @@ class Settings:
         "session timeout: milliseconds, or 30s, 10m, 1h (default 300000, at most 24 h)",
         _timeout,
         DEFAULT_TIMEOUT_MS,
+        shown=Shown(1, 10, "timeout", _always(lambda v: f"{v} ms")),
     )
     inactivity_ms: Setting[int | None] = _option(
         "steel_inactivity_timeout",
@@ -250,12 +281,17 @@ class Settings:
         "that a killed run's sessions stop metering: a duration like --steel-timeout's, or off (default 5m; off "
         "with --steel-debug; steel-browser ignores it)",
         _inactivity,
+        shown=Shown(1, 50, "inactivity", _always(lambda v: f"{v} ms" if v else "off"), of=lambda s: s.inactivity),
     )
     base_url: Setting[str | None] = _option(
         "steel_base_url", "base URL of a Steel-compatible server", _base_url, env=BASE_URL_ENV
     )
     api_key: Setting[Redacted | None] = _option(
-        "steel_api_key", "Steel API key; alone, it selects Steel Cloud", _api_key, env=API_KEY_ENV
+        "steel_api_key",
+        "Steel API key; alone, it selects Steel Cloud",
+        _api_key,
+        env=API_KEY_ENV,
+        shown=Shown(1, 40, "api key", _always(lambda v: "set" if v else "none")),
     )
     local: Setting[bool] = _option(
         "steel_local",
@@ -272,6 +308,7 @@ class Settings:
         SCOPES,
         "function",
         "lifetime of steel_session and its browser: a session per test, per module, or one per process for the run",
+        shown=Shown(1, 20, "scope", _always(str)),
     )
     release_all: Setting[str] = _option(
         "steel_release_all",
@@ -283,12 +320,22 @@ class Settings:
         "auto",
         flag=True,
         negative="--no-steel-release-all",
+        shown=Shown(1, 30, "release-all", lambda s, _: s.safety_net),
     )
     chromium: Setting[str | None] = _option(
-        "steel_chromium", "browser binary for the embedded server", str, env=CHROMIUM_ENV
+        "steel_chromium",
+        "browser binary for the embedded server",
+        str,
+        env=CHROMIUM_ENV,
+        shown=Shown(1, 140, "chromium", lambda s, v: str(Path(v)) if v and s.is_embedded else None),
     )
     headed: Setting[bool] = _option(
-        "steel_headed", "embedded server only: show the browser windows", parse_bool, False, flag=True
+        "steel_headed",
+        "embedded server only: show the browser windows",
+        parse_bool,
+        False,
+        flag=True,
+        shown=Shown(1, 120, "headed", lambda s, v: ("yes" if v else "no") if s.is_embedded else None),
     )
     http_timeout: Setting[float] = _option(
         "steel_http_timeout",
@@ -296,20 +343,37 @@ class Settings:
         "times that, a release within it",
         _seconds,
         DEFAULT_HTTP_TIMEOUT,
+        shown=Shown(1, 70, "http timeout", lambda s, v: f"{v:g} s" if s.http_timeout.source != "default" else None),
     )
     max_sessions: Setting[int | None] = _option(
-        "steel_max_sessions", "sessions the server runs at once (default: detected)", _count(MAX_SESSIONS)
+        "steel_max_sessions",
+        "sessions the server runs at once (default: detected)",
+        _count(MAX_SESSIONS),
+        shown=Shown(1, 60, "max sessions", _unless_none()),
     )
     pool_size: Setting[int | None] = _option(
         "steel_pool_size",
         "embedded server only: browsers kept running ahead of need (default: from the number of cores; 0: none)",
         _count(POOL_SIZE),
+        shown=Shown(1, 130, "pool", lambda s, v: str(v) if v is not None and s.is_embedded else None),
     )
     screenshot: Setting[str] = _mode(
-        "steel_screenshot", "screenshot mode", SCREENSHOT_MODES, "only-on-failure", "screenshot each test's pages"
+        "steel_screenshot",
+        "screenshot mode",
+        SCREENSHOT_MODES,
+        "only-on-failure",
+        "screenshot each test's pages",
+        artifact=True,
+        shown=Shown(2, 10, "screenshot", _always(str)),
     )
     tracing: Setting[str] = _mode(
-        "steel_tracing", "tracing mode", TRACING_MODES, "off", "record a Playwright trace of each test"
+        "steel_tracing",
+        "tracing mode",
+        TRACING_MODES,
+        "off",
+        "record a Playwright trace of each test",
+        artifact=True,
+        shown=Shown(2, 20, "tracing", _always(str)),
     )
     recording: Setting[str] = _mode(
         "steel_recording",
@@ -317,6 +381,8 @@ class Settings:
         RECORDING_MODES,
         "off",
         "save a recording of each test's own session (a video on the embedded server, Steel's events on Steel Cloud)",
+        artifact=True,
+        shown=Shown(2, 30, "recording", _always(str)),
     )
     downloads: Setting[str] = _mode(
         "steel_downloads",
@@ -324,11 +390,14 @@ class Settings:
         DOWNLOADS_MODES,
         "retain-on-failure",
         "keep the files a test's own sessions downloaded (their files area) in its artifact folder",
+        artifact=True,
+        shown=Shown(2, 40, "downloads", _always(str)),
     )
     output: Setting[Path] = _option(
         "steel_output",
         f"folder for screenshots, traces and recordings, one subfolder per test (default {DEFAULT_OUTPUT})",
         Path,
+        shown=Shown(2, 50, "output", _always(lambda v: shown_path(v))),
     )
     report_debug_url: Setting[bool] = _option(
         "steel_report_debug_url",
@@ -337,6 +406,7 @@ class Settings:
         parse_bool,
         False,
         flag=True,
+        shown=Shown(2, 60, "debug urls", _when_set("in reports")),
     )
     playwright: Setting[bool] = _option(
         "steel_playwright",
@@ -345,6 +415,7 @@ class Settings:
         False,
         env=PLAYWRIGHT_ENV,
         flag=True,
+        shown=Shown(1, 80, "pytest-playwright", _when_set("on")),
     )
     debug: Setting[bool] = _option(
         "steel_debug",
@@ -353,6 +424,7 @@ class Settings:
         parse_bool,
         False,
         flag=True,
+        shown=Shown(1, 150, "debug", _when_set("on")),
     )
     prefetch: Setting[int] = _option(
         "steel_prefetch",
@@ -360,11 +432,13 @@ class Settings:
         "latency (default 0: off; per-test sessions only, never on a one-session server)",
         _count(PREFETCH),
         0,
+        shown=Shown(1, 90, "prefetch", lambda _, v: str(v) if v else None),
     )
     slowmo: Setting[int | None] = _option(
         "steel_slowmo",
         "milliseconds Playwright waits before each action on a Steel session (default 0; 250 with --steel-debug)",
         _count(SLOWMO),
+        shown=Shown(1, 160, "slowmo", _unless_none(lambda v: f"{v} ms")),
     )
     max_requests_per_minute: Setting[int] = _option(
         "steel_max_requests_per_minute",
@@ -372,6 +446,7 @@ class Settings:
         "minute, as a Steel plan allows (Launch 60, Scale 600); default 0: no limit of ours",
         _count(REQUESTS_PER_MINUTE),
         0,
+        shown=Shown(1, 100, "requests", lambda s, v: (f"{v}/min" if v else "unlimited") if _rate_shown(s) else None),
     )
     plan_wait_ms: Setting[int] = _option(
         "steel_plan_wait",
@@ -379,6 +454,12 @@ class Settings:
         "before the test errors: 30s, 3m (default 3m)",
         _wait,
         DEFAULT_PLAN_WAIT_MS,
+        shown=Shown(
+            1,
+            110,
+            "plan wait",
+            lambda s, v: f"{v / 1000:g} s" if _rate_shown(s) else None,
+        ),
     )
     expose_local: Setting[str] = _mode(
         "steel_expose_local",
@@ -518,7 +599,10 @@ class Settings:
         return self.session_scope.value in ("module", "session")
 
     def header_lines(self) -> list[str]:
-        """The report header: the backend, then each effective value with its source (never the key)."""
+        """The report header: the backend, then each effective value with its source (never the key).
+
+        The rows come from the table (each option's ``shown``), in their order on their line.
+        """
         backend = self.backend.value
         if backend is Backend.EMBEDDED:
             where = "embedded local server, started after collection when a test uses it"
@@ -526,46 +610,17 @@ class Settings:
             where = f"Steel Cloud at {STEEL_CLOUD_URL}"
         else:
             where = f"Steel-compatible server at {display_url(self.base_url.value or '')}"
-        inactive = self.inactivity
-        session: list[tuple[str, str, Setting[Any]]] = [
-            ("timeout", f"{self.timeout_ms.value} ms", self.timeout_ms),
-            ("scope", self.session_scope.value, self.session_scope),
-            ("release-all", self.safety_net, self.release_all),
-            ("api key", "set" if self.api_key.value else "none", self.api_key),
-            ("inactivity", f"{inactive.value} ms" if inactive.value else "off", inactive),
-        ]
-        if self.max_sessions.value is not None:
-            session.append(("max sessions", str(self.max_sessions.value), self.max_sessions))
-        if self.http_timeout.source != "default":
-            session.append(("http timeout", f"{self.http_timeout.value:g} s", self.http_timeout))
-        if self.playwright.value:
-            session.append(("pytest-playwright", "on", self.playwright))
-        if self.prefetch.value:
-            session.append(("prefetch", str(self.prefetch.value), self.prefetch))
-        if not self.is_embedded or self.max_requests_per_minute.value:
-            rate = self.max_requests_per_minute
-            session.append(("requests", f"{rate.value}/min" if rate.value else "unlimited", rate))
-            session.append(("plan wait", f"{self.plan_wait_ms.value / 1000:g} s", self.plan_wait_ms))
-        if backend is Backend.EMBEDDED:
-            session.append(("headed", "yes" if self.headed.value else "no", self.headed))
-            if self.pool_size.value is not None:
-                session.append(("pool", str(self.pool_size.value), self.pool_size))
-            if self.chromium.value:
-                session.append(("chromium", str(Path(self.chromium.value)), self.chromium))
-        artifacts: list[tuple[str, str, Setting[Any]]] = [
-            ("screenshot", self.screenshot.value, self.screenshot),
-            ("tracing", self.tracing.value, self.tracing),
-            ("recording", self.recording.value, self.recording),
-            ("downloads", self.downloads.value, self.downloads),
-            ("output", shown_path(self.output.value), self.output),
-        ]
-        if self.report_debug_url.value:
-            artifacts.append(("debug urls", "in reports", self.report_debug_url))
-        if self.debug.value:
-            session.append(("debug", "on", self.debug))
-        if self.slowmo.value is not None:
-            session.append(("slowmo", f"{self.slowmo.value} ms", self.slowmo))
-        lines = [f"steel: {where} ({self.backend.source})", _header_line(session), _header_line(artifacts)]
+        rows: dict[int, list[tuple[int, str]]] = {1: [], 2: []}
+        for field in dataclasses.fields(self):
+            shown = field.metadata["option"].shown if "option" in field.metadata else None
+            if shown is None:
+                continue
+            setting = shown.of(self) if shown.of is not None else getattr(self, field.name)
+            text = shown.text(self, setting.value)
+            if text is not None:
+                rows[shown.line].append((shown.order, f"{shown.label} {text} ({setting.source})"))
+        lines = [f"steel: {where} ({self.backend.source})"]
+        lines += ["steel: " + ", ".join(row for _, row in sorted(rows[line])) for line in (1, 2)]
         lines.append(self._expose_line())
         if backend is Backend.CLOUD and self.safety_net == "all":
             lines.append(
@@ -575,8 +630,18 @@ class Settings:
         return lines
 
 
-def _header_line(shown: list[tuple[str, str, Setting[Any]]]) -> str:
-    return "steel: " + ", ".join(f"{name} {value} ({setting.source})" for name, value, setting in shown)
+def _rate_shown(settings: Settings) -> bool:
+    """The request rate and the plan wait are shown for a remote backend, or when a rate is set."""
+    return not settings.is_embedded or bool(settings.max_requests_per_minute.value)
+
+
+# The steel marker's fields that choose an artifact kind, and their values: the table's artifact modes.
+ARTIFACT_MODES: dict[str, tuple[str, ...]] = {
+    field.name: field.metadata["option"].choices
+    for field in dataclasses.fields(Settings)
+    if "option" in field.metadata and field.metadata["option"].artifact
+}
+ARTIFACT_FIELDS = tuple(ARTIFACT_MODES)
 
 
 def _output_folder(config: pytest.Config, given: Setting[Path | None]) -> Setting[Path]:

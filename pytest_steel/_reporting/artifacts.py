@@ -26,7 +26,7 @@ import pytest
 
 from .._client.errors import first_line
 from .._config.markers import SteelMarks
-from .._config.settings import DOWNLOADS_MODES, RECORDING_MODES, SCREENSHOT_MODES, TRACING_MODES, Settings
+from .._config.settings import ARTIFACT_MODES, Settings
 from .._config.stash import FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY
 
 __all__ = ["ArtifactModes", "AsyncTestRecorder", "TestRecorder", "artifact_modes", "folder_for"]
@@ -42,6 +42,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class ArtifactModes:
+    """A test's artifact modes, one field per artifact mode of the settings table (a test checks they match)."""
+
     screenshot: str
     tracing: str
     recording: str = "off"  # saved by _recordings once the session has ended; here it only clears the folder
@@ -55,12 +57,10 @@ class ArtifactModes:
 def artifact_modes(item: pytest.Item, settings: Settings) -> ArtifactModes:
     """The options, overridden field by field by the closest ``steel`` marker."""
     marks = SteelMarks.of(item)
-    return ArtifactModes(
-        marks.mode("screenshot", SCREENSHOT_MODES, settings.screenshot.value),
-        marks.mode("tracing", TRACING_MODES, settings.tracing.value),
-        marks.mode("recording", RECORDING_MODES, settings.recording.value),
-        marks.mode("downloads", DOWNLOADS_MODES, settings.downloads.value),
-    )
+    chosen = {
+        name: marks.mode(name, choices, getattr(settings, name).value) for name, choices in ARTIFACT_MODES.items()
+    }
+    return ArtifactModes(**chosen)
 
 
 def folder_for(output: Path, item: pytest.Item) -> Path:
