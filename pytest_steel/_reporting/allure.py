@@ -39,11 +39,6 @@ def active(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin(LISTENER)
 
 
-def writes_results(config: pytest.Config) -> bool:
-    """Whether allure-pytest will write results (``--alluredir``), whichever plugin configures first."""
-    return bool(getattr(config.option, REPORT_DIR_OPTION, None))
-
-
 class Scrubber:
     """Every Allure result and container, rid of the key just before allure-commons writes it to the folder."""
 
