@@ -173,8 +173,8 @@ def test_the_client_loads_neither_pytest_nor_playwright_nor_aiohttp() -> None:
 
 def test_steel_local_loads_neither_pytest_nor_playwright() -> None:
     code = (
-        "import pytest_steel.local._cli, pytest_steel.local._sessions, pytest_steel.local._api.app, "
-        "pytest_steel.local._browsers.recording, pytest_steel.local._browsers.watchdog"
+        "import pytest_steel.local._cli, pytest_steel.local._session_manager, pytest_steel.local._api.app, "
+        "pytest_steel.local._chromium_procs.recorder, pytest_steel.local._chromium_procs.watchdog"
     )
     loaded = _loaded_after(code)
     assert "aiohttp" in loaded

@@ -31,8 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from .._client.safe_names import UnsafeNameError, inside
-from ._api.params import InvalidRequest
-from ._errors import SessionError, SessionGone, SessionNotFound
+from ._http_errors import InvalidRequest, SessionError, SessionGone, SessionNotFound
 from ._zipstream import ZipStream
 
 DEFAULT_MAX_FILES_MB = 1024
