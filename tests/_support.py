@@ -76,7 +76,7 @@ class Server:
     @property
     def watchdog_pid(self) -> int | None:
         for child in psutil.Process(self.pid).children() if psutil.pid_exists(self.pid) else []:
-            if "pytest_steel.local._browsers.watchdog" in child.cmdline():
+            if "pytest_steel.local._chromium_procs.watchdog" in child.cmdline():
                 return child.pid
         return None
 

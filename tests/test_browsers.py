@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from pathlib import Path
 
 import psutil
@@ -214,6 +215,24 @@ def test_viewer_and_debug_pages(fresh: Server, pages: str) -> None:
     debug = fresh.http.get(session["debugUrl"], follow_redirects=False)
     assert debug.status_code == 302
     assert fresh.http.get("/").status_code == 200
+
+
+def test_the_viewer_shows_what_a_page_sends_as_text(fresh: Server) -> None:
+    """A page chooses its title: the viewer escapes it, and a placeholder of the viewer's page in it stays text."""
+    session = fresh.create()
+    hostile = "<img src=x onerror=alert(1)>{{cdp_url}}"
+
+    async def visit_and_view() -> str:
+        async with connected(session["websocketUrl"]) as (browser,):
+            page = first_page(browser)
+            await page.set_content(f"<title>{html.escape(hostile)}</title>")
+            assert await page.title() == hostile
+            return fresh.http.get(session["sessionViewerUrl"]).text
+
+    viewer = asyncio.run(visit_and_view())
+    assert html.escape(hostile) in viewer
+    assert "<img" not in viewer
+    assert viewer.count(html.escape(session["websocketUrl"])) == 1  # the CDP line's, not filled into the title
 
 
 def test_headed_session_runs_full_chromium_in_a_window(

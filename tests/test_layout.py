@@ -189,9 +189,42 @@ def test_the_client_loads_neither_pytest_nor_playwright_nor_aiohttp() -> None:
 
 def test_steel_local_loads_neither_pytest_nor_playwright() -> None:
     code = (
-        "import pytest_steel.local._cli, pytest_steel.local._sessions, pytest_steel.local._api.app, "
-        "pytest_steel.local._browsers.recording, pytest_steel.local._browsers.watchdog"
+        "import pytest_steel.local._cli, pytest_steel.local._session_manager, pytest_steel.local._api.app, "
+        "pytest_steel.local._chromium_procs.recorder, pytest_steel.local._chromium_procs.watchdog"
     )
     loaded = _loaded_after(code)
     assert "aiohttp" in loaded
     assert loaded.isdisjoint({"pytest", "_pytest", "playwright"})
+
+
+def test_the_embedded_servers_core_imports_nothing_of_its_http_face(graph: dict[str, set[str]]) -> None:
+    api = f"{NAME}.local._api"
+    entry = {f"{NAME}.local._cli", f"{NAME}.local.__main__"}  # the command line puts the two together
+    core = [m for m in graph if m.startswith(f"{NAME}.local") and m not in entry and not m.startswith(api)]
+    assert len(core) > 5  # the probe works: the core is there
+    upward = [f"{m} -> {t}" for m in core for t in graph[m] if t == api or t.startswith(f"{api}.")]
+    assert upward == []
+
+
+def _stem(path: Path) -> str:
+    """A module's or folder's name without a leading underscore or a plural ``s``: two that share it collide."""
+    name = path.stem.lstrip("_")
+    return name[:-1] if name.endswith("s") else name
+
+
+def test_no_name_in_the_embedded_server_differs_from_another_only_by_an_underscore_or_a_plural() -> None:
+    def named(root: Path) -> list[Path]:
+        return [
+            p
+            for p in root.rglob("*")
+            if (p.suffix == ".py" or (p / "__init__.py").exists()) and p.stem not in ("__init__", "__main__")
+        ]
+
+    everything = named(PACKAGE)
+    collisions = [
+        f"{local.relative_to(PACKAGE)} ~ {other.relative_to(PACKAGE)}"
+        for local in named(PACKAGE / "local")
+        for other in everything
+        if other != local and _stem(other) == _stem(local)
+    ]
+    assert collisions == []

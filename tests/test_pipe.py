@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 
-from pytest_steel.local._browsers.pipe import BrowserPipe
+from pytest_steel.local._chromium_procs.pipe import BrowserPipe
 
 
 def test_nothing_reaches_a_client_after_its_browser_closed_the_pipe() -> None:

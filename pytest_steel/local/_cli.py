@@ -37,8 +37,8 @@ from .._client.limits import (
     POOL_SIZE,
     Count,
 )
-from ._browsers.pool import default_pool_size
-from ._files import DEFAULT_MAX_FILES_MB
+from ._chromium_procs.pool import default_pool_size
+from ._session_files import DEFAULT_MAX_FILES_MB
 
 log = logging.getLogger("pytest_steel.local")
 
@@ -241,8 +241,8 @@ async def serve(args: argparse.Namespace, chromium: ChromiumSet, api_key: str | 
         from aiohttp import web  # noqa: PLC0415 - keep `--help` and argument errors fast
 
     from ._api.app import make_app  # noqa: PLC0415
-    from ._browsers.watchdog import Watchdog  # noqa: PLC0415
-    from ._sessions import SessionManager  # noqa: PLC0415
+    from ._chromium_procs.watchdog import Watchdog  # noqa: PLC0415
+    from ._session_manager import SessionManager  # noqa: PLC0415
 
     root = Path(tempfile.mkdtemp(prefix="steel-local-"))
     owner = secrets.token_hex(8)

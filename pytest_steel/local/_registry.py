@@ -7,8 +7,8 @@ import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from ._api.params import InvalidRequest, ListQuery, canonical_uuid
-from ._errors import SessionConflict, SessionNotFound
+from ._http_errors import InvalidRequest, SessionConflict, SessionNotFound
+from ._session_params import ListQuery, canonical_uuid
 
 if TYPE_CHECKING:
     from .._client.wire import SessionStatus

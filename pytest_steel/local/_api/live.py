@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .._browsers.cdp import CDPConnection, CDPError
-from .._browsers.screencast import Screencast
+from .._chromium_procs.cdp import CDPConnection, CDPError
+from .._chromium_procs.screencast import Screencast
 
 if TYPE_CHECKING:
-    from .._sessions import LocalSession
+    from .._session_state import LocalSession
 
 log = logging.getLogger("pytest_steel.local")
 

@@ -1,18 +1,18 @@
-"""Validation of request bodies and queries: every rejection names the field and its valid range."""
+"""Validation of request bodies and queries: every rejection names the field and its valid range.
+
+The wire side only: JSON in, the server core's own types out (``CreateParams``, ``ListQuery``
+in ``local/_session_params.py``, ``InvalidRequest`` in ``local/_http_errors.py``).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
-import uuid
 from typing import Any
 
 from ..._client.wire import (
-    DEFAULT_DIMENSIONS,
     DEFAULT_LIST_LIMIT,
-    DEFAULT_TIMEOUT_MS,
     MAX_DIMENSION,
     MAX_LIST_LIMIT,
     MAX_TIMEOUT_MS,
@@ -20,37 +20,8 @@ from ..._client.wire import (
     RECORD_VIDEO_FIELD,
     SessionStatus,
 )
-
-
-class InvalidRequest(ValueError):
-    """A 400: the message is shown to the client as is."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-@dataclasses.dataclass(frozen=True)
-class CreateParams:
-    """What a create request asks for, validated; unknown fields are dropped."""
-
-    session_id: str | None = None
-    timeout_ms: int = DEFAULT_TIMEOUT_MS
-    inactivity_timeout_ms: int | None = None
-    width: int = DEFAULT_DIMENSIONS["width"]
-    height: int = DEFAULT_DIMENSIONS["height"]
-    user_agent: str | None = None
-    headless: bool = True
-    context: dict[str, Any] | None = None  # sessionContext, validated: restored into the browser on create
-    record_video: bool = False  # recordVideo (this server's own field): record the session's pages to WebM
-
-
-@dataclasses.dataclass(frozen=True)
-class ListQuery:
-    status: SessionStatus | None
-    cursor_id: str | None
-    limit: int
-
+from .._http_errors import InvalidRequest
+from .._session_params import CreateParams, ListQuery, canonical_uuid
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL cannot reach exec; a newline would end a header
 
@@ -92,16 +63,6 @@ def _boolean(body: dict[str, Any], field: str) -> bool | None:
     if not isinstance(body[field], bool):
         raise InvalidRequest(f"{field} must be true or false, got {json.dumps(body[field])}", field)
     return body[field]
-
-
-def canonical_uuid(value: object) -> str | None:
-    """The canonical lower-case form of a UUID string, or None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 # Steel Cloud's create fields that this server accepts and does not act on (it has no proxies, captcha

@@ -24,7 +24,8 @@ import time
 from aiohttp import web
 
 from ..._client.wire import API_KEY_QUERY
-from .params import InvalidRequest, parse_json_object
+from .._http_errors import InvalidRequest
+from .params import parse_json_object
 
 TOKEN_QUERY = "viewerToken"
 DEFAULT_TTL_MS = 60_000

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .params import InvalidRequest
+from .._http_errors import InvalidRequest
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, 1.3
 _CLOSE_REPLY_WAIT = 2.0  # seconds a client has to answer our close frame, as aiohttp's WebSocketResponse(timeout=2.0)

@@ -1,4 +1,6 @@
-"""The local server's errors, each with the HTTP status the API answers it with."""
+"""The local server's errors, each with the HTTP status the API answers it with (``InvalidRequest``: 400, naming
+the field). The core raises them; ``_api`` turns them into JSON answers.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,14 @@ class SessionError(Exception):
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.headers = headers or {}
+
+
+class InvalidRequest(ValueError):
+    """A 400: the message is shown to the client as is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SessionNotFound(SessionError):

@@ -29,7 +29,7 @@ class Watchdog:
 
     def __init__(self, root: Path, owner: str) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "pytest_steel.local._browsers.watchdog", str(root), owner],
+            [sys.executable, "-m", "pytest_steel.local._chromium_procs.watchdog", str(root), owner],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             start_new_session=True,

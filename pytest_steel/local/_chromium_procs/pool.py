@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .browser import BrowserProcess
+    from .browser_process import BrowserProcess
 
 __all__ = ["BrowserPool", "LaunchSpec", "default_pool_size"]
 

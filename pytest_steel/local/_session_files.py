@@ -7,7 +7,7 @@ not leave it: an absolute path, a ``..`` segment, a NUL or an empty segment is r
 each upload's chunk takes its room (what is on disk, theirs included) before it is written,
 so concurrent uploads cannot each fill the same room; one that would pass the bound is
 refused (413) and leaves nothing behind. Its pages' downloads land here because the
-server points the browser's download folder at it (see ``_sessions``), and copies in
+server points the browser's download folder at it (see ``_session_manager``), and copies in
 what a client had downloaded into a folder of its own (``FilesRelay``). Downloads count
 too: one whose size would pass the bound is cancelled in the browser, as a full disk
 would fail it, and the server says why. The zip of the area is streamed as it is made,
@@ -31,8 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from .._client.safe_names import UnsafeNameError, inside
-from ._api.params import InvalidRequest
-from ._errors import SessionError, SessionGone, SessionNotFound
+from ._http_errors import InvalidRequest, SessionError, SessionGone, SessionNotFound
 from ._zipstream import ZipStream
 
 DEFAULT_MAX_FILES_MB = 1024
@@ -361,10 +360,6 @@ class FilesRelay:
         if held:  # the download's own event first, then what came behind it (which may hold again)
             self._send(held[:1])
             self.events(held[1:])
-
-
-def _relative(path: object) -> bool:
-    return isinstance(path, str) and not path.startswith("/")
 
 
 def _completed_download(message: bytes) -> str | None:
