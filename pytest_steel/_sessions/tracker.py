@@ -194,7 +194,7 @@ class SessionTracker:
                 return  # the check found the backend gone
         try:
             answer = self.backend.client().release(
-                tracked.id, timeout=self.backend.health.release_timeout(), rate_limit_wait=tracked.seconds_left()
+                tracked.id, call_timeout=self.backend.health.release_timeout(), rate_limit_wait=tracked.seconds_left()
             )
         except SteelNotFoundError:
             self._ended(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED), on_its_own=False)
