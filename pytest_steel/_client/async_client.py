@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 
 from . import endpoints
-from .context import SessionContext
 from .endpoints import ClientBase
 from .files import AsyncFiles
 from .http import Plan, T, drive_async, transport_options
-from .models import ReleaseResult, Session, SessionPage
+from .models import ReleaseResult, Session, SessionContext, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
 
 

@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 
 from . import endpoints
-from .context import SessionContext
 from .endpoints import ClientBase, EventHook
 from .files import Files
 from .http import Plan, T, drive, transport_options
-from .models import ReleaseResult, Session, SessionPage
+from .models import ReleaseResult, Session, SessionContext, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
 
 __all__ = ["EventHook", "SteelClient"]
@@ -60,14 +59,14 @@ class SteelClient(ClientBase):
         """Every session the server lists, page by page (by the last id, as Steel pages).
 
         Stops on an empty or short page, and on a page that repeats ids already
-        seen: a self-hosted steel-browser ignores the cursor and would loop forever.
+        seen: a server that ignores the cursor would otherwise be asked forever.
         """
         return self._run(endpoints.list_all(self._rules, status, limit))
 
     def list_page(
         self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT, cursor_id: str | None = None
     ) -> SessionPage:
-        """One page of the list, with the paging fields the server gave (steel-browser gives none)."""
+        """One page of the list, with the paging fields the server gave (some servers give none)."""
         return self._run(endpoints.list_page(self._rules, status, limit, cursor_id))
 
     def release(

@@ -5,8 +5,8 @@ the wire (field names, the idempotent create, paging, event hooks, what an error
 says) is written here once, and each client only runs the plans, blocking or awaited.
 
 Why not the official SDK: it retries ``create`` with no way to find what an
-ambiguous attempt left behind, its paginator never ends on a self-hosted
-steel-browser, and its ``timeout`` keyword silently sets the session lifetime.
+ambiguous attempt left behind, its paginator never ends on a server that ignores
+the cursor, and its ``timeout`` keyword silently sets the session lifetime.
 These clients pick every session id themselves, so a retried create can never
 leave an orphan, and keep the API key out of every repr, message and log line.
 """
@@ -23,12 +23,11 @@ from typing import Any
 
 import httpx
 
-from .context import SessionContext, as_session_context
 from .create import IdempotentCreate
 from .errors import SteelError
 from .http import Plan, RequestGate, Rules
 from .limits import API_KEY_ENV, BASE_URL_ENV
-from .models import ReleaseResult, Session, SessionPage, wire_fields
+from .models import ReleaseResult, Session, SessionContext, SessionPage, as_session_context, wire_fields
 from .redaction import Redacted, display_url, redact
 from .wire import (
     API_KEY_HEADER,

@@ -18,7 +18,7 @@ from .._config.settings import Settings
 from .._config.stash import RUN_KEY, SETTINGS_KEY
 from .._reporting.report import WORKER_OUTPUT_KEY, RunReport
 from .._sessions.backend import BackendAccess
-from .._sessions.endpoints import CDPEndpoints
+from .._sessions.cdp_urls import CDPEndpoints
 from .._sessions.tracker import SessionTracker
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class SteelRun:
         self.report = RunReport()
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
-        self.endpoints = CDPEndpoints(settings)
+        self.endpoints = CDPEndpoints(self.backend)
         self._prefetcher: Prefetcher | None | bool = False  # False: not decided yet
         self._finished = False
 
