@@ -180,7 +180,7 @@ class TestReporting:
     ) -> None:
         """A remote session's page that could not load a loopback URL: its 127.0.0.1 is not this machine's."""
         found = _LOOPBACK_FAILURE.search(excinfo.exconly())
-        if found is None or self.run.settings.is_embedded:
+        if found is None or self.run.settings.profile.browsers_here:
             return
         exposed = self.run.endpoints.exposure_for(self.item) is not None
         if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":
