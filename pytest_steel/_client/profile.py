@@ -44,7 +44,9 @@ class BackendProfile:
     """What a backend ignores, lacks and says differently; ``None`` where only its answers can tell."""
 
     kind: BackendKind
-    ignores_timeout: bool | None  # takes a session timeout, answers ``timeout: 0`` and keeps none
+    # Takes a session timeout, answers ``timeout: 0`` and keeps none; each create's answer also tells for
+    # itself (``ignored_fields``, ``kept_timeout_ms``), which is what the run acts on, session by session.
+    ignores_timeout: bool | None
     ignores_inactivity: bool | None  # drops ``inactivityTimeout``: a killed run's sessions meter on
     has_files_api: bool | None  # Steel's session files API (None: one listing of a session's files tells)
     # Records every session by itself (Steel Cloud's events): no ``recordVideo`` on create, and no video to
@@ -82,11 +84,11 @@ STEEL_LOCAL = BackendProfile(
     BackendKind.STEEL_LOCAL,
     ignores_timeout=False,
     ignores_inactivity=False,
-    has_files_api=True,
+    has_files_api=None,  # one reached by URL may be of another release: a listing tells
     records_unasked=False,
     one_session_at_a_time=False,
 )
-EMBEDDED = dataclasses.replace(STEEL_LOCAL, browsers_here=True)
+EMBEDDED = dataclasses.replace(STEEL_LOCAL, has_files_api=True, browsers_here=True)  # this package's own
 STEEL_BROWSER = BackendProfile(
     BackendKind.STEEL_BROWSER,
     ignores_timeout=True,
