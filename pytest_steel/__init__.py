@@ -59,8 +59,14 @@ if TYPE_CHECKING:
     from ._browser.uploads import async_set_input_files, set_input_files
     from ._client.async_client import AsyncSteelClient
     from ._client.client import SteelClient
-    from ._client.context import SessionContext, context_from_storage_state, storage_state_from_context
-    from ._client.models import ReleaseResult, Session, SessionFile
+    from ._client.models import (
+        ReleaseResult,
+        Session,
+        SessionContext,
+        SessionFile,
+        context_from_storage_state,
+        storage_state_from_context,
+    )
     from ._client.wire import ReleaseReason, SessionStatus
 
 
@@ -74,15 +80,18 @@ def __getattr__(name: str) -> Any:
         from ._client.client import SteelClient
 
         return SteelClient
-    if name in ("SessionContext", "context_from_storage_state", "storage_state_from_context"):
-        from ._client import context as _context
-
-        return getattr(_context, name)
     if name in ("set_input_files", "async_set_input_files"):
         from ._browser import uploads
 
         return getattr(uploads, name)
-    if name in ("Session", "ReleaseResult", "SessionFile"):
+    if name in (
+        "Session",
+        "ReleaseResult",
+        "SessionFile",
+        "SessionContext",
+        "context_from_storage_state",
+        "storage_state_from_context",
+    ):
         from ._client import models as _models
 
         return getattr(_models, name)

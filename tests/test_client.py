@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
 
 from pytest_steel import (
+    AsyncSteelClient,
     ReleaseResult,
     Session,
     SessionStatus,
@@ -211,6 +214,61 @@ def test_a_hanging_server_times_out(fault_proxy: StartProxy) -> None:
         client.retrieve("x")
     assert len(proxy.requests) == 2
     assert "did not answer GET /v1/sessions/x in time" in str(error.value)
+
+
+def test_release_and_health_are_bounded_by_call_timeout(fresh: Server, fault_proxy: StartProxy) -> None:
+    proxy = fault_proxy(fresh.url)
+    with SteelClient(proxy.url, http_timeout=30) as client:
+        session = client.create(timeout=60_000)
+        assert client.release(session.id, call_timeout=5).success
+        assert "status" in client.health(call_timeout=5)
+        for call in (lambda: client.release("x", call_timeout=0.3), lambda: client.health(call_timeout=0.3)):
+            proxy.script = ["hang"]
+            started = time.monotonic()
+            with pytest.raises(SteelTimeoutError):
+                call()
+            assert time.monotonic() - started < 5  # the call's bound, not the client's 30 s per answer
+
+
+def test_the_old_name_timeout_on_release_and_health_still_works_and_warns(
+    fresh: Server, fault_proxy: StartProxy
+) -> None:
+    """``timeout=`` (seconds) on release and health: call_timeout's deprecated alias for one release."""
+    proxy = fault_proxy(fresh.url)
+    with SteelClient(proxy.url, http_timeout=30) as client:
+        session = client.create(timeout=60_000)
+        with pytest.warns(
+            DeprecationWarning, match=r"release\(timeout=\.\.\.\) is deprecated: use call_timeout="
+        ) as seen:
+            assert client.release(session.id, timeout=5).success
+        assert seen[0].filename == __file__  # the warning points at the caller's line
+        proxy.script = ["hang"]
+        started = time.monotonic()
+        with pytest.warns(DeprecationWarning, match=r"health\(timeout=\.\.\.\) is deprecated: use call_timeout="):
+            with pytest.raises(SteelTimeoutError):
+                client.health(timeout=0.3)
+        assert time.monotonic() - started < 5  # the alias still bounds the call
+        sent = len(proxy.requests)
+        with pytest.raises(
+            TypeError, match=r"release\(\) takes call_timeout, or its deprecated name timeout, not both"
+        ):
+            client.release("x", call_timeout=1, timeout=1)
+        with pytest.raises(TypeError, match=r"health\(\) takes call_timeout"):
+            client.health(call_timeout=1, timeout=1)
+        assert len(proxy.requests) == sent  # refused before anything was sent
+
+    async def the_async_twin() -> None:
+        async with AsyncSteelClient(fresh.url) as aclient:
+            session = await aclient.create(timeout=60_000)
+            with pytest.warns(DeprecationWarning, match=r"release\(timeout=\.\.\.\) is deprecated") as seen:
+                assert (await aclient.release(session.id, timeout=5)).success
+            assert seen[0].filename == __file__  # the warning points at the caller's line
+            with pytest.warns(DeprecationWarning, match=r"health\(timeout=\.\.\.\) is deprecated"):
+                assert "status" in await aclient.health(timeout=5)
+            with pytest.raises(TypeError, match="not both"):
+                await aclient.release("x", call_timeout=1, timeout=1)
+
+    asyncio.run(the_async_twin())
 
 
 def test_a_refused_connection_is_a_connection_error() -> None:

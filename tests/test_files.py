@@ -22,7 +22,7 @@ import pytest
 
 from pytest_steel import AsyncSteelClient, SteelClient, SteelFilesUnsupportedError
 from pytest_steel._reporting.test_reports import PYTEST_HTML_WITH_TEARDOWN_EXTRAS
-from pytest_steel._sessions.endpoints import playwright_has_is_local
+from pytest_steel._sessions.cdp_urls import playwright_has_is_local
 
 from ._cdp import connected, first_page
 from ._steel_browser import SteelBrowserStandIn

@@ -316,7 +316,7 @@ STORAGE_STATE = {
 
 def test_a_playwright_storage_state_becomes_a_steel_context_and_back(tmp_path: Path) -> None:
     from pytest_steel import SessionContext, context_from_storage_state, storage_state_from_context
-    from pytest_steel._client.context import as_session_context
+    from pytest_steel._client.models import as_session_context
 
     context = context_from_storage_state(STORAGE_STATE)
     assert isinstance(context, SessionContext)

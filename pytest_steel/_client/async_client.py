@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 
 from . import endpoints
-from .context import SessionContext
 from .endpoints import ClientBase
 from .files import AsyncFiles
 from .http import Plan, T, drive_async, transport_options
-from .models import ReleaseResult, Session, SessionPage
+from .models import ReleaseResult, Session, SessionContext, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
 
 
@@ -59,9 +58,16 @@ class AsyncSteelClient(ClientBase):
         return await self._run(endpoints.list_page(self._rules, status, limit, cursor_id))
 
     async def release(
-        self, session_id: str, *, timeout: float | None = None, rate_limit_wait: float | None = None
+        self,
+        session_id: str,
+        *,
+        call_timeout: float | None = None,
+        rate_limit_wait: float | None = None,
+        timeout: float | None = None,
     ) -> ReleaseResult:
-        return await self._run(self._plan_release(session_id, timeout, rate_limit_wait))
+        """As ``SteelClient.release``: ``call_timeout`` in seconds; ``timeout`` its deprecated name."""
+        budget = endpoints.call_timeout_of("release", call_timeout, timeout)
+        return await self._run(self._plan_release(session_id, budget, rate_limit_wait))
 
     async def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
@@ -76,8 +82,10 @@ class AsyncSteelClient(ClientBase):
     async def discard_recording(self, session_id: str) -> None:
         await self._run(endpoints.discard_recording(self._rules, session_id))
 
-    async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
-        return await self._run(endpoints.health(self._rules, timeout))
+    async def health(self, *, call_timeout: float | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """As ``SteelClient.health``: ``call_timeout`` in seconds; ``timeout`` its deprecated name."""
+        budget = endpoints.call_timeout_of("health", call_timeout, timeout)
+        return await self._run(endpoints.health(self._rules, budget))
 
     async def settle_abandoned(self) -> builtins.list[str]:
         """As ``SteelClient.settle_abandoned``: release what came to life of the creates given up on."""

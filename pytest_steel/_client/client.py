@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 
 from . import endpoints
-from .context import SessionContext
 from .endpoints import ClientBase, EventHook
 from .files import Files
 from .http import Plan, T, drive, transport_options
-from .models import ReleaseResult, Session, SessionPage
+from .models import ReleaseResult, Session, SessionContext, SessionPage
 from .wire import MAX_LIST_LIMIT, SessionStatus
 
 __all__ = ["EventHook", "SteelClient"]
@@ -60,21 +59,30 @@ class SteelClient(ClientBase):
         """Every session the server lists, page by page (by the last id, as Steel pages).
 
         Stops on an empty or short page, and on a page that repeats ids already
-        seen: a self-hosted steel-browser ignores the cursor and would loop forever.
+        seen: a server that ignores the cursor would otherwise be asked forever.
         """
         return self._run(endpoints.list_all(self._rules, status, limit))
 
     def list_page(
         self, status: SessionStatus | str | None = None, *, limit: int = MAX_LIST_LIMIT, cursor_id: str | None = None
     ) -> SessionPage:
-        """One page of the list, with the paging fields the server gave (steel-browser gives none)."""
+        """One page of the list, with the paging fields the server gave (some servers give none)."""
         return self._run(endpoints.list_page(self._rules, status, limit, cursor_id))
 
     def release(
-        self, session_id: str, *, timeout: float | None = None, rate_limit_wait: float | None = None
+        self,
+        session_id: str,
+        *,
+        call_timeout: float | None = None,
+        rate_limit_wait: float | None = None,
+        timeout: float | None = None,
     ) -> ReleaseResult:
-        """Release a session; ``timeout`` (seconds) bounds the call, retries included (default: one answer's)."""
-        return self._run(self._plan_release(session_id, timeout, rate_limit_wait))
+        """Release a session; ``call_timeout`` (seconds) bounds the call, retries included (default: one answer's).
+
+        ``timeout`` is ``call_timeout``'s deprecated name (it warns): on ``create`` it is the session's life in ms.
+        """
+        budget = endpoints.call_timeout_of("release", call_timeout, timeout)
+        return self._run(self._plan_release(session_id, budget, rate_limit_wait))
 
     def release_all(self) -> ReleaseResult:
         """Release every live session the key can reach: on Steel Cloud, the whole organisation's."""
@@ -95,9 +103,12 @@ class SteelClient(ClientBase):
         """Delete steel-local's recording of a session (it keeps it until then, or until it stops)."""
         self._run(endpoints.discard_recording(self._rules, session_id))
 
-    def health(self, *, timeout: float | None = None) -> dict[str, Any]:
-        """The server's health; ``timeout`` (seconds) bounds the one attempt, else the client's timeouts apply."""
-        return self._run(endpoints.health(self._rules, timeout))
+    def health(self, *, call_timeout: float | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """The server's health; ``call_timeout`` (seconds) bounds the one attempt, else the client's timeouts apply.
+
+        ``timeout`` is ``call_timeout``'s deprecated name (it warns).
+        """
+        return self._run(endpoints.health(self._rules, endpoints.call_timeout_of("health", call_timeout, timeout)))
 
     def settle_abandoned(self) -> builtins.list[str]:
         """Release any session whose create this client gave up on but that came to life since; their ids.

@@ -18,6 +18,7 @@ import httpx
 from .errors import SteelConnectionError, SteelError, SteelHungError, SteelTimeoutError
 from .http import Plan, PlanWait, Rules, Send, Sleep, retry_after, should_retry
 from .models import Session
+from .profile import ignored_fields
 from .wire import IGNORED_FIELDS_HEADER
 
 LOOKUP_TIMEOUT = 10.0  # seconds for one look-up or clean-up request after a failed create
@@ -143,7 +144,5 @@ class IdempotentCreate:
 
 def _with_ignored_fields(session: Session, body: Mapping[str, Any], response: httpx.Response) -> Session:
     """The session, told which fields of its create the backend did not act on, as far as the answer shows."""
-    ignored = [name.strip() for name in response.headers.get(IGNORED_FIELDS_HEADER, "").split(",") if name.strip()]
-    if body.get("timeout") and not session.timeout:  # steel-browser drops it and answers timeout 0
-        ignored.insert(0, "timeout")
-    return dataclasses.replace(session, ignored_fields=tuple(ignored)) if ignored else session
+    ignored = ignored_fields(body, session.timeout, response.headers.get(IGNORED_FIELDS_HEADER, ""))
+    return dataclasses.replace(session, ignored_fields=ignored) if ignored else session

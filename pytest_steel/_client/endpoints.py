@@ -5,8 +5,8 @@ the wire (field names, the idempotent create, paging, event hooks, what an error
 says) is written here once, and each client only runs the plans, blocking or awaited.
 
 Why not the official SDK: it retries ``create`` with no way to find what an
-ambiguous attempt left behind, its paginator never ends on a self-hosted
-steel-browser, and its ``timeout`` keyword silently sets the session lifetime.
+ambiguous attempt left behind, its paginator never ends on a server that ignores
+the cursor, and its ``timeout`` keyword silently sets the session lifetime.
 These clients pick every session id themselves, so a retried create can never
 leave an orphan, and keep the API key out of every repr, message and log line.
 """
@@ -17,17 +17,17 @@ import os
 import time
 import urllib.parse
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from .context import SessionContext, as_session_context
 from .create import IdempotentCreate
 from .errors import SteelError
 from .http import Plan, RequestGate, Rules
 from .limits import API_KEY_ENV, BASE_URL_ENV
-from .models import ReleaseResult, Session, SessionPage, wire_fields
+from .models import ReleaseResult, Session, SessionContext, SessionPage, as_session_context, wire_fields
 from .redaction import Redacted, display_url, redact
 from .wire import (
     API_KEY_HEADER,
@@ -40,6 +40,25 @@ from .wire import (
 
 EVENTS = ("created", "released")
 EventHook = Callable[..., None]  # created(session, elapsed_s); released(snapshot)
+
+
+def call_timeout_of(method: str, call_timeout: float | None, timeout: float | None) -> float | None:
+    """``call_timeout``, or the deprecated ``timeout`` it replaced on ``release`` and ``health`` (with a warning).
+
+    ``timeout`` meant seconds there but milliseconds of the session's life on ``create``:
+    the old name stays for one release, as an alias that says which name to use.
+    """
+    if timeout is None:
+        return call_timeout
+    if call_timeout is not None:
+        raise TypeError(f"{method}() takes call_timeout, or its deprecated name timeout, not both")
+    warnings.warn(
+        f"{method}(timeout=...) is deprecated: use call_timeout=... (seconds for the whole call); "
+        "timeout will be removed in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return timeout
 
 
 class ClientBase:
@@ -142,12 +161,12 @@ class ClientBase:
         return session
 
     def _plan_release(
-        self, session_id: str, timeout: float | None = None, rate_limit_wait: float | None = None
+        self, session_id: str, call_timeout: float | None = None, rate_limit_wait: float | None = None
     ) -> Plan[ReleaseResult]:
         # One answer's worth of time, retries included: a release that hangs must not hold a test for minutes,
         # and what it leaves is reported and swept at the end of the run.
         path = f"/v1/sessions/{session_id}/release"
-        budget = timeout if timeout is not None else self._rules.read_timeout
+        budget = call_timeout if call_timeout is not None else self._rules.read_timeout
         answer = yield from self._rules.call("POST", path, call_timeout=budget, rate_limit_wait=rate_limit_wait)
         body = answer.json()
         snapshot = Session(id=session_id, status=SessionStatus.RELEASED, release_reason="user_requested")
@@ -230,5 +249,5 @@ def discard_recording(rules: Rules, session_id: str) -> Plan[None]:
     yield from rules.call("DELETE", f"/v1/sessions/{session_id}/recording")
 
 
-def health(rules: Rules, timeout: float | None) -> Plan[dict[str, Any]]:
-    return (yield from rules.call("GET", "/v1/health", retry=False, call_timeout=timeout)).json()
+def health(rules: Rules, call_timeout: float | None) -> Plan[dict[str, Any]]:
+    return (yield from rules.call("GET", "/v1/health", retry=False, call_timeout=call_timeout)).json()

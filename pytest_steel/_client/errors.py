@@ -82,7 +82,7 @@ class SteelSessionError(SteelError):
 
 
 class SteelFilesUnsupportedError(SteelError):
-    """The backend has no session files API as Steel Cloud speaks it (a self-hosted steel-browser keys files by id)."""
+    """The backend has no session files API as Steel Cloud speaks it (``profile``: which backends lack it)."""
 
 
 class SteelBackendUnavailableError(SteelError):

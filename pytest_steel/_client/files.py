@@ -7,8 +7,8 @@ URL path segment (``/`` encoded), as the SDK sends them. Every call has the clie
 retries and error mapping: an upload from a file or a stream is read again from its
 start on a retry (httpx rewinds it).
 
-A backend without this files API (a self-hosted steel-browser keys its files by id at
-other paths, with other shapes) raises ``SteelFilesUnsupportedError``, naming the backend.
+A backend without this files API (``profile``: which ones, and why) raises
+``SteelFilesUnsupportedError``, naming the backend.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import httpx
 from .errors import SteelFilesUnsupportedError, SteelNotFoundError
 from .http import Plan, Rules
 from .models import SessionFile
+from .profile import FILES_API_SPEAKERS, NO_FILES_API_WHY
 from .redaction import display_url
 
 T = TypeVar("T")
@@ -44,8 +45,8 @@ def _file(session_id: str, path: str) -> str:
 
 def _unsupported(rules: Rules, why: str) -> SteelFilesUnsupportedError:
     return SteelFilesUnsupportedError(
-        f"the backend at {display_url(rules.base_url)} has no session files API as Steel Cloud and steel-local "
-        f"speak it ({why}); a self-hosted steel-browser keys files by id at other paths"
+        f"the backend at {display_url(rules.base_url)} has no session files API as {FILES_API_SPEAKERS} "
+        f"speak it ({why}); {NO_FILES_API_WHY} at other paths"
     )
 
 

@@ -40,6 +40,7 @@ from .._client.limits import (
     parse_seconds,
     parse_timeout_ms,
 )
+from .._client.profile import STEEL_BROWSER, BackendProfile, configured
 from .._client.redaction import Redacted, display_url
 from .._client.wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_url
 
@@ -279,7 +280,7 @@ class Settings:
         "steel_inactivity_timeout",
         "release a session after this long without a CDP command from its test (Steel's inactivityTimeout), so "
         "that a killed run's sessions stop metering: a duration like --steel-timeout's, or off (default 5m; off "
-        "with --steel-debug; steel-browser ignores it)",
+        f"with --steel-debug; {STEEL_BROWSER.name} ignores it)",
         _inactivity,
         shown=Shown(1, 50, "inactivity", _always(lambda v: f"{v} ms" if v else "off"), of=lambda s: s.inactivity),
     )
@@ -570,6 +571,11 @@ class Settings:
     @property
     def is_embedded(self) -> bool:
         return self.backend.value is Backend.EMBEDDED
+
+    @property
+    def profile(self) -> BackendProfile:
+        """The backend's quirks as the configuration tells them (a server by base URL: detected from its answers)."""
+        return configured(self.backend.value.value)
 
     @property
     def safety_net(self) -> str:

@@ -25,8 +25,7 @@ if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start
 
     from .._browser.connection import Connection, PlaywrightDriver
     from .._client.client import SteelClient
-    from .._client.context import SessionContext
-    from .._client.models import Session
+    from .._client.models import Session, SessionContext
     from .._reporting.artifacts import TestRecorder
     from .._sessions.lifecycle import TrackedSession
     from .module_session import ModuleSession

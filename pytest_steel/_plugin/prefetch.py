@@ -12,8 +12,8 @@ summary with the backend's answer, since it failed where nobody saw it; its test
 creates its own. What the next tests are: in a plain run, the
 collected order; under pytest-xdist only the one next test, the one the worker knows.
 
-Never on a server that runs a limited number of sessions (a self-hosted steel-browser
-replaces its one session on every create), and never for a per-module session.
+Never on a server that runs a limited number of sessions (one whose profile runs a
+single session replaces it on every create), and never for a per-module session.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class SteelRun:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         from .._reporting.report import RunReport
         from .._sessions.backend import BackendAccess
-        from .._sessions.endpoints import CDPEndpoints
+        from .._sessions.cdp_urls import CDPEndpoints
         from .._sessions.tracker import SessionTracker
 
         self.config = config
@@ -34,7 +34,7 @@ class SteelRun:
         self.report = RunReport()
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
-        self.endpoints = CDPEndpoints(settings)
+        self.endpoints = CDPEndpoints(self.backend)
         self._prefetcher: Prefetcher | None | bool = False  # False: not decided yet
         self._finished = False
 

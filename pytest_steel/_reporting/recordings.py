@@ -6,7 +6,8 @@
 - Steel Cloud records every session by itself; the plugin saves what its API gives,
   the rrweb events (``GET /v1/sessions/{id}/events``, page by page), with a page that
   replays them (the rrweb player comes from a CDN, so it needs the network).
-- A backend with neither (steel-browser) leaves a note in the report, not an error.
+- A backend with neither (its profile in ``_client.profile`` says which) leaves a note
+  in the report, not an error.
 
 A per-module session is shared by its tests, so it is not recorded: a test's
 recording is of its own session, and of each ``steel_new_session`` session it made
@@ -23,8 +24,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .._client.errors import SteelError, SteelNotFoundError, first_line
+from .._client.profile import STEEL_CLOUD
 from .._client.wire import RECORD_VIDEO_FIELD
-from .._config.settings import Backend, Settings
+from .._config.settings import Settings
 from .._config.stash import RECORDING_KEY
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ _PLAYER = "https://cdn.jsdelivr.net/npm/rrweb-player@1.0.0-alpha.4/dist"
 
 
 def recording_fields(item: pytest.Item, settings: Settings) -> dict[str, bool]:
-    """The create fields that make the backend record ``item``'s own session (none on Steel Cloud: it always does)."""
+    """The create fields that make the backend record ``item``'s own session (none where it records unasked)."""
     return _fields(_mode(item, settings), settings)
 
 
@@ -59,22 +61,23 @@ def _mode(item: pytest.Item, settings: Settings) -> str:
 
 
 def _fields(mode: str, settings: Settings) -> dict[str, bool]:
-    return {} if mode == "off" or settings.backend.value is Backend.CLOUD else {RECORD_VIDEO_FIELD: True}
+    return {} if mode == "off" or settings.profile.records_unasked else {RECORD_VIDEO_FIELD: True}
 
 
-def save(client: SteelClient, tracked: TrackedSession, folder: Path, *, failed: bool, cloud: bool) -> Saved:
+def save(client: SteelClient, tracked: TrackedSession, folder: Path, *, failed: bool, records_unasked: bool) -> Saved:
     """After the session ended: keep its recording if the mode and the outcome say so, else discard it.
 
+    ``records_unasked``: the backend's profile records every session itself (Steel's events), with no video.
     Returns the kept files as ``("recording", path)`` and what went wrong, as report lines.
     """
     mode = tracked.node.stash.get(RECORDING_KEY, "off") if isinstance(tracked.node, pytest.Item) else "off"
     keep = mode == "on" or (mode == "retain-on-failure" and failed)
-    if not cloud and not tracked.unreleased:
+    if not records_unasked and not tracked.unreleased:
         try:
             if keep:
                 return _keep_video(client, tracked, folder)
         except SteelNotFoundError:
-            pass  # not steel-local: perhaps a backend that gives Steel's events
+            pass  # no video: perhaps a backend that gives Steel's events
         except SteelError as exc:
             return [], [f"no recording of session {tracked.id}: {first_line(exc)}"]
         finally:
@@ -117,7 +120,9 @@ def _keep_events(
     try:
         events = client.events(tracked.id)
     except SteelNotFoundError:
-        return [], [f"no recording of session {tracked.id}: the backend keeps none (it records only on Steel Cloud)"]
+        return [], [
+            f"no recording of session {tracked.id}: the backend keeps none (it records only on {STEEL_CLOUD.name})"
+        ]
     except SteelError as exc:
         return [], [f"no recording of session {tracked.id}: {first_line(exc)}"]
     if not events:

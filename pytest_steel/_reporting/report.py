@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._client.profile import ignored_meaning, kept_timeout_ms
+
 if TYPE_CHECKING:
     from .._sessions.lifecycle import TrackedSession
 
@@ -30,14 +32,6 @@ ENDS = {
     "live": "still live",
 }
 SLOWEST_SHOWN = 3
-# What it means that the backend ignored a create field; fields not named here are Steel Cloud features.
-IGNORED_MEANS = {
-    "timeout": "its sessions report timeout 0 and live until released, whatever --steel-timeout or a marker asks",
-}
-
-
-def ignored_meaning(field: str) -> str:
-    return IGNORED_MEANS.get(field, "a Steel Cloud feature this backend does not have")
 
 
 @dataclass
@@ -182,7 +176,7 @@ class RunReport:
         record = self.records[tracked.id]
         record.end, record.state = "unreleased", "may be live until its timeout"
         record.lifetime_ms = tracked.lifetime_ms()
-        record.timeout_ms = tracked.session.timeout or None
+        record.timeout_ms = kept_timeout_ms(tracked.session.timeout)
         self._changed[tracked.id] = None
         self.note(f"session {tracked.id} created by {tracked.owner} could not be released: {why}")
 

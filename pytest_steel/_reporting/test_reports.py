@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .._config.settings import Settings
     from .._sessions.backend import BackendAccess
-    from .._sessions.endpoints import CDPEndpoints
+    from .._sessions.cdp_urls import CDPEndpoints
     from .._sessions.lifecycle import TrackedSession
     from .._sessions.tracker import SessionTracker
     from .report import RunReport
@@ -155,18 +155,17 @@ class TestReporting:
 
     def _recordings(self, own: list[TrackedSession], failed: bool) -> tuple[list[tuple[str, Any]], list[str]]:
         """The test's own sessions' recordings, fetched (or discarded) now that they have ended."""
-        from .._config.settings import Backend
         from .artifacts import folder_for
         from .recordings import save
 
         settings, kept, missed = self.run.settings, [], []
-        cloud = settings.backend.value is Backend.CLOUD
+        unasked = settings.profile.records_unasked
         folder = folder_for(settings.output.value, self.item)
         for tracked in own:
             if self.run.backend.health.unavailable:  # asking a backend known gone would only cost the run time
                 missed.append(f"no recording of session {tracked.id}: the backend is unavailable")
                 continue
-            files, problems = save(self.run.backend.client(), tracked, folder, failed=failed, cloud=cloud)
+            files, problems = save(self.run.backend.client(), tracked, folder, failed=failed, records_unasked=unasked)
             kept += files
             missed += problems
         return kept, missed
@@ -206,14 +205,15 @@ class TestReporting:
         """Playwright's 50 MB refusal, on a backend whose browser no file can reach but through CDP: say why."""
         if _PLAYWRIGHT_UPLOAD_LIMIT not in excinfo.exconly() or self.run.endpoints.files_api is not False:
             return
+        from .._client.profile import FILES_API_SPEAKERS, NO_FILES_API_WHY
         from .._client.redaction import display_url
 
         where = display_url(self.run.backend.client().base_url)
         report.sections.append(
             (
                 "Steel: a large upload to a backend without a files API",
-                f"the backend at {where} has no session files API as Steel Cloud and steel-local speak it (a "
-                "self-hosted steel-browser keys files by id), so pytest-steel cannot put files beside its browser: "
+                f"the backend at {where} has no session files API as {FILES_API_SPEAKERS} speak it "
+                f"({NO_FILES_API_WHY}), so pytest-steel cannot put files beside its browser: "
                 "Playwright sends each file's bytes over CDP instead, up to 50 MB in all. Upload smaller files, or "
                 "run on a backend with the files API (Steel Cloud, steel-local), where any size works unchanged",
             )
@@ -224,7 +224,7 @@ class TestReporting:
     ) -> None:
         """A remote session's page that could not load a loopback URL: its 127.0.0.1 is not this machine's."""
         found = _LOOPBACK_FAILURE.search(excinfo.exconly())
-        if found is None or self.run.settings.is_embedded:
+        if found is None or self.run.settings.profile.browsers_here:
             return
         exposed = self.run.endpoints.exposure_for(self.item) is not None
         if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":

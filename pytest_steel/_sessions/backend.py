@@ -21,12 +21,16 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._client import profile as profiles
 from .._client.errors import (
     SteelBackendUnavailableError,
     SteelError,
+    SteelHungError,
+    SteelTimeoutError,
     SteelUnreachableError,
 )
 from .._client.limits import API_KEY_ENV
+from .._client.profile import BackendProfile
 from .._client.redaction import redact
 from .._config.settings import Settings
 from .._config.stash import WORKER_BROKER_KEY, WORKER_EMBEDDED_KEY, WORKER_SLOTS_KEY
@@ -63,6 +67,9 @@ class BackendAccess:
         self.known_limit: SessionLimit | None = None  # the concurrency limit, once a create has needed it
         self._rate: SharedRateLimit | None = None
         self.health = BackendHealth(say, lambda: self._client)
+        # What the backend ignores, lacks and says differently: from the configuration, then from its
+        # answers (``detected_profile`` asks a server by base URL; a connection learns of its files API).
+        self.profile: BackendProfile = settings.profile
         # The embedded server gets a fresh key per run, so no other local process can drive its sessions;
         # xdist workers receive it from the controller over execnet, never through a socket anyone can ask.
         self.embedded_key: str | None = None
@@ -219,7 +226,9 @@ class BackendAccess:
         if self.known_limit is None:
             from .slots import SessionLimit
 
-            self.known_limit = SessionLimit(self.settings, self.client(), self.shared_folder, self._say)
+            self.known_limit = SessionLimit(
+                self.settings, self.client(), lambda: detected_profile(self), self.shared_folder, self._say
+            )
         return self.known_limit
 
     # -- the end ----------------------------------------------------------------------
@@ -234,6 +243,23 @@ class BackendAccess:
             self._client.close()
         if self._own_slots_dir and self._slots_dir:
             shutil.rmtree(self._slots_dir, ignore_errors=True)
+
+
+def detected_profile(backend: BackendAccess) -> BackendProfile:
+    """The backend's profile; a server by base URL is asked once (its health, then one page of its list)."""
+    if not backend.profile.detected:
+        client = backend.client()
+        try:
+            found = profiles.detect(client.health(), lambda: client.list_page("live", limit=1).paged)
+        except SteelHungError:
+            raise
+        except SteelTimeoutError as exc:  # its health is the quick check: no answer to it in an answer's time
+            hung = f"{exc} Its health check is the quick one, so the server is taken as hung."
+            raise SteelHungError(hung) from None
+        except SteelError:
+            found = profiles.UNKNOWN  # it could not tell: nothing is assumed
+        backend.profile = found
+    return backend.profile
 
 
 def _load_http_client() -> None:

@@ -87,7 +87,7 @@ class BackendHealth:
         if isinstance(self._unavailable, SteelAuthenticationError) or client is None:
             return False  # a rejected key does not come back by itself; a server that never started neither
         try:
-            client.health(timeout=PROBE_TIMEOUT)
+            client.health(call_timeout=PROBE_TIMEOUT)
         except SteelConnectionError:
             return False
         except SteelAPIError:

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .._client.profile import kept_timeout_ms
+
 if TYPE_CHECKING:
     from .._client.models import Session
 
@@ -54,8 +56,8 @@ class TrackedSession:
 
     def seconds_left(self) -> float | None:
         """Until the session's own timeout ends it, by this process's clock; None when its timeout is unknown."""
-        timeout_ms = self.session.timeout
-        if not timeout_ms:  # steel-browser answers 0: it keeps no timeout
+        timeout_ms = kept_timeout_ms(self.session.timeout)
+        if timeout_ms is None:
             return None
         return max(timeout_ms / 1000 - (time.monotonic() - self.started), 0.0)
 

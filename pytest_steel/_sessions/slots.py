@@ -1,7 +1,7 @@
 """How many sessions the server runs at once, kept to across every process of the run.
 
-A self-hosted steel-browser runs one session and silently replaces it on every create:
-``SessionLimit`` detects it (or takes ``--steel-max-sessions``), and ``SessionSlots``
+A server whose profile runs one session at a time silently replaces it on every create:
+``SessionLimit`` asks the profile (or takes ``--steel-max-sessions``), and ``SessionSlots``
 serialises sessions with lock files the kernel frees if a process dies.
 """
 
@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._client.errors import SteelError, SteelHungError, SteelTimeoutError
-from .._config.settings import Backend, Settings
+from .._client.errors import SteelError
+from .._config.settings import Settings
 
 if TYPE_CHECKING:
     from .._client.client import SteelClient
+    from .._client.profile import BackendProfile
 
 DEFAULT_SLOT_WAIT_S = 60.0
 
@@ -84,24 +85,31 @@ class SessionLimit:
     """The server's concurrency, configured or detected once, and the slots that keep to it."""
 
     def __init__(
-        self, settings: Settings, client: SteelClient, slots_directory: Callable[[], str], say: Callable[[str], None]
+        self,
+        settings: Settings,
+        client: SteelClient,
+        profile: Callable[[], BackendProfile],
+        slots_directory: Callable[[], str],
+        say: Callable[[str], None],
     ) -> None:
-        self.concurrency = self._detect(settings, client, say)
+        self.concurrency = self._detect(settings, profile, say)
         self._slots: SessionSlots | None = None
         if self.concurrency.limit is not None:
             self._slots = SessionSlots(Path(slots_directory()), client.base_url, self.concurrency.limit)
 
     @staticmethod
-    def _detect(settings: Settings, client: SteelClient, say: Callable[[str], None]) -> Concurrency:
+    def _detect(settings: Settings, profile: Callable[[], BackendProfile], say: Callable[[str], None]) -> Concurrency:
+        """``--steel-max-sessions``, else what the backend's profile says (asked only then: it may ask the server)."""
         configured = settings.max_sessions
         if configured.value is not None:
             return Concurrency(configured.value, configured.source)
-        if settings.backend.value is Backend.SERVER and _runs_one_session(client):
+        backend = profile()
+        if backend.max_sessions is not None:
             say(
                 "the server runs one session at a time (detected), so sessions were serialised across "
                 "workers; set --steel-max-sessions to override"
             )
-            return Concurrency(1, "detected: a steel-browser server runs one session at a time")
+            return Concurrency(backend.max_sessions, f"detected: a {backend.name} server runs one session at a time")
         return Concurrency(None, "the server enforces its own limit")
 
     def reserve(self, session_id: str, owner: str, timeout_ms: int | None) -> None:
@@ -121,20 +129,6 @@ class SessionLimit:
     def free(self, session_id: str) -> None:
         if self._slots is not None:
             self._slots.release(session_id)
-
-
-def _runs_one_session(client: SteelClient) -> bool:
-    """A self-hosted steel-browser: its health has no session counts and its list no paging fields."""
-    try:
-        if "maxSessions" in client.health():
-            return False
-        return not client.list_page("live", limit=1).paged
-    except SteelHungError:
-        raise
-    except SteelTimeoutError as exc:  # its health is the quick check: no answer to it in a whole answer's time
-        raise SteelHungError(f"{exc} Its health check is the quick one, so the server is taken as hung.") from None
-    except SteelError:
-        return False
 
 
 MADE_AHEAD_FILE = "made-ahead"  # in the run's shared folder: ids of sessions created ahead of their test

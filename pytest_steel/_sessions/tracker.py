@@ -113,7 +113,7 @@ class SessionTracker:
         """The create fields as they go on the wire: camelCase, after the ``pytest_steel_session_params`` hook."""
         params = wire_fields(params)
         inactivity = self.backend.settings.inactivity.value
-        if inactivity is not None:  # a killed run's sessions stop metering; steel-browser drops the field
+        if inactivity is not None:  # a killed run's sessions stop metering (where the profile does not ignore it)
             params.setdefault(INACTIVITY_FIELD, inactivity)
         self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
         return wire_fields(params)
@@ -216,7 +216,7 @@ class SessionTracker:
                 return  # the check found the backend gone
         try:
             answer = self.backend.client().release(
-                tracked.id, timeout=self.backend.health.release_timeout(), rate_limit_wait=tracked.seconds_left()
+                tracked.id, call_timeout=self.backend.health.release_timeout(), rate_limit_wait=tracked.seconds_left()
             )
         except SteelNotFoundError:
             self._ended(tracked, Session(id=tracked.id, status=SessionStatus.RELEASED), on_its_own=False)
@@ -304,7 +304,8 @@ class SessionTracker:
             return  # an embedded server that never started has nothing to release
         try:
             client = backend.client()
-            leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]  # steel-browser: all
+            # is_live: a server may list every session whatever the status asked for
+            leaked = [s.id for s in client.list(status=SessionStatus.LIVE) if s.is_live]
             if not everything:  # this run's own: another run's sessions on the same key stay live
                 # (and those a killed worker made ahead of its tests, which no report named)
                 ahead = made_ahead(backend.shared_folder())

@@ -37,9 +37,11 @@ def sync_client(client: SteelClient, path: Path) -> None:
     assert_type(client.retrieve(session.id), Session)
     assert_type(client.list(SessionStatus.LIVE), list[Session])
     assert_type(client.release(session.id), ReleaseResult)
+    assert_type(client.release(session.id, call_timeout=5.0), ReleaseResult)
     assert_type(client.release_all(), ReleaseResult)
     assert_type(client.context(session.id), SessionContext)
     assert_type(client.health(), dict[str, Any])
+    assert_type(client.health(call_timeout=1.0), dict[str, Any])
     assert_type(client.files.list(session.id), list[SessionFile])
     assert_type(client.files.upload(session.id, path, path="a.txt"), SessionFile)
     assert_type(client.files.download(session.id, "a.txt"), bytes)
@@ -53,6 +55,7 @@ async def async_client(client: AsyncSteelClient) -> None:
     assert_type(session, Session)
     assert_type(await client.list(), list[Session])
     assert_type(await client.release(session.id), ReleaseResult)
+    assert_type(await client.health(call_timeout=1.0), dict[str, Any])
     assert_type(await client.files.list(session.id), list[SessionFile])
 
 

@@ -1,9 +1,10 @@
 """Where Playwright connects to a session: its CDP URL, or the download relay when its browser may run elsewhere.
 
-The embedded server's browsers share this machine's disk, so Playwright reads their
-downloads where it asked for them. Every other backend (Steel Cloud, a server by base
-URL) may run its browsers on another machine: their connections go through
-``_browser.relay``, which brings each finished download back through the files API.
+A backend whose profile runs its browsers here (the embedded server) shares this
+machine's disk, so Playwright reads their downloads where it asked for them. Every other
+backend (Steel Cloud, a server by base URL) may run its browsers on another machine:
+their connections go through ``_browser.relay``, which brings each finished download
+back through the files API, when the profile has it.
 """
 
 from __future__ import annotations
@@ -14,25 +15,23 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .._client.errors import SteelError, SteelFilesUnsupportedError
-from .._config.settings import Backend
 
 if TYPE_CHECKING:
     from .._browser.expose import LocalExposure
     from .._browser.relay import DownloadRelay
     from .._client.client import SteelClient
-    from .._config.settings import Settings
+    from .backend import BackendAccess
     from .lifecycle import TrackedSession
 
 
 class CDPEndpoints:
     """The run's connection URLs; the relay starts on the first connection that needs it."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.remote = not settings.is_embedded  # the backend's browsers may not share this machine's disk
+    def __init__(self, backend: BackendAccess) -> None:
+        self.settings = backend.settings
+        self._backend = backend
+        self.remote = not backend.profile.browsers_here  # the backend's browsers may not share this machine's disk
         self._relay: DownloadRelay | None = None
-        # Whether the backend has Steel's files API: Steel Cloud has, another server is asked once.
-        self._files_api: bool | None = True if settings.backend.value is Backend.CLOUD else None
 
     def exposure_for(self, node: pytest.Item | pytest.Collector) -> LocalExposure | None:
         """What of this machine the node's sessions' pages reach (option, then marker); None: nothing."""
@@ -66,21 +65,23 @@ class CDPEndpoints:
 
     @property
     def files_api(self) -> bool | None:
-        """Whether the backend has Steel's files API; None while no connection has asked."""
-        return self._files_api
+        """Whether the backend has Steel's files API, as its profile says; None while neither it nor a listing told."""
+        return self._backend.profile.has_files_api
 
     def has_files_api(self, client: SteelClient, tracked: TrackedSession) -> bool:
-        """Whether the backend speaks Steel's files API: one listing of the first session's files tells."""
-        if self._files_api is None:
+        """Whether the backend speaks Steel's files API: its profile, or else one listing of a session's files."""
+        known = self._backend.profile.has_files_api
+        if known is None:
             try:
                 client.files.list(tracked.id)
             except SteelFilesUnsupportedError:
-                self._files_api = False
+                known = False
             except SteelError:
                 return False  # not known yet (a fault of the moment): no is_local for this connection
             else:
-                self._files_api = True
-        return self._files_api
+                known = True
+            self._backend.profile = self._backend.profile.learned(has_files_api=known)
+        return known
 
     def url_for(
         self,
