@@ -42,6 +42,7 @@ from .._client.limits import (
 )
 from .._client.redaction import Redacted, display_url
 from .._client.wire import DEFAULT_TIMEOUT_MS, STEEL_CLOUD_URL, normalize_base_url
+from .stash import SETTINGS_KEY
 
 T = TypeVar("T")
 
@@ -597,6 +598,11 @@ def _output_folder(config: pytest.Config, given: Setting[Path | None]) -> Settin
                 output.with_name(output.name + "-steel"), f"default; pytest-playwright empties {DEFAULT_OUTPUT}"
             )
     return Setting(output, "default")
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    """The run's settings, resolved at configure time: the one way every part of the plugin reads them."""
+    return config.stash[SETTINGS_KEY]
 
 
 def add_options(parser: pytest.Parser) -> None:

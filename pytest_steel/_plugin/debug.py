@@ -104,10 +104,11 @@ class Debugger:
         url = session.session_viewer_url
         if not url:
             return None
+        from .._config.settings import settings_of
         from .._config.stash import started_run
 
         run = started_run(self._config)
-        if run is not None and run.settings.is_embedded and run.backend.embedded_key:
+        if run is not None and settings_of(self._config).is_embedded and run.backend.embedded_key:
             token = _viewer_token(run.backend.client().base_url, run.backend.embedded_key, lifetime_ms)
             if token:  # else the plain link: refused by the server, but no key shown anywhere
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"viewerToken": token})

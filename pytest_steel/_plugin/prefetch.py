@@ -29,6 +29,7 @@ import pytest
 
 from .._client.errors import SteelError, first_line
 from .._config.markers import SteelMarks
+from .._config.settings import settings_of
 from .._config.stash import NEXT_ITEM_KEY
 from .._sessions.slots import note_made_ahead
 from .demand import wants_own_session
@@ -47,7 +48,7 @@ DRAIN_TIMEOUT_S = 120.0  # at the end, how long creates still under way may take
 
 
 @dataclass
-class _Ahead:
+class _SessionCreatedAhead:
     """One session being created for a test ahead of it."""
 
     params: dict[str, Any]  # as resolved for the wire, timeout included, no sessionId
@@ -60,7 +61,7 @@ class Prefetcher:
     def __init__(self, run: SteelRun, depth: int) -> None:
         self._run = run
         self.depth = depth
-        self._ahead: dict[str, _Ahead] = {}  # node id -> its session to be
+        self._ahead: dict[str, _SessionCreatedAhead] = {}  # node id -> its session to be
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=depth, thread_name_prefix="steel-prefetch")
         self._client: SteelClient | None = None
         self._lock = threading.Lock()
@@ -70,7 +71,7 @@ class Prefetcher:
     @classmethod
     def for_run(cls, run: SteelRun) -> Prefetcher | None:
         """The run's prefetcher, or None when prefetching is off or cannot apply here."""
-        settings = run.settings
+        settings = settings_of(run.config)
         if settings.prefetch.value == 0 or settings.shared_scope:
             return None
         if run.backend.limit().concurrency.limit is not None:
@@ -112,7 +113,7 @@ class Prefetcher:
                 continue
             params = self._guess(item)
             if params is not None:
-                self._ahead[item.nodeid] = _Ahead(params, self._pool.submit(self._create, dict(params)))
+                self._ahead[item.nodeid] = _SessionCreatedAhead(params, self._pool.submit(self._create, dict(params)))
 
     def _guess(self, item: pytest.Item) -> dict[str, Any] | None:
         """What ``item`` will ask for, resolved as the tracker will; None when it cannot be known ahead."""
@@ -122,7 +123,7 @@ class Prefetcher:
         if "context" in marks.fields:
             return None  # a fixture's value, known only once the test sets it up
         try:
-            params = {**self.base_params, **marks.create_fields(), **recording_fields(item, self._run.settings)}
+            params = {**self.base_params, **marks.create_fields(), **recording_fields(item, settings_of(item.config))}
             return self._run.sessions.resolve(params, item)
         except (Exception, pytest.fail.Exception):  # noqa: BLE001 - a bad marker or a failing hook: the test
             return None  # will meet the same error itself, in its own setup
@@ -182,7 +183,7 @@ class Prefetcher:
         self._run.report.note(f"released session {tracked.id}, created ahead and not used: {why}")
 
     def _wait_limit(self) -> float:
-        return 3 * self._run.settings.http_timeout.value
+        return 3 * settings_of(self._run.config).http_timeout.value
 
     @staticmethod
     def _fresh(params: dict[str, Any], started: float) -> bool:

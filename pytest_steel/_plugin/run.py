@@ -1,11 +1,14 @@
-"""One test run's Steel state: three owners, made together when a test first needs Steel.
+"""One test run's Steel state, made together when a test first needs Steel.
 
 - ``backend`` (``BackendAccess``): the client, the embedded server and the xdist broker, concurrency;
 - ``sessions`` (``SessionTracker``): the sessions this process created, and the end-of-run sweep;
-- ``report`` (``RunReport``): what the run will say about them.
+- ``report`` (``RunReport``): what the run will say about them;
+- ``endpoints`` (``CDPEndpoints``): where Playwright connects to each session;
+- ``prefetcher`` (``Prefetcher``): the sessions created ahead for the next tests, if any.
 
-``SteelRun.of(config)`` makes it on first need; ``SteelRun.started(config)`` asks
-without making it, so that a run that never needed Steel loads none of this.
+``run_of(config)`` makes it on first need; ``_config.stash.started_run(config)`` asks
+without making it, so that a run that never needed Steel loads none of this. Its
+settings are read as everywhere else, with ``settings_of(config)``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .._config.settings import Settings
-from .._config.stash import RUN_KEY, SETTINGS_KEY
+from .._config.settings import settings_of
+from .._config.stash import RUN_KEY
 from .._reporting.report import WORKER_OUTPUT_KEY, RunReport
 from .._sessions.backend import BackendAccess
 from .._sessions.endpoints import CDPEndpoints
@@ -26,9 +29,9 @@ if TYPE_CHECKING:
 
 
 class SteelRun:
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config) -> None:
+        settings = settings_of(config)
         self.config = config
-        self.settings = settings
         self.report = RunReport()
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
@@ -41,13 +44,8 @@ class SteelRun:
         """The run's state, made when something first needs it."""
         run = config.stash.get(RUN_KEY, None)
         if run is None:
-            run = config.stash[RUN_KEY] = cls(config, config.stash[SETTINGS_KEY])
+            run = config.stash[RUN_KEY] = cls(config)
         return run
-
-    @staticmethod
-    def started(config: pytest.Config) -> SteelRun | None:
-        """The run's state, if anything has needed Steel so far."""
-        return config.stash.get(RUN_KEY, None)
 
     @property
     def is_worker(self) -> bool:
@@ -79,7 +77,7 @@ class SteelRun:
         try:
             if self._prefetcher:
                 self._prefetcher.drain()  # before the sweep: what no test took is released and counted
-            self.sessions.sweep(safety_net="off" if self.is_worker else self.settings.safety_net)
+            self.sessions.sweep(safety_net="off" if self.is_worker else settings_of(self.config).safety_net)
         finally:
             self.endpoints.close()
             if self.backend.used and self.backend.rate is not None:
@@ -88,3 +86,8 @@ class SteelRun:
         if self.is_worker:  # the controller reports for the whole run
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output[WORKER_OUTPUT_KEY] = self.report.to_worker_output(self.backend.used)
+
+
+def run_of(config: pytest.Config) -> SteelRun:
+    """The run's Steel state, made on first need (``_config.stash.started_run`` asks without making it)."""
+    return SteelRun.of(config)

@@ -17,7 +17,7 @@ import pytest
 
 from .._client.errors import SteelError
 from .._client.redaction import scrub_report
-from .._config.settings import shown_path
+from .._config.settings import settings_of, shown_path
 from .._config.stash import EXTRA_ARTIFACTS_KEY, FAILED_SO_FAR_KEY, ITEM_SESSIONS_KEY, RECORDER_KEY, RECORDING_KEY
 from .report import TestDetails, describe_end, session_properties
 
@@ -73,7 +73,7 @@ class TestReporting:
         downloads = self.item.stash.get(EXTRA_ARTIFACTS_KEY, None)
         if not sessions and recorder is None:
             return None
-        settings = self.run.settings
+        settings = settings_of(self.item.config)
         properties: list[tuple[str, str]] = []
         for tracked in sessions:
             properties += session_properties(tracked, tracked.node is not self.item, settings.report_debug_url.value)
@@ -106,7 +106,7 @@ class TestReporting:
             return
         records = self.run.report.records
         billed = [(t, records[t.id].billed_minutes if t.id in records else 0) for t in sessions]
-        backend = self.run.settings.backend.value.value
+        backend = settings_of(self.item.config).backend.value.value
         to_allure.attach(billed, artifacts, backend, self.run.redact)
 
     def _recordings(self, own: list[TrackedSession], failed: bool) -> tuple[list[tuple[str, Any]], list[str]]:
@@ -115,7 +115,7 @@ class TestReporting:
         from .artifacts import folder_for
         from .recordings import save
 
-        settings, kept, missed = self.run.settings, [], []
+        settings, kept, missed = settings_of(self.item.config), [], []
         cloud = settings.backend.value is Backend.CLOUD
         folder = folder_for(settings.output.value, self.item)
         for tracked in own:
@@ -180,7 +180,7 @@ class TestReporting:
     ) -> None:
         """A remote session's page that could not load a loopback URL: its 127.0.0.1 is not this machine's."""
         found = _LOOPBACK_FAILURE.search(excinfo.exconly())
-        if found is None or self.run.settings.is_embedded:
+        if found is None or settings_of(self.item.config).is_embedded:
             return
         exposed = self.run.endpoints.exposure_for(self.item) is not None
         if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":
