@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .._browser.connection import AsyncConnection
     from .._reporting.artifacts import AsyncTestRecorder
     from .._sessions.lifecycle import TrackedSession
+    from .new_session import NewSession
     from .run import SteelRun
 
 PLUGIN_NAME = ASYNC_PLUGIN
@@ -115,7 +116,7 @@ async def _started_recorder(request: pytest.FixtureRequest, connection: AsyncCon
 @pytest_asyncio.fixture
 async def steel_async_new_session(
     request: pytest.FixtureRequest, _steel_run: SteelRun
-) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+) -> AsyncIterator[Callable[..., Awaitable[NewSession]]]:
     """``await steel_async_new_session(**create_fields)``: another isolated session, as ``(page, session)``."""
     from playwright.async_api import Error as PlaywrightError
 

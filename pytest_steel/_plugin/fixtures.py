@@ -129,7 +129,7 @@ def _steel_tracked(request: pytest.FixtureRequest, _steel_run: SteelRun) -> Iter
 
 
 @pytest.fixture
-def steel_module_session(request: pytest.FixtureRequest) -> Session:
+def steel_module_session(request: pytest.FixtureRequest, _steel_run: SteelRun) -> Session:
     """A live session shared by this module's tests, released after the module."""
     from .._sessions.tracker import note_use
 
