@@ -69,9 +69,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
     if settings.debug.value:  # checked first: a usage error must leave nothing started
-        from ._plugin.debug import Debugger, check
+        from ._plugin.debug import Debugger, terminal_to_wait_on
 
-        config.pluginmanager.register(Debugger(config, check(config)), DEBUG_PLUGIN)
+        config.pluginmanager.register(Debugger(config, terminal_to_wait_on(config)), DEBUG_PLUGIN)
     if settings.playwright.value:
         from ._integrations import steel_playwright_option
 

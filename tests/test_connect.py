@@ -266,3 +266,12 @@ def test_steel_login_honours_slowmo(pytester: pytest.Pytester, embedded_backend:
     result = embedded_backend.run(pytester, "--steel-slowmo", "1000")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["steel: *slowmo 1000 ms (--steel-slowmo)*"])
+
+
+def test_every_async_fixture_frees_the_event_loop_for_its_test() -> None:
+    """A test that asks for any Steel async fixture stops the sync driver first: the list is read from the module."""
+    from pytest_steel._plugin import async_fixtures
+
+    defined = {name for name, where in _fixtures().items() for path, _ in where if path.name == "async_fixtures.py"}
+    assert async_fixtures.ASYNC_FIXTURES == {name for name in defined if name.startswith("steel_")}
+    assert {"steel_async_page", "steel_async_new_session"} <= async_fixtures.ASYNC_FIXTURES

@@ -38,7 +38,7 @@ OPENED_LINK_MS = 60_000  # how long the link handed to a browser opens the viewe
 PRINTED_LINK_MS = 600_000  # how long a printed link does: a person reads, then clicks
 
 
-def check(config: pytest.Config) -> int:
+def terminal_to_wait_on(config: pytest.Config) -> int:
     """The terminal to wait on (a descriptor), or a usage error saying why the mode cannot run."""
     if hasattr(config, "workerinput") or (config.getoption("numprocesses", None) or 0):
         raise pytest.UsageError(
