@@ -73,11 +73,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(Debugger(config, terminal_to_wait_on(config)), DEBUG_PLUGIN)
     if settings.playwright.value:
-        from ._integrations import steel_playwright_option
+        from ._integrations import playwright_mode
 
-        steel_playwright_option.check(config, settings)
+        playwright_mode.check(config, settings)
         # Registered now, after pytest-playwright: its browser fixture is then the one pytest finds.
-        steel_playwright_option.register(config)
+        playwright_mode.register(config)
     if config.pluginmanager.has_plugin("asyncio"):  # pytest-asyncio: the async fixtures
         from ._plugin import async_fixtures as _async_fixtures
 
