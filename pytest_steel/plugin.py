@@ -1,7 +1,8 @@
 """The pytest plugin (entry point ``steel``; disable with ``-p no:steel``): hook wiring only.
 
 Each hook hands its work to the module that owns the concept: ``_config.settings``
-(options), ``_plugin.fixtures`` (fixtures), ``_plugin.run`` (the backend, the run's
+(options), ``_plugin.fixtures`` and ``_plugin.new_session`` (fixtures, re-exported below: a test checks
+that none is missing), ``_plugin.run`` (the backend, the run's
 sessions and its report), ``_reporting.test_reports`` (what each test's report says),
 ``hookspecs`` (the hooks plugins implement). Start-up loads only the settings, the marker and the fixture
 definitions; the rest loads when a test first needs Steel, so a run that uses none
@@ -20,7 +21,7 @@ import pytest
 from . import hookspecs
 from ._client.redaction import RedactingFilter, hidden_comparison, scrub_report
 from ._config.markers import MARKER_HELP
-from ._config.settings import Settings, add_options
+from ._config.settings import SETTINGS_KEY, Settings, add_options, settings_of
 from ._config.stash import (
     AFTER_TEST_KEY,
     CONTROLLER_PID_KEY,
@@ -29,19 +30,16 @@ from ._config.stash import (
     DRIVER_KEY,
     LATER_FIXTURES_KEY,
     NEXT_ITEM_KEY,
-    SETTINGS_KEY,
     WORKER_SLOTS_KEY,
 )
 from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin module
-    STEEL_FIXTURES,
     _steel_connection,
     _steel_driver,
     _steel_module,
     _steel_playwright,
+    _steel_run,
     _steel_run_session,
     _steel_tracked,
-    run_of,
-    settings_of,
     steel_browser,
     steel_client,
     steel_context,
@@ -67,15 +65,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
     if settings.debug.value:  # checked first: a usage error must leave nothing started
-        from ._plugin.debug import Debugger, check
+        from ._plugin.debug import Debugger, terminal_to_wait_on
 
-        config.pluginmanager.register(Debugger(config, check(config)), DEBUG_PLUGIN)
+        config.pluginmanager.register(Debugger(config, terminal_to_wait_on(config)), DEBUG_PLUGIN)
     if settings.playwright.value:
-        from ._integrations import drop_in
+        from ._integrations import playwright_mode
 
-        drop_in.check(config, settings)
+        playwright_mode.check(config, settings)
         # Registered now, after pytest-playwright: its browser fixture is then the one pytest finds.
-        drop_in.register(config)
+        playwright_mode.register(config)
     if config.pluginmanager.has_plugin("asyncio"):  # pytest-asyncio: the async fixtures
         from ._plugin import async_fixtures as _async_fixtures
 
@@ -91,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     else:  # workers send their reports to the controller, which shows them
         from ._reporting.test_reports import ReportShower
 
-        config.pluginmanager.register(ReportShower(config, lambda: run_of(config).report), "steel-report")
+        config.pluginmanager.register(ReportShower(config, lambda: _run_of(config).report), "steel-report")
         if config.pluginmanager.has_plugin("xdist"):
             config.pluginmanager.register(_XdistController(config), "steel-xdist")
 
@@ -115,6 +113,13 @@ def _after_the_controller(config: pytest.Config) -> None:
             clean_up_after_controller(config.workerinput, WORKER_SLOTS_KEY)  # type: ignore[attr-defined]
 
 
+def _run_of(config: pytest.Config) -> Any:
+    """The run's Steel state, made on first need; the run, and all it loads, is imported only then."""
+    from ._plugin.run import run_of
+
+    return run_of(config)
+
+
 def _secret(config: pytest.Config) -> str | None:
     """The key to keep out of sight: the run's (the embedded server's, once started), else the option's."""
     run = started_run(config)
@@ -132,10 +137,10 @@ class _XdistController:
         self.config = config
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput.update(run_of(self.config).backend.worker_input())
+        node.workerinput.update(_run_of(self.config).backend.worker_input())
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        run_of(self.config).report.merge_worker_output(getattr(node, "workeroutput", {}))
+        _run_of(self.config).report.merge_worker_output(getattr(node, "workeroutput", {}))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -150,12 +155,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     if config.getoption("collectonly"):
         return
-    if any(STEEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items):
-        from ._plugin.demand import sessions_needed
+    from ._plugin.demand import needs_steel, sessions_needed
 
-        run = run_of(config)
+    if any(needs_steel(item) for item in session.items):
+        run = _run_of(config)
         xdist = hasattr(config, "workerinput")
-        run.backend.warm_up(sessions_needed(session.items, run.settings.session_scope.value, xdist))
+        run.backend.warm_up(sessions_needed(session.items, settings_of(config).session_scope.value, xdist))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -181,9 +186,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if key in item.stash:
                 del item.stash[key]
     if DRIVER_KEY in item.config.stash:  # a sync Playwright driver runs: an async test needs the loop it holds
-        from ._plugin.fixtures import room_for_async
+        from ._plugin.event_loop import free_event_loop_for
 
-        room_for_async(item)
+        free_event_loop_for(item)
 
 
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
@@ -212,9 +217,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
     """What the test's fixtures put off until all of them are torn down (--steel-playwright), as its teardown."""
     outcome = yield
     if item.stash.get(AFTER_TEST_KEY, None):
-        from ._plugin.fixtures import run_after_test
+        from ._plugin.deferred_teardown import run_deferred
 
-        error = run_after_test(item)
+        error = run_deferred(item)
         if error is not None and outcome.excinfo is None:
             outcome.force_exception(error)
 
@@ -261,8 +266,7 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
     run = started_run(config)
     if run is not None:
         return hidden_comparison(left, op, right, run.backend.secret)
-    settings = config.stash.get(SETTINGS_KEY, None)
-    return hidden_comparison(left, op, right, settings.api_key.value if settings is not None else None)
+    return hidden_comparison(left, op, right, settings_of(config).api_key.value)
 
 
 @pytest.hookimpl(hookwrapper=True, trylast=True)

@@ -670,6 +670,14 @@ def _output_folder(config: pytest.Config, given: Setting[Path | None]) -> Settin
     return Setting(output, "default")
 
 
+SETTINGS_KEY = pytest.StashKey[Settings]()  # on the config: set in pytest_configure, read through settings_of
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    """The run's settings, resolved at configure time: the one way every part of the plugin reads them."""
+    return config.stash[SETTINGS_KEY]
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("steel", "pytest-steel: managed browser sessions")
     for option in Settings.options():

@@ -1,6 +1,8 @@
-"""The stash keys of plain values, which several layers share; a key of one of the package's own types
-lives beside that type, in the module that owns it (``RUN_KEY`` in ``_plugin.run``, ``RECORDER_KEY``
-in ``_reporting.artifacts``...), as pytest keeps ``xml_key`` beside ``LogXML``.
+"""The stash keys of plain values, which several layers share (and of ``_browser``'s driver, a layer below).
+
+A key of any other type of the package lives beside that type, in the module that owns it
+(``SETTINGS_KEY`` in ``settings``, ``RUN_KEY`` in ``_plugin.run``, ``RECORDER_KEY`` in
+``_reporting.artifacts``...), as pytest keeps ``xml_key`` beside ``LogXML``.
 
 Light on purpose: the plugin imports it at start-up.
 """
@@ -15,10 +17,8 @@ if TYPE_CHECKING:  # the keys' value types, named in strings below
     from collections.abc import Callable  # noqa: F401
 
     from .._browser.connection import PlaywrightDriver  # noqa: F401
-    from .settings import Settings  # noqa: F401
 
 # on the config
-SETTINGS_KEY = pytest.StashKey["Settings"]()
 CURRENT_ITEM_KEY = pytest.StashKey["pytest.Item | None"]()  # the test running now
 CONTROLLER_PID_KEY = pytest.StashKey["int | None"]()  # on an xdist worker: the controller it started under
 DRIVER_KEY = pytest.StashKey["PlaywrightDriver"]()  # the sync Playwright driver, once a fixture needed it

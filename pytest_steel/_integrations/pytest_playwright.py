@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._config.stash import SETTINGS_KEY
+from .._config.settings import settings_of
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -51,13 +51,12 @@ def playwright(_steel_driver_tmpdir: Callable[[], None], playwright: Playwright)
 
 def browser_scope(fixture_name: str, config: pytest.Config) -> str:
     """pytest-playwright's own scope for ``browser`` under --steel-session-scope session, else per test."""
-    return "session" if config.stash[SETTINGS_KEY].session_scope.value == "session" else "function"
+    return "session" if settings_of(config).session_scope.value == "session" else "function"
 
 
 @pytest.fixture(scope=browser_scope)
 def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """The Playwright ``Browser`` of this test's Steel session (the run's one, per process, with
-    --steel-session-scope session); contexts come from it."""
+    """The Playwright ``Browser`` of this test's Steel session (the run's one with --steel-session-scope session)."""
     try:
         connect_options = request.getfixturevalue("connect_options")
     except pytest.FixtureLookupError:
@@ -66,12 +65,9 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     if request.scope != "session":
         yield request.getfixturevalue("steel_browser")
         return
-    from .._plugin.fixtures import run_of, slow_mo_of
-
     holder = request.getfixturevalue("_steel_run_session")
     holder.ensure()
-    slow_mo = slow_mo_of(request.config, run_of(request.config).settings)
-    yield holder.connection(request.getfixturevalue("_steel_playwright"), slow_mo=slow_mo).browser
+    yield holder.connection(request.getfixturevalue("_steel_playwright")).browser
 
 
 @pytest.fixture(autouse=True)

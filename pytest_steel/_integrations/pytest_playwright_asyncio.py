@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from .._config.stash import SETTINGS_KEY
-from .._plugin.fixtures import run_of
+from .._plugin.connect import connect_async
+from .._plugin.deferred_teardown import deferred_until_torn_down
 from .pytest_playwright import (  # noqa: F401 - its driver's temp folder; the run's session in each report
     _steel_driver_tmpdir,
     _steel_run_session_in_report,
@@ -42,20 +42,14 @@ async def browser(
     connect_options: Any,
 ) -> AsyncIterator[Browser]:
     """The async ``Browser`` of this test's Steel session (the run's one with --steel-session-scope session)."""
-    from .._browser.connection import AsyncConnection
-    from .._plugin.fixtures import after_the_test, slow_mo_of
-
     refuse(connect_options)
-    run = run_of(request.config)
-    client = run.backend.client()
-    slow_mo = slow_mo_of(request.config, request.config.stash[SETTINGS_KEY])
+    run = request.getfixturevalue("_steel_run")
     run_wide = request.scope == "session"
     if run_wide:
         _steel_tracked = request.getfixturevalue("_steel_run_session").ensure()
     else:
         _steel_tracked = request.getfixturevalue("_steel_tracked")
-    given = run.endpoints.connect_args(client, _steel_tracked, request.node)
-    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo, playwright=playwright, **given)
+    connection = await connect_async(run, _steel_tracked, request.node, playwright=playwright)
     yield connection.browser
     if run_wide:  # the run's session is released by its holder, after this
         await connection.close()
@@ -68,5 +62,5 @@ async def browser(
         else:
             loop.run_until_complete(connection.close())
 
-    deferred = after_the_test(request, disconnect)
+    deferred = deferred_until_torn_down(request, disconnect)
     assert deferred, "registered only under --steel-playwright, which defers the disconnect"

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from .._config.stash import SETTINGS_KEY
-from .fixtures import run_of
+from .._config.settings import settings_of
+from .connect import connect_async
+from .event_loop import ASYNC_PLUGIN
+from .release import release_own
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page
@@ -31,18 +33,18 @@ if TYPE_CHECKING:
     from .._browser.connection import AsyncConnection
     from .._reporting.artifacts import AsyncTestRecorder
     from .._sessions.lifecycle import TrackedSession
+    from .new_session import NewSession
+    from .run import SteelRun
 
-PLUGIN_NAME = "steel-asyncio"
+PLUGIN_NAME = ASYNC_PLUGIN
 SYNC_PLAYWRIGHT_FIXTURES = ("steel_browser", "steel_context", "steel_page")
 
 
 @pytest_asyncio.fixture
 async def _steel_async_connection(
-    request: pytest.FixtureRequest, _steel_tracked: TrackedSession
+    request: pytest.FixtureRequest, _steel_tracked: TrackedSession, _steel_run: SteelRun
 ) -> AsyncIterator[AsyncConnection]:
     """This test's async CDP connection to its session (its own, or the module's)."""
-    from .._browser.connection import AsyncConnection
-
     sync = [name for name in SYNC_PLAYWRIGHT_FIXTURES if name in request.fixturenames]
     if sync:
         pytest.fail(
@@ -52,12 +54,7 @@ async def _steel_async_connection(
             pytrace=False,
         )
 
-    from .fixtures import slow_mo_of
-
-    run = run_of(request.config)
-    client = run.backend.client()
-    given = run.endpoints.connect_args(client, _steel_tracked, request.node)
-    connection = await AsyncConnection.open(client, _steel_tracked, slow_mo_of(request.config, run.settings), **given)
+    connection = await connect_async(_steel_run, _steel_tracked, request.node)
     yield connection
     await connection.close()
 
@@ -74,10 +71,10 @@ async def steel_async_context(
 ) -> AsyncIterator[BrowserContext]:
     """The session's default context (Steel opens one, with a page), on Playwright's async API."""
     context = _steel_async_connection.context
-    if request.config.stash[SETTINGS_KEY].shared_scope or "steel_async_page" in request.fixturenames:
+    if settings_of(request.config).shared_scope or "steel_async_page" in request.fixturenames:
         yield context
         return
-    recorder = await _start_recording(request, _steel_async_connection)  # artifacts cover the context's pages
+    recorder = await _started_recorder(request, _steel_async_connection)  # artifacts cover the context's pages
     yield context
     if recorder is not None:
         await recorder.stop(context.pages)
@@ -89,9 +86,9 @@ async def steel_async_page(
 ) -> AsyncIterator[Page]:
     """A page on the async API: the session's own, or a new one closed at teardown when the session is shared."""
     context = _steel_async_connection.context
-    shared = request.config.stash[SETTINGS_KEY].shared_scope
+    shared = settings_of(request.config).shared_scope
     before = set(context.pages) if shared else set()
-    recorder = await _start_recording(request, _steel_async_connection)
+    recorder = await _started_recorder(request, _steel_async_connection)
     page = await context.new_page() if shared or not context.pages else context.pages[0]
     yield page
     if recorder is not None:
@@ -103,10 +100,11 @@ async def steel_async_page(
             pass
 
 
-async def _start_recording(request: pytest.FixtureRequest, connection: AsyncConnection) -> AsyncTestRecorder | None:
+async def _started_recorder(request: pytest.FixtureRequest, connection: AsyncConnection) -> AsyncTestRecorder | None:
+    """The test's screenshots and trace recorder, started, or None when its modes keep nothing."""
     from .._reporting.artifacts import RECORDER_KEY, AsyncTestRecorder
 
-    recorder = AsyncTestRecorder.for_test(request.node, request.config.stash[SETTINGS_KEY], connection)
+    recorder = AsyncTestRecorder.for_test(request.node, settings_of(request.config), connection)
     if recorder is not None:
         assert isinstance(recorder, AsyncTestRecorder)
         await recorder.start()
@@ -115,58 +113,62 @@ async def _start_recording(request: pytest.FixtureRequest, connection: AsyncConn
 
 
 @pytest_asyncio.fixture
-async def steel_async_new_session(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+async def steel_async_new_session(
+    request: pytest.FixtureRequest, _steel_run: SteelRun
+) -> AsyncIterator[Callable[..., Awaitable[NewSession]]]:
     """``await steel_async_new_session(**create_fields)``: another isolated session, as ``(page, session)``."""
     from playwright.async_api import Error as PlaywrightError
 
-    from .._browser.connection import AsyncConnection
-    from .fixtures import release_own
-    from .new_session import TRACE_OPTIONS, NewSession, create_for, raise_for_any_ended, trace_target
+    from .new_session import TRACE_OPTIONS, NewSession, further_session, raise_for_any_ended, trace_target
 
-    run = run_of(request.config)
+    run = _steel_run
     made: list[tuple[AsyncConnection, TrackedSession]] = []
 
     async def new(**create_fields: Any) -> NewSession:
-        tracked, client, connect = create_for(run, request, create_fields)
+        tracked = further_session(run, request, create_fields)
         tracked.number = len(made) + 2
         try:
-            connection = await AsyncConnection.open(client, tracked, **connect)
+            connection = await connect_async(run, tracked, request.node)
         except BaseException:
             run.sessions.release(tracked)
             raise
         made.append((connection, tracked))  # from here on, the teardown disconnects and releases it
         context = connection.context
-        if trace_target(run, request.node, tracked.number) is not None:
+        if trace_target(request.node, tracked.number) is not None:
             await context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         return NewSession(context.pages[0] if context.pages else await context.new_page(), tracked.session)
 
     yield new
     for connection, tracked in made:
-        await _finish_async_new_session(run, request.node, connection, tracked, PlaywrightError)
+        await _finish_async_new_session(request.node, connection, tracked, PlaywrightError)
         release_own(run, tracked)
     raise_for_any_ended([tracked for _, tracked in made])
 
 
 async def _finish_async_new_session(
-    run: Any, item: pytest.Item, connection: AsyncConnection, tracked: TrackedSession, error: type[Exception]
+    item: pytest.Item, connection: AsyncConnection, tracked: TrackedSession, error: type[Exception]
 ) -> None:
     """A further async session's screenshots and trace, as the modes ask; then its disconnection."""
     from .._client.errors import first_line
-    from .new_session import kept_of, kept_trace, screenshot_targets, trace_target
+    from .new_session import extra_artifacts_of, keep_trace, screenshot_targets, trace_target
 
-    for page, path in screenshot_targets(run, item, tracked.number, connection.context.pages):
+    for page, path in screenshot_targets(item, tracked.number, connection.context.pages):
         try:
             await page.screenshot(path=path)
         except error as exc:
-            kept_of(item).problems.append(f"no screenshot of {page.url}: {exc}")
+            extra_artifacts_of(item).problems.append(f"no screenshot of {page.url}: {exc}")
         else:
-            kept_of(item).files.append(("screenshot", path))
-    trace = trace_target(run, item, tracked.number)
+            extra_artifacts_of(item).files.append(("screenshot", path))
+    trace = trace_target(item, tracked.number)
     if trace is not None:
         try:
             await connection.context.tracing.stop(path=trace)
         except error as exc:
-            kept_of(item).problems.append(f"no trace of session {tracked.id}: {first_line(exc)}")
+            extra_artifacts_of(item).problems.append(f"no trace of session {tracked.id}: {first_line(exc)}")
         else:
-            kept_trace(run, item, trace)
+            keep_trace(item, trace)
     await connection.close()
+
+
+# Every Steel fixture here runs in the test's event loop: a test that asks for one needs the loop free (event_loop).
+ASYNC_FIXTURES = frozenset(name for name in dir() if name.startswith("steel_"))

@@ -38,7 +38,7 @@ OPENED_LINK_MS = 60_000  # how long the link handed to a browser opens the viewe
 PRINTED_LINK_MS = 600_000  # how long a printed link does: a person reads, then clicks
 
 
-def check(config: pytest.Config) -> int:
+def terminal_to_wait_on(config: pytest.Config) -> int:
     """The terminal to wait on (a descriptor), or a usage error saying why the mode cannot run."""
     if hasattr(config, "workerinput") or (config.getoption("numprocesses", None) or 0):
         raise pytest.UsageError(
@@ -104,10 +104,11 @@ class Debugger:
         url = session.session_viewer_url
         if not url:
             return None
+        from .._config.settings import settings_of
         from .run import started_run
 
         run = started_run(self._config)
-        if run is not None and run.settings.is_embedded and run.backend.embedded_key:
+        if run is not None and settings_of(self._config).is_embedded and run.backend.embedded_key:
             token = _viewer_token(run.backend.client().base_url, run.backend.embedded_key, lifetime_ms)
             if token:  # else the plain link: refused by the server, but no key shown anywhere
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"viewerToken": token})

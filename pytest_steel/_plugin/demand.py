@@ -2,7 +2,7 @@
 
 The embedded server keeps browsers launched ahead of need, and replaces each one a
 session takes. Told how many sessions a run will create, it launches none that would
-be left unused at the run's end (see ``local/_pool.py``). The count is what the
+be left unused at the run's end (see ``local/_browsers/pool.py``). The count is what the
 session fixtures will make: one per test with a session of its own, one per module
 with a shared one. It cannot know sessions a test makes by hand, through
 ``steel_client`` or ``steel_login``, nor those of a fixture a test's marker names with
@@ -24,9 +24,15 @@ import pytest
 
 from .._config.markers import MARKER
 
+RUN = "_steel_run"  # every fixture that needs the backend depends on it
 OWN_SESSION = "_steel_tracked"  # every fixture of a test's own session (or its module's) depends on it
 MODULE_SESSION = "steel_module_session"
 BY_HAND = frozenset(("steel_client", "steel_login"))
+
+
+def needs_steel(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture that needs the backend: the backend warms up after collection for it."""
+    return RUN in getattr(item, "fixturenames", ())
 
 
 def wants_own_session(item: pytest.Item) -> bool:

@@ -4,21 +4,26 @@ Every session fixture is function-scoped and small. With ``--steel-session-scope
 module`` they hand each test the module's session, held by the module-scoped
 ``_steel_module`` (``ModuleSession``), which replaces a session that died before the
 module's next test. Playwright is imported only when a test first asks for a browser.
+
+Every fixture that needs the backend asks for ``_steel_run``: so pytest's own fixture
+closure tells which tests need Steel, and the backend warms up for them (``demand``).
+Every fixture that hands out a browser or a page connects through ``connect``.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._client.errors import SteelError
-from .._config.markers import SteelMarks, timeout_ms
-from .._config.settings import Settings
-from .._config.stash import AFTER_TEST_KEY, DRIVER_KEY, SETTINGS_KEY
+from .._config.settings import Settings, settings_of
+from .._config.stash import DRIVER_KEY
+from .connect import connect
+from .create_params import create_params
+from .deferred_teardown import deferred_until_torn_down
+from .release import raise_if_it_ended_under_the_test, release_and_raise_if_ended, release_own
 
 if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start-up stays cheap
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -31,49 +36,22 @@ if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start
     from .module_session import ModuleSession
     from .run import SteelRun
 
-# Fixtures whose session follows --steel-session-scope, and every fixture that needs the backend.
+# The fixtures of a test's own session, which its marker configures (see steel_module_session).
 SESSION_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
-ASYNC_FIXTURES = ("steel_async_browser", "steel_async_context", "steel_async_page", "steel_async_new_session")
-STEEL_FIXTURES = frozenset(
-    ("steel_client", "steel_login", "steel_module_session", "steel_new_session", *SESSION_FIXTURES, *ASYNC_FIXTURES)
-)
-
-
-def run_of(config: pytest.Config) -> SteelRun:
-    """The run's Steel state, made on first need: the run, and all it loads, is imported only then."""
-    from .run import SteelRun
-
-    return SteelRun.of(config)
-
-
-def settings_of(config: pytest.Config) -> Settings:
-    return config.stash[SETTINGS_KEY]
-
-
-def _create_params(request: pytest.FixtureRequest, node: pytest.Item | pytest.Collector) -> dict[str, Any]:
-    """``steel_session_params``, then the closest ``steel`` marker's fields, ``timeout`` in milliseconds.
-
-    The marker's ``context="NAME"`` names a fixture whose value (a session context,
-    or a Playwright storage state) the session starts from.
-    """
-    params = {**request.getfixturevalue("steel_session_params"), **SteelMarks.of(node).create_fields()}
-    if isinstance(params.get("timeout"), str):  # an overridden steel_session_params may say "2m" too
-        params["timeout"] = timeout_ms(params["timeout"], "steel_session_params['timeout']")
-    if "context" in params:
-        name = params.pop("context")
-        if not isinstance(name, str):
-            raise SteelError(
-                "@pytest.mark.steel(context=...) takes the name of a fixture that returns a session context, "
-                f"e.g. context='admin'; got {type(name).__name__}"
-            )
-        params["session_context"] = request.getfixturevalue(name)
-    return params
 
 
 @pytest.fixture(scope="session")
-def steel_client(request: pytest.FixtureRequest) -> SteelClient:
+def _steel_run(request: pytest.FixtureRequest) -> SteelRun:
+    """The run's Steel state; every fixture that needs the backend asks for it, and so warms it up."""
+    from .run import run_of
+
+    return run_of(request.config)
+
+
+@pytest.fixture(scope="session")
+def steel_client(_steel_run: SteelRun) -> SteelClient:
     """The API client for the configured backend (starts the embedded server on first use)."""
-    return run_of(request.config).backend.client()
+    return _steel_run.backend.client()
 
 
 @pytest.fixture(scope="session")
@@ -81,69 +59,53 @@ def steel_session_params(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Create parameters for every session: ``timeout`` (ms) and any Steel create field. Override to change them."""
     settings = settings_of(request.config)
     params: dict[str, Any] = {"timeout": settings.timeout_ms.value}
-    if settings.is_embedded and (settings.headed.value or _pytest_playwright_headed(request.config, settings)):
+    if settings.is_embedded and (settings.headed.value or _headed_by_pytest_playwright(request.config, settings)):
         params["headless"] = False
     return params
 
 
-def _pytest_playwright_headed(config: pytest.Config, settings: Settings) -> bool:
+def _headed_by_pytest_playwright(config: pytest.Config, settings: Settings) -> bool:
     return settings.playwright.value and bool(config.getoption("headed", False))
 
 
-def slow_mo_of(config: pytest.Config, settings: Settings) -> float:
-    """--steel-slowmo (250 ms under --steel-debug), or pytest-playwright's --slowmo under --steel-playwright."""
-    if settings.slowmo.value is not None:
-        return float(settings.slowmo.value)
-    if settings.playwright.value and config.getoption("slowmo", 0):
-        return float(config.getoption("slowmo"))
-    if settings.debug.value:
-        from .debug import DEBUG_SLOWMO
-
-        return DEBUG_SLOWMO
-    return 0.0
-
-
 @pytest.fixture(scope="module")
-def _steel_module(request: pytest.FixtureRequest) -> Iterator[ModuleSession]:
+def _steel_module(request: pytest.FixtureRequest, _steel_run: SteelRun) -> Iterator[ModuleSession]:
     """The module's shared session, made when a test first asks for it and released after the module."""
     from .module_session import ModuleSession
 
     module = request.node
-    holder = ModuleSession(run_of(request.config), module, lambda: _create_params(request, module))
+    holder = ModuleSession(_steel_run, module, lambda: create_params(request, module))
     yield holder
     holder.close()
 
 
 @pytest.fixture(scope="session")
-def _steel_run_session(request: pytest.FixtureRequest) -> Iterator[ModuleSession]:
+def _steel_run_session(request: pytest.FixtureRequest, _steel_run: SteelRun) -> Iterator[ModuleSession]:
     """The process's one session for the run (--steel-session-scope session), made on first need, released last."""
     from .module_session import ModuleSession
 
-    holder = ModuleSession(run_of(request.config), request.session, lambda: _create_params(request, request.session))
+    holder = ModuleSession(_steel_run, request.session, lambda: create_params(request, request.session))
     yield holder
     holder.close()
 
 
-def shared_holder(request: pytest.FixtureRequest) -> ModuleSession:
-    """The holder of the session tests share: the module's, or the run's under --steel-session-scope session."""
-    scope = settings_of(request.config).session_scope.value
-    return request.getfixturevalue("_steel_run_session" if scope == "session" else "_steel_module")
-
-
 @pytest.fixture
-def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
+def _steel_tracked(request: pytest.FixtureRequest, _steel_run: SteelRun) -> Iterator[TrackedSession]:
     """This test's session: its own, or the one it shares (the module's, or the run's)."""
     from .._sessions.tracker import note_use
 
-    run = run_of(request.config)
-    if run.settings.shared_scope:
+    run = _steel_run
+    settings = settings_of(request.config)
+    if settings.shared_scope:
+        from .module_session import shared_holder
+
         shared = shared_holder(request).for_test(request.node, own_session=False)
         note_use(request.node, shared)
         yield shared
         return
     from .._reporting.recordings import ask_at_create
 
-    params = {**_create_params(request, request.node), **ask_at_create(request.node, run.settings)}
+    params = {**create_params(request, request.node), **ask_at_create(request.node, settings)}
     prefetcher = run.prefetcher
     if prefetcher is None:
         tracked = run.sessions.create(params, request.node)
@@ -155,62 +117,18 @@ def _steel_tracked(request: pytest.FixtureRequest) -> Iterator[TrackedSession]:
         tracked = prefetcher.take(request.node, resolved) or run.sessions.create(resolved, request.node, resolved=True)
         prefetcher.look_ahead(upcoming(request.node))
     note_use(request.node, tracked)
-    if after_the_test(request, lambda: _finish(run, tracked)):
+    if deferred_until_torn_down(request, lambda: release_and_raise_if_ended(run, tracked)):
         yield tracked
         return
     try:
         yield tracked
     finally:
         release_own(run, tracked)
-    from .module_session import raise_if_it_ended_under_the_test
-
     raise_if_it_ended_under_the_test(tracked)
-
-
-def _finish(run: SteelRun, tracked: TrackedSession) -> None:
-    """Release a test's own session; one that ended on its own under the test is the test's error."""
-    from .module_session import raise_if_it_ended_under_the_test
-
-    release_own(run, tracked)
-    raise_if_it_ended_under_the_test(tracked)
-
-
-def release_own(run: SteelRun, tracked: TrackedSession) -> None:
-    """Release a session of the test's own, after keeping its downloads (its files go with it)."""
-    if isinstance(tracked.node, pytest.Item) and tracked.final is None and not run.backend.health.unavailable:
-        from .._reporting.downloads import keep_downloads
-
-        keep_downloads(run.backend.client(), tracked.node, run.settings, tracked)
-    run.sessions.release(tracked)
-
-
-def after_the_test(request: pytest.FixtureRequest, finish: Callable[[], None]) -> bool:
-    """Under --steel-playwright, put ``finish`` off until every fixture of the test is torn down.
-
-    pytest-playwright's artifacts recorder may be set up before ``browser`` (its own
-    autouse fixture asks for it when tracing) and so torn down after it: it still
-    needs the browser connected to save a video. ``run_after_test`` runs these.
-    """
-    if not settings_of(request.config).playwright.value:
-        return False
-    request.node.stash.setdefault(AFTER_TEST_KEY, []).append(finish)
-    return True
-
-
-def run_after_test(item: pytest.Item) -> BaseException | None:
-    """Run what the test's fixtures put off, last first; the first error, if any, is the teardown's."""
-    error: BaseException | None = None
-    for finish in reversed(item.stash.get(AFTER_TEST_KEY, [])):
-        try:
-            finish()
-        except Exception as exc:  # noqa: BLE001 - each must run; the first error is reported
-            error = error or exc
-    item.stash[AFTER_TEST_KEY] = []
-    return error
 
 
 @pytest.fixture
-def steel_module_session(request: pytest.FixtureRequest) -> Session:
+def steel_module_session(request: pytest.FixtureRequest, _steel_run: SteelRun) -> Session:
     """A live session shared by this module's tests, released after the module."""
     from .._sessions.tracker import note_use
 
@@ -238,38 +156,23 @@ def _steel_playwright(request: pytest.FixtureRequest) -> Iterator[PlaywrightDriv
         driver = PlaywrightDriver(borrow=functools.partial(request.getfixturevalue, "playwright"))
     else:
         driver = PlaywrightDriver(on_start=lambda: request.session.addfinalizer(driver.stop))
-    request.config.stash[DRIVER_KEY] = driver  # for room_for_async, before an async test's fixtures
+    request.config.stash[DRIVER_KEY] = driver  # for event_loop.free_event_loop_for, before an async test's fixtures
     yield driver
     driver.stop()
 
 
-def room_for_async(item: pytest.Item) -> None:
-    """Before a test that runs in an event loop: stop the sync Playwright driver, which would hold the loop."""
-    driver = item.config.stash.get(DRIVER_KEY, None)
-    if driver is None:
-        return
-    coroutine = inspect.iscoroutinefunction(getattr(item, "obj", None))
-    if coroutine or item.get_closest_marker("asyncio") or any(n in ASYNC_FIXTURES for n in item.fixturenames):
-        try:
-            driver.make_room_for_async(item.nodeid)
-        except SteelError as exc:
-            pytest.fail(str(exc), pytrace=False)
-
-
 @pytest.fixture(scope="session")
-def steel_login(request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver) -> Callable[..., SessionContext]:
+def steel_login(
+    request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver, _steel_run: SteelRun
+) -> Callable[..., SessionContext]:
     """``steel_login(sign_in, **create_fields)``: run ``sign_in(page)`` in a fresh session; its context, to reuse."""
-    from .._browser.connection import Connection
-
-    run = run_of(request.config)
+    run = _steel_run
 
     def login(sign_in: Callable[[Page], object], **create_fields: Any) -> SessionContext:
         params = {**request.getfixturevalue("steel_session_params"), **create_fields}
         tracked = run.sessions.create(params, request.node, owner="steel_login")
         try:
-            client = run.backend.client()
-            given = run.endpoints.connect_args(client, tracked, request.node)
-            connection = Connection(_steel_playwright, client, tracked, **given)
+            connection = connect(run, _steel_playwright, tracked, request.node)
             try:
                 context = connection.context
                 sign_in(context.pages[0] if context.pages else context.new_page())
@@ -294,25 +197,23 @@ def _steel_driver(request: pytest.FixtureRequest, _steel_playwright: PlaywrightD
 
 @pytest.fixture
 def _steel_connection(
-    request: pytest.FixtureRequest, _steel_driver: PlaywrightDriver, _steel_tracked: TrackedSession
+    request: pytest.FixtureRequest,
+    _steel_driver: PlaywrightDriver,
+    _steel_tracked: TrackedSession,
+    _steel_run: SteelRun,
 ) -> Iterator[Connection]:
     """This test's CDP connection to its session (the module's, shared, with a per-module session).
 
     Playwright comes first: its driver starts while the embedded server, started in the
     background after collection, comes up and launches its first browsers.
     """
-    run = run_of(request.config)
-    if run.settings.shared_scope:
-        slow_mo = slow_mo_of(request.config, run.settings)
-        yield shared_holder(request).connection(_steel_driver, slow_mo=slow_mo)
-        return
-    from .._browser.connection import Connection
+    if settings_of(request.config).shared_scope:
+        from .module_session import shared_holder
 
-    client = run.backend.client()
-    given = run.endpoints.connect_args(client, _steel_tracked, request.node)
-    slow_mo = slow_mo_of(request.config, run.settings)
-    connection = Connection(_steel_driver, client, _steel_tracked, slow_mo=slow_mo, **given)
-    if after_the_test(request, connection.close):
+        yield shared_holder(request).connection(_steel_driver)
+        return
+    connection = connect(_steel_run, _steel_driver, _steel_tracked, request.node)
+    if deferred_until_torn_down(request, connection.close):
         yield connection
         return
     yield connection
@@ -333,7 +234,7 @@ def steel_context(request: pytest.FixtureRequest, _steel_connection: Connection)
         yield context
         return
     # A test that drives its own session's context: its artifacts cover every page of the context.
-    recorder = _start_recording(request, _steel_connection)
+    recorder = _started_recorder(request, _steel_connection)
     yield context
     if recorder is not None:
         recorder.stop(context.pages)
@@ -345,7 +246,7 @@ def steel_page(request: pytest.FixtureRequest, _steel_connection: Connection) ->
     context = _steel_connection.context
     shared = settings_of(request.config).shared_scope
     before = set(context.pages) if shared else set()
-    recorder = _start_recording(request, _steel_connection)
+    recorder = _started_recorder(request, _steel_connection)
     if shared or not context.pages:
         page = context.new_page()
     else:
@@ -360,7 +261,8 @@ def steel_page(request: pytest.FixtureRequest, _steel_connection: Connection) ->
             pass
 
 
-def _start_recording(request: pytest.FixtureRequest, connection: Connection) -> TestRecorder | None:
+def _started_recorder(request: pytest.FixtureRequest, connection: Connection) -> TestRecorder | None:
+    """The test's screenshots and trace recorder, started, or None when its modes keep nothing."""
     from .._reporting.artifacts import RECORDER_KEY, TestRecorder
 
     recorder = TestRecorder.for_test(request.node, settings_of(request.config), connection)

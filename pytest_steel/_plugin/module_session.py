@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._client.errors import SteelError, SteelSessionError
+from .._client.errors import SteelError
 from .._config.markers import SteelMarks
-from .._reporting.report import describe_end
+from .._config.settings import settings_of
+from .connect import connect
+from .release import raise_if_it_ended_under_the_test
 
 if TYPE_CHECKING:
     from .._browser.connection import Connection, PlaywrightDriver
@@ -64,15 +66,11 @@ class ModuleSession:
             self._tracked = self._run.sessions.create(self._params(), self._module, owner=self._owner)
         return self._tracked
 
-    def connection(self, playwright: PlaywrightDriver, slow_mo: float = 0) -> Connection:
+    def connection(self, playwright: PlaywrightDriver) -> Connection:
         """The module's browser connection, made on first need (after ``for_test``)."""
-        from .._browser.connection import Connection
-
         assert self._tracked is not None, "for_test() first"
         if self._connection is None:
-            client = self._run.backend.client()
-            given = self._run.endpoints.connect_args(client, self._tracked, self._module)
-            self._connection = Connection(playwright, client, self._tracked, slow_mo=slow_mo, **given)
+            self._connection = connect(self._run, playwright, self._tracked, self._module)
         return self._connection
 
     def _discard(self) -> None:
@@ -94,18 +92,7 @@ class ModuleSession:
         raise_if_it_ended_under_the_test(tracked)
 
 
-def raise_if_it_ended_under_the_test(tracked: TrackedSession) -> None:
-    """A session that ended on its own (crash, timeout) and no report has said so: the teardown's error."""
-    if tracked.owes_error and tracked.mark_reported():
-        raise session_error(tracked)
-
-
-def session_error(tracked: TrackedSession) -> SteelSessionError:
-    """The error a test gets when its session ended on its own under it."""
-    final = tracked.final
-    return SteelSessionError(
-        describe_end(tracked),
-        session_id=tracked.id,
-        status=str(final.status) if final is not None else "live",
-        release_reason=final.release_reason if final is not None else None,
-    )
+def shared_holder(request: pytest.FixtureRequest) -> ModuleSession:
+    """The holder of the session tests share: the module's, or the run's under --steel-session-scope session."""
+    scope = settings_of(request.config).session_scope.value
+    return request.getfixturevalue("_steel_run_session" if scope == "session" else "_steel_module")

@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 
 from .._client.errors import first_line
+from .._config.settings import settings_of
 from .._config.stash import FAILED_SO_FAR_KEY
-from .fixtures import _create_params, release_own, run_of, slow_mo_of
+from .connect import connect
+from .create_params import create_params
+from .release import raise_if_it_ended_under_the_test, release_own
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from .._browser.connection import Connection, PlaywrightDriver
-    from .._client.client import SteelClient
     from .._client.models import Session
     from .._reporting.downloads import ExtraArtifacts
     from .._sessions.lifecycle import TrackedSession
@@ -42,25 +44,23 @@ class NewSession(NamedTuple):
 
 @pytest.fixture
 def steel_new_session(
-    request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver
+    request: pytest.FixtureRequest, _steel_playwright: PlaywrightDriver, _steel_run: SteelRun
 ) -> Iterator[Callable[..., NewSession]]:
     """``steel_new_session(**create_fields)``: another isolated session for this test, as ``(page, session)``."""
-    from .._browser.connection import Connection
-
-    run = run_of(request.config)
+    run = _steel_run
     made: list[tuple[Connection, TrackedSession]] = []
 
     def new(**create_fields: Any) -> NewSession:
-        tracked, client, connect = create_for(run, request, create_fields)
+        tracked = further_session(run, request, create_fields)
         tracked.number = len(made) + 2
         try:
-            connection = Connection(_steel_playwright, client, tracked, **connect)
+            connection = connect(run, _steel_playwright, tracked, request.node)
         except BaseException:
             run.sessions.release(tracked)
             raise
         made.append((connection, tracked))  # from here on, the teardown disconnects and releases it
         context = connection.context
-        if trace_target(run, request.node, tracked.number) is not None:
+        if trace_target(request.node, tracked.number) is not None:
             context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
         return NewSession(context.pages[0] if context.pages else context.new_page(), tracked.session)
 
@@ -68,17 +68,12 @@ def steel_new_session(
     finish_new_sessions(run, request.node, made)
 
 
-def create_for(
-    run: SteelRun, request: pytest.FixtureRequest, create_fields: dict[str, Any]
-) -> tuple[TrackedSession, SteelClient, dict[str, Any]]:
-    """A further session for the test, with its client and the connection's arguments (URL, exposure, slow-mo)."""
+def further_session(run: SteelRun, request: pytest.FixtureRequest, create_fields: dict[str, Any]) -> TrackedSession:
+    """A further session for the test, created with its create parameters, its recording and ``create_fields``."""
     from .._reporting.recordings import ask_at_create
 
-    recording = ask_at_create(request.node, run.settings)  # recorded as the test's own session is
-    tracked = run.sessions.create({**_create_params(request, request.node), **recording, **create_fields}, request.node)
-    client = run.backend.client()
-    connect = run.endpoints.connect_args(client, tracked, request.node)
-    return tracked, client, {**connect, "slow_mo": slow_mo_of(request.config, run.settings)}
+    recording = ask_at_create(request.node, settings_of(request.config))  # recorded as the test's own session is
+    return run.sessions.create({**create_params(request, request.node), **recording, **create_fields}, request.node)
 
 
 def finish_new_sessions(run: SteelRun, item: pytest.Item, made: list[tuple[Connection, TrackedSession]]) -> None:
@@ -86,21 +81,21 @@ def finish_new_sessions(run: SteelRun, item: pytest.Item, made: list[tuple[Conne
     from playwright.sync_api import Error as PlaywrightError
 
     for connection, tracked in made:
-        for page, path in screenshot_targets(run, item, tracked.number, connection.context.pages):
+        for page, path in screenshot_targets(item, tracked.number, connection.context.pages):
             try:
                 page.screenshot(path=path)
             except PlaywrightError as exc:
-                kept_of(item).problems.append(f"no screenshot of {page.url}: {exc}")
+                extra_artifacts_of(item).problems.append(f"no screenshot of {page.url}: {exc}")
             else:
-                kept_of(item).files.append(("screenshot", path))
-        trace = trace_target(run, item, tracked.number)
+                extra_artifacts_of(item).files.append(("screenshot", path))
+        trace = trace_target(item, tracked.number)
         if trace is not None:
             try:
                 connection.context.tracing.stop(path=trace)
             except PlaywrightError as exc:
-                kept_of(item).problems.append(f"no trace of session {tracked.id}: {first_line(exc)}")
+                extra_artifacts_of(item).problems.append(f"no trace of session {tracked.id}: {first_line(exc)}")
             else:
-                kept_trace(run, item, trace)
+                keep_trace(item, trace)
         connection.close()
         release_own(run, tracked)
     raise_for_any_ended([tracked for _, tracked in made])
@@ -110,47 +105,49 @@ def finish_new_sessions(run: SteelRun, item: pytest.Item, made: list[tuple[Conne
 TRACE_OPTIONS: dict[str, Any] = {"screenshots": True, "snapshots": True, "sources": True}
 
 
-def trace_target(run: SteelRun, item: pytest.Item, number: int) -> Path | None:
+def trace_target(item: pytest.Item, number: int) -> Path | None:
     """Where the further session's trace goes (``trace-N.zip``), or None when tracing is off."""
     from .._reporting.artifacts import artifact_modes, folder_for
 
-    if artifact_modes(item, run.settings).tracing == "off":
+    settings = settings_of(item.config)
+    if artifact_modes(item, settings).tracing == "off":
         return None
-    return folder_for(run.settings.output.value, item) / f"trace-{number}.zip"
+    return folder_for(settings.output.value, item) / f"trace-{number}.zip"
 
 
-def kept_trace(run: SteelRun, item: pytest.Item, path: Path) -> None:
+def keep_trace(item: pytest.Item, path: Path) -> None:
     """A trace written: linked from the test's report, and dropped after it if it passed under retain-on-failure."""
     from .._reporting.artifacts import artifact_modes
 
-    kept = kept_of(item)
+    kept = extra_artifacts_of(item)
     kept.files.append(("trace", path))
-    if artifact_modes(item, run.settings).tracing == "retain-on-failure":
+    if artifact_modes(item, settings_of(item.config)).tracing == "retain-on-failure":
         kept.unless_failed.append(path)
 
 
 def raise_for_any_ended(made: list[TrackedSession]) -> None:
-    from .module_session import raise_if_it_ended_under_the_test
-
+    """Each further session that ended on its own under the test, unreported so far: the first is raised."""
     for tracked in made:
         raise_if_it_ended_under_the_test(tracked)
 
 
-def kept_of(item: pytest.Item) -> ExtraArtifacts:
+def extra_artifacts_of(item: pytest.Item) -> ExtraArtifacts:
+    """The test's artifacts besides its own session's recorder (downloads, further sessions' files)."""
     from .._reporting.downloads import ExtraArtifacts
 
     return ExtraArtifacts.of(item)
 
 
-def screenshot_targets(run: SteelRun, item: pytest.Item, number: int, pages: list[Any]) -> list[tuple[Any, Path]]:
+def screenshot_targets(item: pytest.Item, number: int, pages: list[Any]) -> list[tuple[Any, Path]]:
     """The further session's open pages to screenshot now, as the screenshot mode and the outcome ask."""
     from .._reporting.artifacts import artifact_modes, folder_for
 
-    mode = artifact_modes(item, run.settings).screenshot
+    settings = settings_of(item.config)
+    mode = artifact_modes(item, settings).screenshot
     failed = item.stash.get(FAILED_SO_FAR_KEY, False)
     if mode == "off" or (mode == "only-on-failure" and not failed):
         return []
-    folder = folder_for(run.settings.output.value, item)
+    folder = folder_for(settings.output.value, item)
     status = "failed" if failed else "finished"
     live = [p for p in pages if not p.is_closed()]
     return [(page, folder / f"session-{number}-{status}-{index + 1}.png") for index, page in enumerate(live)]

@@ -50,7 +50,7 @@ DRAIN_TIMEOUT_S = 120.0  # at the end, how long creates still under way may take
 
 
 @dataclass
-class _Ahead:
+class _SessionCreatedAhead:
     """One session being created for a test ahead of it."""
 
     params: dict[str, Any]  # as resolved for the wire, timeout included, no sessionId
@@ -66,7 +66,7 @@ class Prefetcher:
         self._sessions = sessions
         self._report = report
         depth = self.depth = settings.prefetch.value
-        self._ahead: dict[str, _Ahead] = {}  # node id -> its session to be
+        self._ahead: dict[str, _SessionCreatedAhead] = {}  # node id -> its session to be
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=depth, thread_name_prefix="steel-prefetch")
         self._client: SteelClient | None = None
         self._lock = threading.Lock()
@@ -119,7 +119,7 @@ class Prefetcher:
                 continue
             params = self._guess(item)
             if params is not None:
-                self._ahead[item.nodeid] = _Ahead(params, self._pool.submit(self._create, dict(params)))
+                self._ahead[item.nodeid] = _SessionCreatedAhead(params, self._pool.submit(self._create, dict(params)))
 
     def _guess(self, item: pytest.Item) -> dict[str, Any] | None:
         """What ``item`` will ask for, resolved as the tracker will; None when it cannot be known ahead."""

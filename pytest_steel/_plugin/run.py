@@ -1,12 +1,15 @@
-"""One test run's Steel state: three owners, made together when a test first needs Steel.
+"""One test run's Steel state, made together when a test first needs Steel.
 
 - ``backend`` (``BackendAccess``): the client, the embedded server and the xdist broker, concurrency;
 - ``sessions`` (``SessionTracker``): the sessions this process created, and the end-of-run sweep;
-- ``report`` (``RunReport``): what the run will say about them.
+- ``report`` (``RunReport``): what the run will say about them;
+- ``endpoints`` (``CDPEndpoints``): where Playwright connects to each session;
+- ``prefetcher`` (``Prefetcher``): the sessions created ahead for the next tests, if any.
 
-``SteelRun.of(config)`` makes it on first need; ``started_run(config)`` asks without
-making it. The module itself is light (its parts are imported as the run is made), so
-that the plugin can ask at start-up, and a run that never needed Steel loads none of them.
+``run_of(config)`` makes it on first need; ``started_run(config)`` asks without making
+it. The module itself is light (its parts are imported as the run is made), so that the
+plugin can ask at start-up, and a run that never needed Steel loads none of them. Its
+settings are read as everywhere else, with ``settings_of(config)``.
 """
 
 from __future__ import annotations
@@ -15,22 +18,21 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .._config.stash import SETTINGS_KEY
+from .._config.settings import settings_of
 
 if TYPE_CHECKING:
-    from .._config.settings import Settings
     from .prefetch import Prefetcher
 
 
 class SteelRun:
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         from .._reporting.report import RunReport
         from .._sessions.backend import BackendAccess
         from .._sessions.cdp_urls import CDPEndpoints
         from .._sessions.tracker import SessionTracker
 
+        settings = settings_of(config)
         self.config = config
-        self.settings = settings
         self.report = RunReport()
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
@@ -43,7 +45,7 @@ class SteelRun:
         """The run's state, made when something first needs it."""
         run = config.stash.get(RUN_KEY, None)
         if run is None:
-            run = config.stash[RUN_KEY] = cls(config, config.stash[SETTINGS_KEY])
+            run = config.stash[RUN_KEY] = cls(config)
         return run
 
     @property
@@ -56,7 +58,7 @@ class SteelRun:
         if self._prefetcher is False:
             from .prefetch import Prefetcher
 
-            self._prefetcher = Prefetcher.for_run(self.settings, self.backend, self.sessions, self.report)
+            self._prefetcher = Prefetcher.for_run(settings_of(self.config), self.backend, self.sessions, self.report)
         return self._prefetcher  # type: ignore[return-value]
 
     @property
@@ -76,7 +78,7 @@ class SteelRun:
         try:
             if self._prefetcher:
                 self._prefetcher.drain()  # before the sweep: what no test took is released and counted
-            self.sessions.sweep(safety_net="off" if self.is_worker else self.settings.safety_net)
+            self.sessions.sweep(safety_net="off" if self.is_worker else settings_of(self.config).safety_net)
         finally:
             self.endpoints.close()
             if self.backend.used and self.backend.rate is not None:
@@ -95,3 +97,8 @@ RUN_KEY = pytest.StashKey[SteelRun]()  # on the config: made when a test first n
 def started_run(config: pytest.Config) -> SteelRun | None:
     """The run's Steel state if anything has needed Steel so far; never makes it (``SteelRun.of`` does)."""
     return config.stash.get(RUN_KEY, None)
+
+
+def run_of(config: pytest.Config) -> SteelRun:
+    """The run's Steel state, made on first need (``started_run`` asks without making it)."""
+    return SteelRun.of(config)

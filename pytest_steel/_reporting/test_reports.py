@@ -17,7 +17,7 @@ import pytest
 
 from .._client.errors import SteelError
 from .._client.redaction import scrub_report
-from .._config.settings import shown_path
+from .._config.settings import settings_of, shown_path
 from .._config.stash import AFTER_TEST_KEY, FAILED_SO_FAR_KEY, LATER_FIXTURES_KEY, RECORDING_KEY
 from .._sessions.lifecycle import ITEM_SESSIONS_KEY
 from .artifacts import RECORDER_KEY
@@ -27,7 +27,6 @@ from .report import TestDetails, describe_end, session_properties
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._config.settings import Settings
     from .._sessions.backend import BackendAccess
     from .._sessions.cdp_urls import CDPEndpoints
     from .._sessions.lifecycle import TrackedSession
@@ -40,9 +39,6 @@ class RunView(Protocol):
 
     ``_plugin.run.SteelRun`` is one; reporting is handed it and never imports the layer above.
     """
-
-    @property
-    def settings(self) -> Settings: ...
 
     @property
     def report(self) -> RunReport: ...
@@ -117,7 +113,7 @@ class TestReporting:
         downloads = self.item.stash.get(EXTRA_ARTIFACTS_KEY, None)
         if not sessions and recorder is None:
             return None
-        settings = self.run.settings
+        settings = settings_of(self.item.config)
         properties: list[tuple[str, str]] = []
         for tracked in sessions:
             properties += session_properties(tracked, tracked.node is not self.item, settings.report_debug_url.value)
@@ -150,7 +146,7 @@ class TestReporting:
             return
         records = self.run.report.records
         billed = [(t, records[t.id].billed_minutes if t.id in records else 0) for t in sessions]
-        backend = self.run.settings.backend.value.value
+        backend = settings_of(self.item.config).backend.value.value
         to_allure.attach(billed, artifacts, backend, self.run.redact)
 
     def _recordings(self, own: list[TrackedSession], failed: bool) -> tuple[list[tuple[str, Any]], list[str]]:
@@ -158,7 +154,7 @@ class TestReporting:
         from .artifacts import folder_for
         from .recordings import save
 
-        settings, kept, missed = self.run.settings, [], []
+        settings, kept, missed = settings_of(self.item.config), [], []
         unasked = settings.profile.records_unasked
         folder = folder_for(settings.output.value, self.item)
         for tracked in own:
@@ -224,7 +220,7 @@ class TestReporting:
     ) -> None:
         """A remote session's page that could not load a loopback URL: its 127.0.0.1 is not this machine's."""
         found = _LOOPBACK_FAILURE.search(excinfo.exconly())
-        if found is None or self.run.settings.profile.browsers_here:
+        if found is None or settings_of(self.item.config).profile.browsers_here:
             return
         exposed = self.run.endpoints.exposure_for(self.item) is not None
         if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":

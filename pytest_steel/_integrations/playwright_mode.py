@@ -1,4 +1,4 @@
-"""``--steel-playwright``'s switch: its usage errors, and which package's fixtures it puts on Steel sessions.
+"""The ``--steel-playwright`` mode's switch: its usage errors, and which package's fixtures it puts on Steel sessions.
 
 Apart from the two fixture modules (``pytest_playwright`` and ``pytest_playwright_asyncio``)
 so that each of them loads only when its package is the active one, and neither imports the other's switch.
