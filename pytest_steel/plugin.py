@@ -1,8 +1,8 @@
 """The pytest plugin (entry point ``steel``; disable with ``-p no:steel``): hook wiring only.
 
 Each hook hands its work to the module that owns the concept: ``_config.settings``
-(options), ``_plugin.fixtures`` and ``_plugin.new_session`` (fixtures, re-exported below: a test checks
-that none is missing), ``_plugin.run`` (the backend, the run's
+(options), ``_fixtures.fixtures`` and ``_fixtures.new_session`` (fixtures, re-exported below: a test checks
+that none is missing), ``_fixtures.run`` (the backend, the run's
 sessions and its report), ``_reporting.test_reports`` (what each test's report says),
 ``hookspecs`` (the hooks plugins implement). Start-up loads only the settings, the marker and the fixture
 definitions; the rest loads when a test first needs Steel, so a run that uses none
@@ -32,7 +32,7 @@ from ._config.stash import (
     NEXT_ITEM_KEY,
     WORKER_SLOTS_KEY,
 )
-from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin module
+from ._fixtures.fixtures import (  # noqa: F401 - pytest finds fixtures on the plugin module
     _steel_connection,
     _steel_driver,
     _steel_module,
@@ -49,8 +49,8 @@ from ._plugin.fixtures import (  # noqa: F401 - pytest finds fixtures on the plu
     steel_session,
     steel_session_params,
 )
-from ._plugin.new_session import steel_new_session  # noqa: F401 - pytest finds fixtures on the plugin module
-from ._plugin.run import started_run
+from ._fixtures.new_session import steel_new_session  # noqa: F401 - pytest finds fixtures on the plugin module
+from ._fixtures.run import started_run
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -65,7 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = config.stash[SETTINGS_KEY] = Settings.resolve(config, dict(os.environ))
     if settings.debug.value:  # checked first: a usage error must leave nothing started
-        from ._plugin.debug import Debugger, terminal_to_wait_on
+        from ._fixtures.debug import Debugger, terminal_to_wait_on
 
         config.pluginmanager.register(Debugger(config, terminal_to_wait_on(config)), DEBUG_PLUGIN)
     if settings.playwright.value:
@@ -75,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # Registered now, after pytest-playwright: its browser fixture is then the one pytest finds.
         playwright_mode.register(config)
     if config.pluginmanager.has_plugin("asyncio"):  # pytest-asyncio: the async fixtures
-        from ._plugin import async_fixtures as _async_fixtures
+        from ._fixtures import async_fixtures as _async_fixtures
 
         config.pluginmanager.register(_async_fixtures, _async_fixtures.PLUGIN_NAME)
     if getattr(config.option, "allure_report_dir", None):  # allure-pytest writes results: none may hold the key
@@ -115,7 +115,7 @@ def _after_the_controller(config: pytest.Config) -> None:
 
 def _run_of(config: pytest.Config) -> Any:
     """The run's Steel state, made on first need; the run, and all it loads, is imported only then."""
-    from ._plugin.run import run_of
+    from ._fixtures.run import run_of
 
     return run_of(config)
 
@@ -155,7 +155,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     if config.getoption("collectonly"):
         return
-    from ._plugin.demand import needs_steel, sessions_needed
+    from ._fixtures.demand import needs_steel, sessions_needed
 
     if any(needs_steel(item) for item in session.items):
         run = _run_of(config)
@@ -170,7 +170,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     run = started_run(item.config)
     prefetcher = run.prefetcher_if_decided if run is not None else None
     if prefetcher is not None:  # a test without a session of its own still lets the next ones be prepared
-        from ._plugin.prefetch import upcoming
+        from ._fixtures.prefetch import upcoming
 
         prefetcher.look_ahead(upcoming(item))
     yield
@@ -186,7 +186,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if key in item.stash:
                 del item.stash[key]
     if DRIVER_KEY in item.config.stash:  # a sync Playwright driver runs: an async test needs the loop it holds
-        from ._plugin.event_loop import free_event_loop_for
+        from ._fixtures.event_loop import free_event_loop_for
 
         free_event_loop_for(item)
 
@@ -217,7 +217,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
     """What the test's fixtures put off until all of them are torn down (--steel-playwright), as its teardown."""
     outcome = yield
     if item.stash.get(AFTER_TEST_KEY, None):
-        from ._plugin.deferred_teardown import run_deferred
+        from ._fixtures.deferred_teardown import run_deferred
 
         error = run_deferred(item)
         if error is not None and outcome.excinfo is None:

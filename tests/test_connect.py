@@ -1,6 +1,6 @@
 """One way to connect, and fixtures wired from the fixtures themselves.
 
-Read from the source with ``ast``: only ``_plugin/connect.py`` builds a connection, and
+Read from the source with ``ast``: only ``_fixtures/connect.py`` builds a connection, and
 every fixture that hands out a browser or a page reaches it; every fixture pytest must
 find on the plugin module is there, with a one-line docstring. Then at run time: which
 tests warm the backend up is read from pytest's own fixture closure, and ``steel_login``
@@ -22,9 +22,9 @@ import pytest_steel.plugin
 from ._support import Backend
 
 PACKAGE = Path(pytest_steel.__file__).parent
-CONNECT_MODULE = PACKAGE / "_plugin" / "connect.py"
+CONNECT_MODULE = PACKAGE / "_fixtures" / "connect.py"
 CONNECTION_MODULE = PACKAGE / "_browser" / "connection.py"
-FIXTURE_FOLDERS = ("_plugin", "_integrations")
+FIXTURE_FOLDERS = ("_fixtures", "_integrations")
 CONNECT_FUNCTIONS = {"connect", "connect_async"}
 # Calls that make a connection, or the parts of one, and where each may be made.
 ONLY_IN = {
@@ -139,7 +139,7 @@ def _hands_out_a_browser(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bo
 
 
 def test_only_the_connect_module_connects_a_session() -> None:
-    """No module but ``_plugin/connect.py`` builds a connection (``connect_over_cdp`` only in its own type)."""
+    """No module but ``_fixtures/connect.py`` builds a connection (``connect_over_cdp`` only in its own type)."""
     misplaced = []
     for path in sorted(PACKAGE.rglob("*.py")):
         if "local" in path.relative_to(PACKAGE).parts:  # the embedded server: it relays CDP, it never connects
@@ -230,7 +230,7 @@ def test_which_tests_need_steel_is_read_from_the_fixtures(pytester: pytest.Pytes
     pytester.makeconftest(
         f"""
         import json
-        from pytest_steel._plugin.demand import needs_steel
+        from pytest_steel._fixtures.demand import needs_steel
 
         def pytest_collection_finish(session):
             needs = {{item.name: needs_steel(item) for item in session.items}}
@@ -270,7 +270,7 @@ def test_steel_login_honours_slowmo(pytester: pytest.Pytester, embedded_backend:
 
 def test_every_async_fixture_frees_the_event_loop_for_its_test() -> None:
     """A test that asks for any Steel async fixture stops the sync driver first: the list is read from the module."""
-    from pytest_steel._plugin import async_fixtures
+    from pytest_steel._fixtures import async_fixtures
 
     defined = {name for name, where in _fixtures().items() for path, _ in where if path.name == "async_fixtures.py"}
     assert async_fixtures.ASYNC_FIXTURES == {name for name in defined if name.startswith("steel_")}

@@ -49,7 +49,7 @@ def read_until(master: int, pattern: re.Pattern[bytes], output: bytearray) -> re
 
 LOOKS_AT_THE_PROCESSES = """
 import os, pathlib
-from pytest_steel._plugin.run import started_run
+from pytest_steel._fixtures.run import started_run
 
 def test_fails(steel_page, request):
     key = started_run(request.config).backend.embedded_key

@@ -30,7 +30,7 @@ LAYERS = (
     ("_config",),  # options, the marker, the stash keys
     ("_sessions",),  # reaching the backend, and the run's sessions
     ("_reporting",),  # what the run and each test report
-    ("_plugin",),  # the fixtures and the run they draw from
+    ("_fixtures",),  # the fixtures and the run they draw from
     ("_integrations",),  # pytest-playwright and pytest-playwright-asyncio
     ("plugin", "hookspecs", "__init__"),  # the entry point, the hooks, the public names
 )

@@ -187,7 +187,7 @@ def test_the_pool_launches_no_browser_the_expected_sessions_leave_unused(start_s
 
 SUITE_WITH_POOL_CHECK = """
 import pytest
-from pytest_steel._plugin.run import run_of
+from pytest_steel._fixtures.run import run_of
 
 def pool(config):
     return run_of(config).backend.client().health()["pool"]
@@ -240,7 +240,7 @@ def test_the_plugin_tells_the_embedded_server_how_many_sessions_its_tests_need(
 
 RECORDING_TEST = """
 import json, os
-from pytest_steel._plugin.run import run_of
+from pytest_steel._fixtures.run import run_of
 
 def test_{name}(steel_page, request):
     launched = run_of(request.config).backend.client().health()["pool"]["launched"]

@@ -1,7 +1,7 @@
 """The stash keys of plain values, which several layers share (and of ``_browser``'s driver, a layer below).
 
 A key of any other type of the package lives beside that type, in the module that owns it
-(``SETTINGS_KEY`` in ``settings``, ``RUN_KEY`` in ``_plugin.run``, ``RECORDER_KEY`` in
+(``SETTINGS_KEY`` in ``settings``, ``RUN_KEY`` in ``_fixtures.run``, ``RECORDER_KEY`` in
 ``_reporting.artifacts``...), as pytest keeps ``xml_key`` beside ``LogXML``.
 
 Light on purpose: the plugin imports it at start-up.

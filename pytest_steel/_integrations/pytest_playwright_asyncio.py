@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from .._plugin.connect import connect_async
-from .._plugin.deferred_teardown import deferred_until_torn_down
+from .._fixtures.connect import connect_async
+from .._fixtures.deferred_teardown import deferred_until_torn_down
 from .pytest_playwright import (  # noqa: F401 - its driver's temp folder; the run's session in each report
     _steel_driver_tmpdir,
     _steel_run_session_in_report,

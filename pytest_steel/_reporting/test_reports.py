@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 class RunView(Protocol):
     """What a test's report reads of the run, each part typed from this layer or below it.
 
-    ``_plugin.run.SteelRun`` is one; reporting is handed it and never imports the layer above.
+    ``_fixtures.run.SteelRun`` is one; reporting is handed it and never imports the layer above.
     """
 
     @property

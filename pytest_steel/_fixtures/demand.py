@@ -2,7 +2,7 @@
 
 The embedded server keeps browsers launched ahead of need, and replaces each one a
 session takes. Told how many sessions a run will create, it launches none that would
-be left unused at the run's end (see ``local/_browsers/pool.py``). The count is what the
+be left unused at the run's end (see ``local/_chromium_procs/pool.py``). The count is what the
 session fixtures will make: one per test with a session of its own, one per module
 with a shared one. It cannot know sessions a test makes by hand, through
 ``steel_client`` or ``steel_login``, nor those of a fixture a test's marker names with

@@ -5,7 +5,7 @@ Every fixture that hands out a browser or a page goes through here, and so do th
 ``steel_login`` and both ``--steel-playwright`` integrations. Each connection gets the
 same three things: the run's client, where to connect (``CDPEndpoints.connect_args``:
 the URL, possibly the download relay's, the exposure and ``is_local``) and the slow-motion
-delay (``slow_mo_of``). It lives here, in ``_plugin``, because it needs the run
+delay (``slow_mo_of``). It lives here, in ``_fixtures``, because it needs the run
 (``SteelRun``), which holds the client and the endpoints together: ``_browser`` below
 makes the connection but knows neither the backend nor the options.
 """

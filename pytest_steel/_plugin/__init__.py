@@ -1,6 +1,0 @@
-"""The pytest plugin's working parts: the fixtures, the run they draw sessions from, the one way they connect
-Playwright to a session (``connect``), prefetch, ``--steel-debug``.
-
-``plugin.py`` wires these to pytest's hooks. Imports ``_reporting``, ``_sessions``, ``_config``,
-``_browser`` and ``_client``; of the package's layers, only ``_integrations`` imports it.
-"""
