@@ -4,9 +4,9 @@ Each hook hands its work to the module that owns the concept: ``_config.settings
 (options), ``_fixtures.fixtures`` and ``_fixtures.new_session`` (fixtures, re-exported below: a test checks
 that none is missing), ``_fixtures.run`` (the backend, the run's
 sessions and its report), ``_reporting.test_reports`` (what each test's report says),
-``hookspecs`` (the hooks plugins implement). Start-up loads only the settings, the marker and the fixture
-definitions; the rest loads when a test first needs Steel, so a run that uses none
-pays nothing.
+``hookspecs`` (the hooks plugins implement). Start-up loads only the settings, the marker, the fixture
+definitions and the light modules they name (the run's own module, not its parts; no httpx, no
+Playwright); the rest loads when a test first needs Steel, so a run that uses none pays nothing.
 """
 
 from __future__ import annotations

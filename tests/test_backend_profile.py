@@ -26,9 +26,9 @@ def _by_url(url: str) -> BackendAccess:
 
 
 def test_the_configuration_alone_tells_steel_cloud_and_the_embedded_server() -> None:
-    cloud = Settings(api_key=Setting("k" * 20, "STEEL_API_KEY")).with_backend().profile
-    embedded = Settings().with_backend().profile
-    server = Settings(base_url=Setting("http://h", "--steel-base-url")).with_backend().profile
+    cloud = Settings(api_key=Setting("k" * 20, "STEEL_API_KEY")).with_backend().configured_profile
+    embedded = Settings().with_backend().configured_profile
+    server = Settings(base_url=Setting("http://h", "--steel-base-url")).with_backend().configured_profile
     assert (cloud.name, cloud.detected, cloud.records_unasked, cloud.has_files_api) == ("Steel Cloud", True, True, True)
     assert (embedded.name, embedded.browsers_here, embedded.records_unasked) == ("steel-local", True, False)
     assert (server.detected, server.has_files_api, server.max_sessions) == (False, None, None)

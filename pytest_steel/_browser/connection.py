@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_MS = 30_000
 
 
-class TrackedSession(Protocol):
+class ConnectedSession(Protocol):
     """What a connection reads and tells of the session it connects to (``_sessions.lifecycle`` has the type).
 
     Named here so that this layer, below the run's sessions, needs nothing from above it.
@@ -114,7 +114,7 @@ class Connection:
         self,
         driver: PlaywrightDriver,
         client: SteelClient,
-        tracked: TrackedSession,
+        tracked: ConnectedSession,
         slow_mo: float = 0,
         url: str | None = None,
         exposure: LocalExposure | None = None,
@@ -174,7 +174,7 @@ def local_paths(is_local: bool) -> dict[str, Any]:
     return {"is_local": True} if is_local else {}
 
 
-def connect_error(tracked: TrackedSession, failure: str, client: SteelClient | None = None) -> SteelSessionError:
+def connect_error(tracked: ConnectedSession, failure: str, client: SteelClient | None = None) -> SteelSessionError:
     from .relay import UNREACHABLE
 
     relayed = [line for line in tracked.download_failures if line.startswith(UNREACHABLE)]
@@ -190,7 +190,7 @@ def connect_error(tracked: TrackedSession, failure: str, client: SteelClient | N
 class AsyncConnection:
     """``Connection``'s async twin: its own async Playwright driver in the test's loop, or one it is lent."""
 
-    def __init__(self, tracked: TrackedSession) -> None:
+    def __init__(self, tracked: ConnectedSession) -> None:
         self.tracked = tracked
         self.tracing = False
         self._stack = contextlib.ExitStack()
@@ -201,7 +201,7 @@ class AsyncConnection:
     async def open(
         cls,
         client: SteelClient,
-        tracked: TrackedSession,
+        tracked: ConnectedSession,
         slow_mo: float = 0,
         playwright: async_api.Playwright | None = None,
         url: str | None = None,

@@ -1,6 +1,6 @@
 """The one network policy of every connection to a backend: which CAs are trusted, which proxy is gone through.
 
-REST and the files API (httpx, see ``http.transport_for``) and the relay's upstream
+REST and the files API (httpx, see ``http.transport_options``) and the relay's upstream
 WebSocket to a session's browser (aiohttp, see ``ws_options``) all take both from here,
 so that a page connection can neither go around the proxy REST goes through nor trust
 other certificates than REST does.

@@ -573,8 +573,12 @@ class Settings:
         return self.backend.value is Backend.EMBEDDED
 
     @property
-    def profile(self) -> BackendProfile:
-        """The backend's quirks as the configuration tells them (a server by base URL: detected from its answers)."""
+    def configured_profile(self) -> BackendProfile:
+        """The backend's quirks as the configuration alone tells them: what the run starts from.
+
+        A server by base URL is detected from its first answers: the run's profile is then
+        ``BackendAccess.profile`` (``run.backend.profile``), which everything past the start reads.
+        """
         return configured(self.backend.value.value)
 
     @property

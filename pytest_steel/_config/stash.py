@@ -24,8 +24,9 @@ CONTROLLER_PID_KEY = pytest.StashKey["int | None"]()  # on an xdist worker: the 
 DRIVER_KEY = pytest.StashKey["PlaywrightDriver"]()  # the sync Playwright driver, once a fixture needed it
 
 
-# xdist workerinput: where workers ask for the embedded server's URL, and the session slots they share
 DEBUG_PLUGIN = "steel-debug"  # the --steel-debug plugin's name, known to plugin.py without importing it
+
+# xdist workerinput: where workers ask for the embedded server's URL, and the session slots they share
 
 WORKER_BROKER_KEY = "steel_broker"
 WORKER_SLOTS_KEY = "steel_slots_dir"

@@ -46,7 +46,7 @@ class ArtifactModes:
 
     screenshot: str
     tracing: str
-    recording: str = "off"  # saved by _recordings once the session has ended; here it only clears the folder
+    recording: str = "off"  # saved by recordings.save once the session has ended; here it only clears the folder
     downloads: str = "off"  # saved by downloads before the session's release
 
     @property

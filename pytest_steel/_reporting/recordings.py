@@ -61,7 +61,8 @@ def _mode(item: pytest.Item, settings: Settings) -> str:
 
 
 def _fields(mode: str, settings: Settings) -> dict[str, bool]:
-    return {} if mode == "off" or settings.profile.records_unasked else {RECORD_VIDEO_FIELD: True}
+    # Known from the configuration (Steel Cloud is chosen by its key), before any answer: a create asks here.
+    return {} if mode == "off" or settings.configured_profile.records_unasked else {RECORD_VIDEO_FIELD: True}
 
 
 def save(client: SteelClient, tracked: TrackedSession, folder: Path, *, failed: bool, records_unasked: bool) -> Saved:

@@ -155,7 +155,7 @@ class TestReporting:
         from .recordings import save
 
         settings, kept, missed = settings_of(self.item.config), [], []
-        unasked = settings.profile.records_unasked
+        unasked = self.run.backend.profile.records_unasked
         folder = folder_for(settings.output.value, self.item)
         for tracked in own:
             if self.run.backend.health.unavailable:  # asking a backend known gone would only cost the run time
@@ -201,7 +201,7 @@ class TestReporting:
         """Playwright's 50 MB refusal, on a backend whose browser no file can reach but through CDP: say why."""
         if _PLAYWRIGHT_UPLOAD_LIMIT not in excinfo.exconly() or self.run.endpoints.files_api is not False:
             return
-        from .._client.profile import FILES_API_SPEAKERS, NO_FILES_API_WHY
+        from .._client.profile import FILES_API_SPEAKERS, NO_FILES_API_WHY, STEEL_CLOUD, STEEL_LOCAL
         from .._client.redaction import display_url
 
         where = display_url(self.run.backend.client().base_url)
@@ -211,7 +211,8 @@ class TestReporting:
                 f"the backend at {where} has no session files API as {FILES_API_SPEAKERS} speak it "
                 f"({NO_FILES_API_WHY}), so pytest-steel cannot put files beside its browser: "
                 "Playwright sends each file's bytes over CDP instead, up to 50 MB in all. Upload smaller files, or "
-                "run on a backend with the files API (Steel Cloud, steel-local), where any size works unchanged",
+                f"run on a backend with the files API ({STEEL_CLOUD.name}, {STEEL_LOCAL.name}), where any size works "
+                "unchanged",
             )
         )
 
@@ -220,7 +221,7 @@ class TestReporting:
     ) -> None:
         """A remote session's page that could not load a loopback URL: its 127.0.0.1 is not this machine's."""
         found = _LOOPBACK_FAILURE.search(excinfo.exconly())
-        if found is None or settings_of(self.item.config).profile.browsers_here:
+        if found is None or self.run.backend.profile.browsers_here:
             return
         exposed = self.run.endpoints.exposure_for(self.item) is not None
         if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":
@@ -280,7 +281,7 @@ PER_TEST_FIXTURES = frozenset(
     ("steel_session", "steel_browser", "steel_context", "steel_page", "steel_new_session")
     + ("steel_async_browser", "steel_async_context", "steel_async_page", "steel_async_new_session")
 )
-DROP_IN_FIXTURES = frozenset(("browser", "context", "page", "new_context"))
+PLAYWRIGHT_MODE_FIXTURES = frozenset(("browser", "context", "page", "new_context"))
 
 
 def explain_scope_mismatch(report: pytest.TestReport, playwright_mode: bool) -> None:
@@ -292,14 +293,14 @@ def explain_scope_mismatch(report: pytest.TestReport, playwright_mode: bool) -> 
     if found is None:
         return
     fixture, wider = found.group("fixture"), found.group("wider")
-    if fixture not in PER_TEST_FIXTURES and not (playwright_mode and fixture in DROP_IN_FIXTURES):
+    if fixture not in PER_TEST_FIXTURES and not (playwright_mode and fixture in PLAYWRIGHT_MODE_FIXTURES):
         return
     stack_end = text.find("Requested fixture", found.end())
     stack = list(_REQUESTER.finditer(text, found.end(), stack_end if stack_end != -1 else len(text)))
     stack = [entry for entry in stack if entry.group("name") != fixture]  # pytest 7 lists the asked-for one too
     requester = stack[-1] if stack else None  # the stack runs from the test's fixture to the one that asked
     who = f"fixture '{requester.group('name')}' ({requester.group('where')})" if requester else "a fixture"
-    if fixture in DROP_IN_FIXTURES:
+    if fixture in PLAYWRIGHT_MODE_FIXTURES:
         fix = (
             "run with --steel-session-scope session (ini steel_session_scope = session): pytest-playwright's "
             "browser is then session-scoped on one Steel session per process, as under pytest-playwright alone"

@@ -69,7 +69,7 @@ class BackendAccess:
         self.health = BackendHealth(say, lambda: self._client)
         # What the backend ignores, lacks and says differently: from the configuration, then from its
         # answers (``detected_profile`` asks a server by base URL; a connection learns of its files API).
-        self.profile: BackendProfile = settings.profile
+        self.profile: BackendProfile = settings.configured_profile
         # The embedded server gets a fresh key per run, so no other local process can drive its sessions;
         # xdist workers receive it from the controller over execnet, never through a socket anyone can ask.
         self.embedded_key: str | None = None

@@ -113,7 +113,7 @@ class SessionTracker:
         """The create fields as they go on the wire: camelCase, after the ``pytest_steel_session_params`` hook."""
         params = wire_fields(params)
         inactivity = self.backend.settings.inactivity.value
-        if inactivity is not None:  # a killed run's sessions stop metering (where the profile does not ignore it)
+        if inactivity is not None:  # a killed run's sessions stop metering (a backend that ignores it loses nothing)
             params.setdefault(INACTIVITY_FIELD, inactivity)
         self.config.hook.pytest_steel_session_params(params=params, node=node, config=self.config)
         return wire_fields(params)
