@@ -21,6 +21,9 @@ import pytest
 from .._config.settings import settings_of
 
 if TYPE_CHECKING:
+    from .._browser.expose import LocalExposure
+    from .._client.client import SteelClient
+    from .._client.profile import BackendProfile
     from .prefetch import Prefetcher
 
 
@@ -65,6 +68,31 @@ class SteelRun:
     def prefetcher_if_decided(self) -> Prefetcher | None:
         """The prefetcher, without deciding (deciding may ask the backend about its limits)."""
         return self._prefetcher or None  # type: ignore[return-value]
+
+    # -- what a test's report reads (``_reporting.test_reports.RunView``) --------------------
+
+    @property
+    def profile(self) -> BackendProfile:
+        """The backend's quirks, detected from its first answers where the configuration could not tell."""
+        return self.backend.profile
+
+    @property
+    def secret(self) -> str | None:
+        return self.backend.secret
+
+    @property
+    def backend_unavailable(self) -> bool:
+        return self.backend.health.unavailable
+
+    @property
+    def files_api(self) -> bool | None:
+        return self.endpoints.files_api
+
+    def client(self) -> SteelClient:
+        return self.backend.client()
+
+    def exposure_for(self, node: pytest.Item | pytest.Collector) -> LocalExposure | None:
+        return self.endpoints.exposure_for(node)
 
     def redact(self, text: str) -> str:
         """``text`` without the API key, for anything shown that came from elsewhere."""

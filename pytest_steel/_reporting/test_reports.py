@@ -27,15 +27,16 @@ from .report import TestDetails, describe_end, session_properties
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._sessions.backend import BackendAccess
-    from .._sessions.cdp_urls import CDPEndpoints
+    from .._browser.expose import LocalExposure
+    from .._client.client import SteelClient
+    from .._client.profile import BackendProfile
     from .._sessions.lifecycle import TrackedSession
     from .._sessions.tracker import SessionTracker
     from .report import RunReport
 
 
 class RunView(Protocol):
-    """What a test's report reads of the run, each part typed from this layer or below it.
+    """What a test's report reads of the run, and no more, each part typed from this layer or below it.
 
     ``_fixtures.run.SteelRun`` is one; reporting is handed it and never imports the layer above.
     """
@@ -44,16 +45,26 @@ class RunView(Protocol):
     def report(self) -> RunReport: ...
 
     @property
-    def backend(self) -> BackendAccess: ...
-
-    @property
-    def sessions(self) -> SessionTracker: ...
-
-    @property
-    def endpoints(self) -> CDPEndpoints: ...
+    def sessions(self) -> SessionTracker: ...  # to ask how a session that died under a test ended
 
     @property
     def is_worker(self) -> bool: ...
+
+    @property
+    def profile(self) -> BackendProfile: ...  # the run's, detected from the backend's answers
+
+    @property
+    def secret(self) -> str | None: ...
+
+    @property
+    def backend_unavailable(self) -> bool: ...
+
+    @property
+    def files_api(self) -> bool | None: ...
+
+    def client(self) -> SteelClient: ...
+
+    def exposure_for(self, node: pytest.Item) -> LocalExposure | None: ...
 
     def redact(self, text: str) -> str: ...
 
@@ -155,13 +166,13 @@ class TestReporting:
         from .recordings import save
 
         settings, kept, missed = settings_of(self.item.config), [], []
-        unasked = self.run.backend.profile.records_unasked
+        unasked = self.run.profile.records_unasked
         folder = folder_for(settings.output.value, self.item)
         for tracked in own:
-            if self.run.backend.health.unavailable:  # asking a backend known gone would only cost the run time
+            if self.run.backend_unavailable:  # asking a backend known gone would only cost the run time
                 missed.append(f"no recording of session {tracked.id}: the backend is unavailable")
                 continue
-            files, problems = save(self.run.backend.client(), tracked, folder, failed=failed, records_unasked=unasked)
+            files, problems = save(self.run.client(), tracked, folder, failed=failed, records_unasked=unasked)
             kept += files
             missed += problems
         return kept, missed
@@ -183,7 +194,7 @@ class TestReporting:
             report.steel_events = [run.redact(e) for e in events]  # type: ignore[attr-defined]
         if run.is_worker and (changes := run.report.take_changes()):
             report.steel_records = changes  # type: ignore[attr-defined]  # the controller's copy, as it happens
-        scrub_report(report, run.backend.secret)
+        scrub_report(report, run.secret)
         if report.failed and call.when in ("setup", "call"):
             self.item.stash[FAILED_SO_FAR_KEY] = True
         if not report.failed or call.excinfo is None:
@@ -199,12 +210,12 @@ class TestReporting:
 
     def _explain_large_upload(self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """Playwright's 50 MB refusal, on a backend whose browser no file can reach but through CDP: say why."""
-        if _PLAYWRIGHT_UPLOAD_LIMIT not in excinfo.exconly() or self.run.endpoints.files_api is not False:
+        if _PLAYWRIGHT_UPLOAD_LIMIT not in excinfo.exconly() or self.run.files_api is not False:
             return
         from .._client.profile import FILES_API_SPEAKERS, NO_FILES_API_WHY, STEEL_CLOUD, STEEL_LOCAL
         from .._client.redaction import display_url
 
-        where = display_url(self.run.backend.client().base_url)
+        where = display_url(self.run.client().base_url)
         report.sections.append(
             (
                 "Steel: a large upload to a backend without a files API",
@@ -221,9 +232,9 @@ class TestReporting:
     ) -> None:
         """A remote session's page that could not load a loopback URL: its 127.0.0.1 is not this machine's."""
         found = _LOOPBACK_FAILURE.search(excinfo.exconly())
-        if found is None or self.run.backend.profile.browsers_here:
+        if found is None or self.run.profile.browsers_here:
             return
-        exposed = self.run.endpoints.exposure_for(self.item) is not None
+        exposed = self.run.exposure_for(self.item) is not None
         if exposed and found.group("error") == "ERR_BLOCKED_BY_CLIENT":
             why = (
                 f"pytest-steel refused {found.group('url')}: the document that asked is, or is inside or opened by, "
