@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import inspect
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,17 @@ from pathlib import Path
 import login_app
 import pytest
 from playwright.sync_api import Page
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Async tests first, in whatever order pytest collects (pytest 8 puts async_api/ first, pytest 7 after this
+    folder's own files): with pytest-playwright active, the first sync test starts its driver, which holds the
+    thread's event loop until the run ends (docs/async.md)."""
+
+    def runs_in_a_loop(item: pytest.Item) -> bool:
+        return bool(item.get_closest_marker("asyncio")) or inspect.iscoroutinefunction(getattr(item, "obj", None))
+
+    items.sort(key=lambda item: not runs_in_a_loop(item))  # a stable sort: each part keeps its order
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,10 @@ def installed(distribution: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version(distribution))[:3])
 
 
+# Playwright 1.48+ routes a page's WebSockets (route_web_socket): before it, --steel-expose-local carries none.
+ROUTES_WEBSOCKETS = installed("playwright") >= (1, 48)
+
+
 class Server:
     """A running steel-local child with its own TMPDIR, so that leaks are visible."""
 

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from ._support import RemoteServer
+from ._support import ROUTES_WEBSOCKETS, RemoteServer
 
 APP = r"""
 import asyncio, threading
@@ -117,6 +117,12 @@ def public(steel_page):
 """
 
 TESTS = r"""
+import pytest
+from playwright.sync_api import BrowserContext
+
+BRIDGES_SOCKETS = pytest.mark.skipif(
+    not hasattr(BrowserContext, "route_web_socket"), reason="Playwright before 1.48 routes no WebSocket: none bridged"
+)
 READ = "url => fetch(url).then(r => r.text()).then(t => 'read:' + t, e => 'refused')"
 BLANK_IFRAME = '''url => { const f = document.createElement('iframe'); document.body.append(f);
     return f.contentWindow.fetch(url).then(r => r.text()).then(t => 'read:' + t, e => 'refused'); }'''
@@ -238,6 +244,7 @@ def test_bodies_past_the_bound_are_refused_before_they_are_read_whole(steel_page
 
 
 
+@BRIDGES_SOCKETS
 def test_bridged_sockets_are_bounded_with_a_close_code(steel_page, app, hits, monkeypatch):
     from pytest_steel._browser import socket_bridge
 
@@ -255,6 +262,7 @@ def test_bridged_sockets_are_bounded_with_a_close_code(steel_page, app, hits, mo
     assert steel_page.evaluate(opened, ws) == "open"  # its slot is free again
 
 
+@BRIDGES_SOCKETS
 def test_a_cookie_authenticated_websocket_with_a_subprotocol(steel_page, app, hits):
     steel_page.goto(app + "/login?who=ada")
     assert steel_page.evaluate(SOCKET, app.replace("http", "ws") + "/ws") == f"sid=ada origin={app} proto=graphql-ws"
@@ -271,6 +279,9 @@ def test_a_remote_page_reaches_this_machine_only_where_a_local_browser_would(
         "--steel-base-url", remote_server.url, "--steel-session-scope", "module", "-p", "no:playwright",
         "-p", "no:cacheprovider", "--junitxml=junit.xml", timeout=300,
     )  # fmt: skip
+    if not ROUTES_WEBSOCKETS:  # the two bridged-socket tests skip, and no socket is bridged to be bounded
+        result.assert_outcomes(passed=12, skipped=2)
+        return
     result.assert_outcomes(passed=14)
     problems = re.findall(r'name="steel_artifact_problem" value="([^"]*)"', (pytester.path / "junit.xml").read_text())
     assert "a WebSocket to ws://127.0.0.1:" in "".join(problems)

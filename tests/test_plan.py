@@ -79,6 +79,7 @@ def test_one_run_keeps_within_the_plans_rate_and_makes_two_requests_a_session(
     assert server.http.get("/v1/sessions", params={"status": "live"}).json()["sessions"] == []
 
 
+@pytest.mark.timeout(450)  # _finish's own bound, 400 s for the two runs at once: not the suite's 120 s a test
 def test_two_runs_on_one_key_wait_out_the_plan_and_leave_each_other_alone(
     plan: tuple[Server, PlanStandIn], tmp_path: Path
 ) -> None:

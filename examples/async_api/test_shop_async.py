@@ -1,8 +1,8 @@
 """The shop's tests as async tests: Playwright's async API on Steel sessions, under pytest-asyncio.
 
-Each test gets a fresh session, as with steel_page. (This folder sorts before
-pytest_playwright/: once pytest-playwright's sync fixtures have started its driver, that
-driver holds the thread's event loop for the rest of the process.)
+Each test gets a fresh session, as with steel_page. (The examples' conftest runs these
+first: once a sync test has started pytest-playwright's driver, that driver holds the
+thread's event loop for the rest of the process.)
 """
 
 import pytest
