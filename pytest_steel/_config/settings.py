@@ -8,7 +8,8 @@ validated in ``pytest_configure``, before anything starts, so a bad value is a u
 error (exit 4) that names the option and the valid range, and leaves nothing behind.
 
 Over 400 lines on purpose: it is the one table of every option (about forty fields, each
-with its help, parser and range), and splitting a table would give an option two homes.
+with its help, parser, range, whether it chooses an artifact kind and its row in the report
+header), and splitting a table would give an option two homes.
 """
 
 from __future__ import annotations
