@@ -148,7 +148,8 @@ class FaultProxy:
     a status code to answer with (``"500"``, ``"429"``), ``"drop"`` (forward,
     then close the connection unanswered: the server acted, the client never
     hears), ``"hang"`` (never answer), ``"delay:S"`` (forward after S seconds,
-    whether or not the client still waits) or ``"forward"``. ``requests`` records
+    whether or not the client still waits), ``"hold"`` (forward once the test sets
+    ``held``: "after the client gave up", whatever the machine's load) or ``"forward"``. ``requests`` records
     what arrived, ``upstream_answers`` what the server answered to each forwarded
     request, and ``answer_headers`` what every injected answer should carry.
     """
@@ -166,6 +167,7 @@ class FaultProxy:
         self.upstream_answers: list[tuple[str, int]] = []  # ("POST /v1/sessions", 200), as the server answered
         self._answered = threading.Condition()
         self.release = threading.Event()
+        self.held = threading.Event()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -199,6 +201,8 @@ class FaultProxy:
                     return
                 if action.startswith("delay:"):
                     proxy.release.wait(float(action.split(":", 1)[1]))
+                if action == "hold":
+                    proxy.held.wait(30)
                 if action.isdigit():
                     payload = json.dumps(proxy.answer_body).encode()
                     self.send_response(int(action))
@@ -246,6 +250,7 @@ class FaultProxy:
 
     def close(self) -> None:
         self.release.set()
+        self.held.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -184,15 +184,18 @@ def test_a_create_slower_than_one_read_timeout_is_retried_within_the_call(
 def test_a_create_the_client_gave_up_on_never_comes_to_life(fresh: Server, fault_proxy: StartProxy) -> None:
     """Every POST arrives after the client gave up and released the id: the server refuses them all (no orphan)."""
     proxy = fault_proxy(fresh.url)
-    # POST, its health check (answered: no hang), GET (404), POST; then the GET and the release
-    proxy.script = ["delay:2.5", "forward", "forward", "delay:2.5"]
+    # every POST is held until the client has given up; its health checks, look-ups and release pass at once
+    proxy.on_create = ["hold", "hold"]
     with SteelClient(proxy.url, http_timeout=0.4, max_retries=1, call_timeout=1.0) as client:
         with pytest.raises(SteelTimeoutError):
             client.create(timeout=60_000)
         session_id = proxy.requests[0][2]["sessionId"]
         assert client.abandoned == {session_id}  # released before its create arrived: not yet confirmed
+        assert proxy.paths()[-1] == f"POST /v1/sessions/{session_id}/release"
+        proxy.held.set()
         creates = [a for a in proxy.wait_for_upstream_answers(len(proxy.requests)) if a[0] == "POST /v1/sessions"]
-        assert creates == [("POST /v1/sessions", 409), ("POST /v1/sessions", 409)]
+        # one POST, or two when the back-off fitted in the call's second: each refused, none a session
+        assert creates in ([("POST /v1/sessions", 409)], [("POST /v1/sessions", 409)] * 2)
         assert live_ids(fresh) == []
         assert client.settle_abandoned() == []
         assert client.abandoned == set()

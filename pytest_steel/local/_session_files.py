@@ -7,12 +7,14 @@ not leave it: an absolute path, a ``..`` segment, a NUL or an empty segment is r
 each upload's chunk takes its room (what is on disk, theirs included) before it is written,
 so concurrent uploads cannot each fill the same room; one that would pass the bound is
 refused (413) and leaves nothing behind. Its pages' downloads land here because the
-server points the browser's download folder at it (see ``_session_manager``), and copies in
-what a client had downloaded into a folder of its own (``FilesRelay``). Downloads count
-too: one whose size would pass the bound is cancelled in the browser, as a full disk
-would fail it, and the server says why. The zip of the area is streamed as it is made,
-so that no copy of the files exists outside the area, and a released session's folder,
-once removed, is never made again by an upload or a copy that finishes late.
+server points the browser's download folder at it (see ``_session_manager``), and the
+relay copies in what a client had downloaded into a folder of its own (``_files_relay``).
+Downloads count too: one whose size would pass the bound is cancelled in the browser, as
+a full disk would fail it, and the server says why; one too fast for the cancel is
+removed when it finishes and told to its client as cancelled, so the bound holds however
+fast the network. The zip of the area is streamed as it is made, so that no copy of the
+files exists outside the area, and a released session's folder, once removed, is never
+made again by an upload or a copy that finishes late.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import shutil
@@ -35,9 +36,6 @@ from ._http_errors import InvalidRequest, SessionError, SessionGone, SessionNotF
 from ._zipstream import ZipStream
 
 DEFAULT_MAX_FILES_MB = 1024
-_DOWNLOAD_BEHAVIOR = b'"Browser.setDownloadBehavior"'
-_SET_INPUT_FILES = b'"DOM.setFileInputFiles"'
-_DOWNLOAD_PROGRESS = b'"Browser.downloadProgress"'
 log = logging.getLogger("pytest_steel.local")
 
 
@@ -156,16 +154,17 @@ class FilesArea:
             partial.unlink(missing_ok=True)
         return self._entry(target)
 
-    def copy_in(self, source: Path, path: str) -> None:
-        """A file the browser finished downloading elsewhere, copied in, if the bound leaves room for it."""
+    def copy_in(self, source: Path, path: str) -> bool:
+        """A file the browser finished downloading elsewhere, copied in; False when the bound leaves no room."""
         if self.removed:
-            return
+            return True  # nothing to keep it in: the session's end, not the bound
         size = source.stat().st_size
         if self.used_bytes() + size > self.max_bytes:
-            log.warning("download %s (%d bytes) not kept in the session's files: past --max-files-mb", path, size)
-            return
+            self.guard.refuse(path, size)
+            return False
         with open(self.resolve(path), "xb") as out, open(source, "rb") as data:  # never makes a missing root
             shutil.copyfileobj(data, out)
+        return True
 
     def delete(self, path: str) -> None:
         self.existing(path).unlink()
@@ -237,9 +236,21 @@ class DownloadGuard:
         if not isinstance(guid, str) or guid in self._cancelled or params.get("state") != "inProgress":
             return
         size = max(_whole(params.get("receivedBytes")), _whole(params.get("totalBytes")))
-        here = self._area.root / guid
+        try:
+            here = inside(self._area.root, guid)  # the browser's name for it: never a path out of the area
+        except UnsafeNameError:
+            return
         on_disk = here.stat().st_size if here.is_file() else 0
         if self._area.used_bytes() - on_disk + size <= self._area.max_bytes:
+            return
+        self.refuse(guid, size)
+        task = asyncio.ensure_future(self._cancel(guid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def refuse(self, guid: str, size: int) -> None:
+        """Note (once) that the download ``guid`` passes the bound, and say why in the server's log."""
+        if guid in self._cancelled:
             return
         self._cancelled.add(guid)
         reason = (
@@ -248,9 +259,26 @@ class DownloadGuard:
         )
         self.refused.append(reason)
         log.warning("%s", reason)
-        task = asyncio.ensure_future(self._cancel(guid))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+    def keeps(self, guid: str) -> bool:
+        """Whether a download the browser finished in the area stays: False (and removed) when past the bound.
+
+        The guard cancels a download as it arrives, but a fast one can finish before the
+        browser hears the cancel; this look at its end is what makes the bound hold.
+        """
+        try:
+            here = inside(self._area.root, guid)
+        except UnsafeNameError:
+            return True  # no name of the area's: nothing of it is there to keep or remove
+        if guid in self._cancelled or (here.is_file() and self._area.used_bytes() > self._area.max_bytes):
+            self.refuse(guid, here.stat().st_size if here.is_file() else 0)
+            here.unlink(missing_ok=True)
+            return False
+        return True
+
+    def refused_download(self, guid: str) -> bool:
+        """Whether the download ``guid`` was cancelled for the bound (it may have finished all the same)."""
+        return guid in self._cancelled
 
     async def _cancel(self, guid: str) -> None:
         with contextlib.suppress(Exception):
@@ -270,106 +298,3 @@ def _check_open(area: FilesArea) -> None:
 
 def _download_behavior(folder: str, behavior: str = "allowAndName") -> dict[str, Any]:
     return {"behavior": behavior, "downloadPath": folder, "eventsEnabled": True}
-
-
-class FilesRelay:
-    """One relay client's traffic, as it concerns the session's files.
-
-    Commands: ``DOM.setFileInputFiles`` paths relative to the files area (as the files API
-    returns them) become the area's absolute paths; the folders a client names in
-    ``Browser.setDownloadBehavior`` are noted and left as they are, so that a client on
-    the browser's own machine (Playwright reading its downloads from its own folder) works
-    unchanged. Events: a ``Browser.downloadProgress`` that says ``completed`` is held, with
-    every message after it, until the finished file is copied into the files area, so that
-    a client that hears of it can fetch it through the files API at once. Two substring
-    checks a message, no parse, for everything else.
-    """
-
-    def __init__(self, area: FilesArea, send: Callable[[list[bytes]], None]) -> None:
-        self._area = area
-        self._send = send
-        self._folders: set[str] = set()  # where this client asked the browser to download
-        self._held: list[bytes] | None = None  # messages waiting behind a download being copied
-        self.copies: set[asyncio.Task[None]] = set()
-        self._originals: list[Path] = []  # the browser's own files of the downloads copied in
-
-    def command(self, message: bytes) -> bytes:
-        """A client's command, as the browser should get it."""
-        if _DOWNLOAD_BEHAVIOR not in message and _SET_INPUT_FILES not in message:
-            return message
-        try:
-            command = json.loads(message)
-            method, params = command.get("method"), command.get("params") or {}
-        except (ValueError, AttributeError):
-            return message
-        if method == "Browser.setDownloadBehavior" and isinstance(params.get("downloadPath"), str):
-            self._folders.add(params["downloadPath"])
-            return message
-        if method == "DOM.setFileInputFiles" and isinstance(params.get("files"), list):
-            params["files"] = [
-                f if not isinstance(f, str) or f.startswith("/") else str(self._area.resolve(f))
-                for f in params["files"]
-            ]
-            command["params"] = params
-            return json.dumps(command).encode()
-        return message
-
-    def events(self, messages: list[bytes]) -> None:
-        """The browser's messages for the client, held behind a finished download until it is in the area."""
-        if not messages:
-            return
-        if self._held is not None:
-            self._held.extend(messages)
-            return
-        for index, message in enumerate(messages):
-            guid = _completed_download(message)
-            if guid is not None:
-                if index:
-                    self._send(messages[:index])
-                self._held = list(messages[index:])
-                task = asyncio.ensure_future(self._copy(guid))
-                self.copies.add(task)
-                task.add_done_callback(self._copied)
-                return
-        self._send(messages)
-
-    async def _copy(self, guid: str) -> None:
-        for folder in self._folders:
-            try:
-                source = inside(folder, guid)  # the browser's name for it: read from its folder, nowhere else
-            except UnsafeNameError as exc:
-                log.warning("a finished download was not copied into the session's files: %s", exc)
-                return
-            if source.is_file() and not (self._area.root / guid).exists():
-                await asyncio.to_thread(self._area.copy_in, source, guid)
-                self._originals.append(source)
-                return
-
-    def close(self) -> None:
-        """The client is gone, and with it what read the downloads from its own folder: remove them there."""
-        for task in self.copies:
-            task.cancel()
-        for original in self._originals:
-            original.unlink(missing_ok=True)
-
-    def _copied(self, task: asyncio.Task[None]) -> None:
-        self.copies.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("a finished download could not be copied into the session's files: %s", task.exception())
-        held, self._held = self._held or [], None
-        if held:  # the download's own event first, then what came behind it (which may hold again)
-            self._send(held[:1])
-            self.events(held[1:])
-
-
-def _completed_download(message: bytes) -> str | None:
-    if _DOWNLOAD_PROGRESS not in message or b'"completed"' not in message:
-        return None
-    try:
-        event = json.loads(message)
-    except ValueError:
-        return None
-    params = event.get("params") or {}
-    if event.get("method") == "Browser.downloadProgress" and params.get("state") == "completed":
-        return str(params.get("guid"))
-    return None

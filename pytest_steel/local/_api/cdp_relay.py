@@ -17,8 +17,8 @@ from aiohttp import web
 from ..._client.wire import ReleaseReason
 from .._chromium_procs.cdp import CDPError
 from .._chromium_procs.pipe import Channel, PipeClosed
+from .._files_relay import FilesRelay
 from .._http_errors import SessionGone
-from .._session_files import FilesRelay
 from .state import MANAGER
 from .websocket import MAX_UNSENT, RelaySocket
 
