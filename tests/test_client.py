@@ -164,8 +164,8 @@ def test_a_create_slower_than_one_read_timeout_is_retried_within_the_call(
 ) -> None:
     """The first POST reaches the server after the client stopped waiting: the retry wins, the late one is refused."""
     proxy = fault_proxy(fresh.url)
-    proxy.script = ["delay:1.5"]
-    with SteelClient(proxy.url, http_timeout=0.5) as client:  # the call may take 1.5 s: three answers' worth
+    proxy.script = ["delay:3"]
+    with SteelClient(proxy.url, http_timeout=1.0) as client:  # the call may take 3 s: three answers' worth
         session = client.create(timeout=60_000)
         assert live_ids(fresh) == [session.id]
         answers = proxy.wait_for_upstream_answers(len(proxy.requests))  # the delayed POST, too
