@@ -312,10 +312,15 @@ def test_a_test_marker_cannot_change_a_shared_module_session(pytester: pytest.Py
         @pytest.mark.steel(timeout="1m")
         def test_own_marker_on_a_module_session(steel_module_session):
             pass
+
+        @pytest.mark.steel(timeout="1m")
+        @pytest.mark.asyncio
+        async def test_own_marker_on_an_async_page_beside_a_module_session(steel_module_session, steel_async_page):
+            assert steel_module_session.timeout == 180_000
         """
     )
     result = backend.run(pytester, "--steel-session-scope", "module", "-p", "no:randomly")
-    result.assert_outcomes(passed=1, errors=2)
+    result.assert_outcomes(passed=1, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.steel on test_a_test_marker_cannot_change_a_shared_module_session.py::test_own_marker "
@@ -324,7 +329,8 @@ def test_a_test_marker_cannot_change_a_shared_module_session(pytester: pytest.Py
         ]
     )
     result = backend.run(pytester, "-p", "no:randomly", "-k", "not module_marker_applies")
-    result.assert_outcomes(passed=1, errors=1)  # per-test scope: the marker still configures steel_session
+    # per-test scope: the marker still configures steel_session, and the async page's session too
+    result.assert_outcomes(passed=2, errors=1)
 
 
 OWN_LOOP_CONFTEST = """

@@ -23,6 +23,7 @@ from .._config.stash import DRIVER_KEY
 from .connect import connect
 from .create_params import create_params
 from .deferred_teardown import deferred_until_torn_down
+from .demand import wants_own_session
 from .release import raise_if_it_ended_under_the_test, release_and_raise_if_ended, release_own
 
 if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start-up stays cheap
@@ -35,9 +36,6 @@ if TYPE_CHECKING:  # the rest loads when a test first needs Steel, so that start
     from .._sessions.lifecycle import TrackedSession
     from .module_session import ModuleSession
     from .run import SteelRun
-
-# The fixtures of a test's own session, which its marker configures (see steel_module_session).
-SESSION_FIXTURES = ("steel_session", "steel_browser", "steel_context", "steel_page")
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +130,7 @@ def steel_module_session(request: pytest.FixtureRequest, _steel_run: SteelRun) -
     """A live session shared by this module's tests, released after the module."""
     from .._sessions.tracker import note_use
 
-    own = not settings_of(request.config).shared_scope and any(n in request.fixturenames for n in SESSION_FIXTURES)
+    own = not settings_of(request.config).shared_scope and wants_own_session(request.node)
     tracked = request.getfixturevalue("_steel_module").for_test(request.node, own_session=own)
     note_use(request.node, tracked)
     return tracked.session
