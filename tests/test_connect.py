@@ -2,7 +2,8 @@
 
 Read from the source with ``ast``: only ``_fixtures/connect.py`` builds a connection, and
 every fixture that hands out a browser or a page reaches it; every fixture pytest must
-find on the plugin module is there, with a one-line docstring. Then at run time: which
+find on the plugin module is there, with a one-line docstring; the few lists of fixture
+names the code keeps are the fixtures the modules define. Then at run time: which
 tests warm the backend up is read from pytest's own fixture closure, and ``steel_login``
 connects as every other fixture does, slowed down by ``--steel-slowmo``.
 """
@@ -136,6 +137,34 @@ def _hands_out_a_browser(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bo
         return True
     hands_on_a_driver = "Playwright" in names or "PlaywrightDriver" in names
     return bool(set(DRIVERS) & set(_parameters(function))) and not hands_on_a_driver
+
+
+def _scope(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    for decorator in function.decorator_list:
+        for keyword in decorator.keywords if isinstance(decorator, ast.Call) else []:
+            if keyword.arg == "scope" and isinstance(keyword.value, ast.Constant):
+                return str(keyword.value.value)
+    return "function"
+
+
+def test_the_lists_of_fixtures_kept_by_hand_are_the_fixtures_themselves() -> None:
+    """Reporting's per-test fixtures and the async guard's sync ones match what the fixture modules define."""
+    from pytest_steel._fixtures.async_fixtures import SYNC_PLAYWRIGHT_FIXTURES
+    from pytest_steel._reporting.test_reports import PER_TEST_FIXTURES
+
+    fixtures = {name: function for name, defined in _fixtures().items() for _, function in defined}
+    per_test = {
+        name
+        for name, function in fixtures.items()
+        if name.startswith("steel_") and _scope(function) == "function" and name != "steel_module_session"
+    }
+    assert PER_TEST_FIXTURES == per_test
+    sync_connected = {
+        name
+        for name, function in fixtures.items()
+        if not name.startswith("_") and "_steel_connection" in _parameters(function)
+    }
+    assert set(SYNC_PLAYWRIGHT_FIXTURES) == sync_connected == {"steel_browser", "steel_context", "steel_page"}
 
 
 def test_only_the_connect_module_connects_a_session() -> None:
