@@ -148,8 +148,10 @@ class FaultProxy:
     a status code to answer with (``"500"``, ``"429"``), ``"drop"`` (forward,
     then close the connection unanswered: the server acted, the client never
     hears), ``"hang"`` (never answer), ``"delay:S"`` (forward after S seconds,
-    whether or not the client still waits), ``"hold"`` (forward once the test sets
-    ``held``: "after the client gave up", whatever the machine's load) or ``"forward"``. ``requests`` records
+    whether or not the client still waits), ``"hold"`` (forward once the test calls
+    ``release_held``: "after the client gave up", whatever the machine's load), ``"hold-id"``
+    (in ``on_create``: hold this create and every later one for the same session id) or
+    ``"forward"``. ``requests`` records
     what arrived, ``upstream_answers`` what the server answered to each forwarded
     request, and ``answer_headers`` what every injected answer should carry.
     """
@@ -168,6 +170,8 @@ class FaultProxy:
         self._answered = threading.Condition()
         self.release = threading.Event()
         self.held = threading.Event()
+        self.held_ids: set[str] = set()  # session ids whose every create is held ("hold-id")
+        self.holding = 0  # requests held so far
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -180,8 +184,19 @@ class FaultProxy:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else {}
-                proxy.requests.append((self.command, self.path, body))
                 canned = [k for k in proxy.canned if k in self.path]
+                action = "canned" if canned else (proxy.script.pop(0) if proxy.script else "forward")
+                action = next((v for k, v in proxy.fail_paths.items() if k in self.path), action)
+                if self.command == "POST" and self.path == "/v1/sessions" and not canned:
+                    if proxy.on_create:
+                        action = proxy.on_create.pop(0)
+                    if action == "hold-id":
+                        proxy.held_ids.add(body.get("sessionId"))
+                    if body.get("sessionId") in proxy.held_ids:
+                        action = "hold"
+                with proxy._answered:  # recorded with its fate, for release_held's count
+                    proxy.requests.append((self.command, self.path, body))
+                    proxy.holding += action == "hold"
                 if canned:
                     status, headers, payload = proxy.canned[max(canned, key=len)]
                     self.send_response(status)
@@ -191,10 +206,6 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                action = proxy.script.pop(0) if proxy.script else "forward"
-                action = next((v for k, v in proxy.fail_paths.items() if k in self.path), action)
-                if self.command == "POST" and self.path == "/v1/sessions" and proxy.on_create:
-                    action = proxy.on_create.pop(0)
                 if action == "hang":
                     proxy.release.wait(30)
                     self.close_connection = True
@@ -244,6 +255,17 @@ class FaultProxy:
         with self._answered:
             assert self._answered.wait_for(lambda: len(self.upstream_answers) >= count, timeout), self.upstream_answers
             return list(self.upstream_answers)
+
+    def release_held(self, timeout: float = 30.0) -> None:
+        """Let the held requests through, once every other one has had the server's answer.
+
+        So a held create reaches the server after, say, the release the client sent when it
+        gave up, even if the client stopped waiting for that release's answer.
+        """
+        with self._answered:
+            forwarded = len(self.requests) - self.holding
+            assert self._answered.wait_for(lambda: len(self.upstream_answers) >= forwarded, timeout), self.requests
+        self.held.set()
 
     def paths(self) -> list[str]:
         return [f"{method} {path.split('?')[0]}" for method, path, _ in self.requests]

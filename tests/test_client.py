@@ -164,11 +164,12 @@ def test_a_create_slower_than_one_read_timeout_is_retried_within_the_call(
 ) -> None:
     """The first POST reaches the server after the client stopped waiting: the retry wins, the late one is refused."""
     proxy = fault_proxy(fresh.url)
-    proxy.script = ["delay:3"]
-    with SteelClient(proxy.url, http_timeout=1.0) as client:  # the call may take 3 s: three answers' worth
+    proxy.script = ["hold"]  # until the retry has made the session
+    with SteelClient(proxy.url, http_timeout=3.0) as client:  # the call may take 9 s: three answers' worth
         session = client.create(timeout=60_000)
         assert live_ids(fresh) == [session.id]
-        answers = proxy.wait_for_upstream_answers(len(proxy.requests))  # the delayed POST, too
+        proxy.release_held()
+        answers = proxy.wait_for_upstream_answers(len(proxy.requests))  # the held POST, too
         assert ("POST /v1/sessions", 409) in answers  # the same id again: refused, never a second session
         assert live_ids(fresh) == [session.id]
         client.release(session.id)
@@ -185,14 +186,14 @@ def test_a_create_the_client_gave_up_on_never_comes_to_life(fresh: Server, fault
     """Every POST arrives after the client gave up and released the id: the server refuses them all (no orphan)."""
     proxy = fault_proxy(fresh.url)
     # every POST is held until the client has given up; its health checks, look-ups and release pass at once
-    proxy.on_create = ["hold", "hold"]
+    proxy.on_create = ["hold-id"]
     with SteelClient(proxy.url, http_timeout=0.4, max_retries=1, call_timeout=1.0) as client:
         with pytest.raises(SteelTimeoutError):
             client.create(timeout=60_000)
         session_id = proxy.requests[0][2]["sessionId"]
         assert client.abandoned == {session_id}  # released before its create arrived: not yet confirmed
         assert proxy.paths()[-1] == f"POST /v1/sessions/{session_id}/release"
-        proxy.held.set()
+        proxy.release_held()
         creates = [a for a in proxy.wait_for_upstream_answers(len(proxy.requests)) if a[0] == "POST /v1/sessions"]
         # one POST, or two when the back-off fitted in the call's second: each refused, none a session
         assert creates in ([("POST /v1/sessions", 409)], [("POST /v1/sessions", 409)] * 2)

@@ -12,22 +12,26 @@ from pathlib import Path
 import psutil
 import pytest
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import async_playwright
 
 from ._cdp import DISCONNECT_BOUND, browser_pid, connected, first_page, wait_disconnected
 from ._support import Server, StartServer, process_group, wait_until_gone, wait_until_removed
 
 
 def test_timeout_releases_the_session_on_time(fresh: Server) -> None:
-    async def run() -> tuple[dict, float]:
-        before = time.monotonic()
-        # 5 s: on a loaded CI machine connecting alone has taken over 1.5 s, and must end before the session does.
-        session = fresh.create(timeout=5000)
-        async with connected(session["websocketUrl"]) as (browser,):
+    async def run() -> tuple[dict, float, float]:
+        async with async_playwright() as playwright:  # the driver started before the session's 5 s begin
+            before = time.monotonic()
+            session = fresh.create(timeout=5000)
+            answered = time.monotonic()
+            # 5 s: on a loaded CI machine connecting alone has taken over 1.5 s, and must end before the session does.
+            browser = await playwright.chromium.connect_over_cdp(session["websocketUrl"], timeout=15_000)
             ended = await wait_disconnected(browser)
-        return session, ended - before
+        return session, ended - before, ended - answered
 
-    session, elapsed = asyncio.run(run())
-    assert 5.0 <= elapsed < 6.0
+    session, since_asked, since_answered = asyncio.run(run())
+    assert since_asked >= 5.0  # never early: the server started its clock after it was asked
+    assert since_answered < 5.0 + 2.0  # and not long after: the clock started before it answered
     after = fresh.get(session["id"])
     assert (after["status"], after["releaseReason"]) == ("released", "timeout")
     assert 5000 <= after["duration"] < 6000
@@ -36,9 +40,10 @@ def test_timeout_releases_the_session_on_time(fresh: Server) -> None:
 
 def test_inactivity_timeout_releases_an_idle_session(fresh: Server) -> None:
     async def run() -> dict:
-        # A 4 s window: on a loaded CI machine connecting alone has taken over 2 s, and must not end it first.
-        session = fresh.create(timeout=60_000, inactivityTimeout=4000)
-        async with connected(session["websocketUrl"]) as (browser,):
+        async with async_playwright() as playwright:  # the driver started before the session's window begins
+            # A 4 s window: on a loaded CI machine connecting alone has taken over 2 s, and must not end it first.
+            session = fresh.create(timeout=60_000, inactivityTimeout=4000)
+            browser = await playwright.chromium.connect_over_cdp(session["websocketUrl"], timeout=15_000)
             page = first_page(browser)
             for _ in range(6):  # activity keeps it alive past its inactivity window
                 await page.evaluate("1 + 1")

@@ -269,17 +269,17 @@ def test_a_session_whose_timeout_passes_during_the_test_is_a_clear_error(
         """
         import pytest
 
-        # 6 s: on a loaded CI machine a session's setup alone has taken most of 3 s.
-        @pytest.mark.steel(timeout="6s")
+        # 8 s: on a loaded CI machine a session's setup alone has taken most of 3 s.
+        @pytest.mark.steel(timeout="8s")
         def test_outlives_its_session(steel_page):
             if not steel_page.is_closed():
-                steel_page.wait_for_event("close", timeout=20_000)  # the server ends the session after 6 s
+                steel_page.wait_for_event("close", timeout=30_000)  # the server ends the session after 8 s
             steel_page.goto("data:text/html,<title>too late</title>")
 
-        @pytest.mark.steel(timeout="6s")
+        @pytest.mark.steel(timeout="8s")
         def test_passes_but_its_session_timed_out(steel_page):
             if not steel_page.is_closed():
-                steel_page.wait_for_event("close", timeout=20_000)
+                steel_page.wait_for_event("close", timeout=30_000)
         """
     )
     result = backend.run(pytester, "-p", "no:randomly")
@@ -287,10 +287,10 @@ def test_a_session_whose_timeout_passes_during_the_test_is_a_clear_error(
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at call of test_outlives_its_session _*",
-            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (6000 ms) passed; "
+            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (8000 ms) passed; "
             "raise it with --steel-timeout or @pytest.mark.steel(timeout=...)",
             "*_ ERROR at teardown of test_passes_but_its_session_timed_out _*",
-            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (6000 ms) passed*",
+            "SteelSessionError: Steel session * is released (timeout) during the test: its timeout (8000 ms) passed*",
         ]
     )
 

@@ -125,7 +125,8 @@ def test_a_run_session_whose_timeout_passes_is_replaced_and_the_test_says_why(
             assert steel_page.title() == "three"
         """
     )
-    result = embedded_backend.run(pytester, "--steel-session-scope", "session", "--steel-timeout", "3s")
+    # 8 s: test_one's driver start and connect, and test_three's replacement until the run's end, fit in it
+    result = embedded_backend.run(pytester, "--steel-session-scope", "session", "--steel-timeout", "8s")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*SteelSessionError: Steel session * is released (timeout) during the test*"])
     result.stdout.fnmatch_lines(["*2 sessions created*"])
