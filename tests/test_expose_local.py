@@ -188,6 +188,7 @@ def test_a_plain_cdp_client_cannot_reach_this_machine_from_the_remote_browser(
             client.release(session.id)
 
 
+@pytest.mark.timeout(270)  # the run's own bound, 240 s: about 40 s on a quiet machine, not the suite's 120
 def test_the_plugin_reaches_this_machines_app_sync_async_and_under_xdist(
     pytester: pytest.Pytester, remote_server: RemoteServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import shutil
@@ -143,8 +144,20 @@ def test_a_browser_still_starting_is_killed_when_the_server_stops(start_server: 
     never_ready.write_text('#!/bin/bash\n(exec -a "helper $*" sleep 300) &\nexec -a "browser $*" sleep 300\n')
     never_ready.chmod(0o755)
     server = start_server("--pool-size", "3", "--chromium", str(never_ready), "--startup-timeout", "300")
+
+    def names(processes: list[psutil.Process]) -> list[str]:
+        """Each process's name as the script set it; a bash not yet past its ``exec -a`` is not named yet."""
+        found = []
+        for process in processes:
+            with contextlib.suppress(psutil.Error, IndexError):
+                found.append(process.cmdline()[0].split(" ")[0])
+        return found
+
     deadline = time.monotonic() + POOL_BOUND
-    while len(starting := server.browsers()) < 2 and time.monotonic() < deadline:  # no event to await: poll
+    while time.monotonic() < deadline:  # no event to await: poll until the first browser and its helper are named
+        starting = server.browsers()
+        if {"browser", "helper"} <= set(names(starting)):
+            break
         time.sleep(0.05)
     leaders = [p for p in starting if p.cmdline()[0].startswith("browser ")]
     assert len(leaders) == 1, [p.cmdline()[0][:40] for p in starting]  # the others wait for the first to be ready
