@@ -239,8 +239,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     _explain_scope_mismatch(item, call, report)
     reporting.annotate(report)
-    if report.failed and call.when == "call" and item.config.pluginmanager.has_plugin(DEBUG_PLUGIN):
-        debugger = item.config.pluginmanager.get_plugin(DEBUG_PLUGIN)
+    debugger = item.config.pluginmanager.get_plugin(DEBUG_PLUGIN) if report.failed and call.when == "call" else None
+    if debugger is not None:
         from ._sessions.lifecycle import ITEM_SESSIONS_KEY
 
         debugger.pause(item, item.stash.get(ITEM_SESSIONS_KEY, []), report)

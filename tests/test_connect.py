@@ -35,7 +35,15 @@ ONLY_IN = {
     "connect_args": CONNECT_MODULE,
     "slow_mo_of": CONNECT_MODULE,
 }
-PLAYWRIGHT_TYPES = ("Browser", "BrowserContext", "Page", "NewSession", "Connection", "AsyncConnection")
+PLAYWRIGHT_TYPES = (
+    "Browser",
+    "BrowserContext",
+    "Page",
+    "NewSession",
+    "AsyncNewSession",
+    "Connection",
+    "AsyncConnection",
+)
 DRIVERS = ("_steel_playwright", "_steel_driver", "playwright")  # fixtures that give a Playwright driver
 HANDING_OUT = {  # known today; the test derives the set, and checks that it finds at least these
     "steel_browser",

@@ -176,11 +176,12 @@ async def _pump_commands(driver: Any, browser: Any, route: Route) -> None:
 
     async for message in driver:
         if message.type == WSMsgType.TEXT:
-            text: str | None = message.data
+            text: str = message.data
             if route.interceptor is not None:
-                text = await route.interceptor.from_driver(message.data)
-                if text is None:
+                passed = await route.interceptor.from_driver(text)
+                if passed is None:  # answered or refused by the interceptor itself
                     continue
+                text = passed
             if _DOWNLOAD_BEHAVIOR in text:
                 folder = _download_folder(text)
                 if folder:
@@ -197,11 +198,12 @@ async def _pump_events(browser: Any, driver: Any, route: Route) -> None:
 
     async for message in browser:
         if message.type == WSMsgType.TEXT:
-            text: str | None = message.data
+            text: str = message.data
             if route.interceptor is not None:
-                text = await route.interceptor.from_browser(message.data)
-                if text is None:
+                passed = await route.interceptor.from_browser(text)
+                if passed is None:  # answered or refused by the interceptor itself
                     continue
+                text = passed
             text = refuse_unsafe_download(text, route)
             if hold_download_event(text, route, driver):  # sent on by relay_downloads
                 continue

@@ -200,6 +200,8 @@ class AsyncFiles:
 
 
 def _upload_plan(rules: Rules, session_id: str, file: Upload | None, path: str | None, url: str | None) -> Plan[Any]:
-    if (file is None) == (url is None):
-        raise ValueError("upload takes either file (bytes, a stream or a local path) or url=, not both or neither")
-    return upload_url(rules, session_id, url, path) if url is not None else upload(rules, session_id, file, path)
+    if file is None and url is not None:
+        return upload_url(rules, session_id, url, path)
+    if file is not None and url is None:
+        return upload(rules, session_id, file, path)
+    raise ValueError("upload takes either file (bytes, a stream or a local path) or url=, not both or neither")

@@ -199,8 +199,11 @@ def as_session_context(value: object) -> SessionContext:
 
 def context_from_storage_state(state: Mapping[str, Any] | str | os.PathLike[str]) -> SessionContext:
     """Playwright's ``storage_state`` (dict or file) as a Steel session context."""
-    if isinstance(state, (str, os.PathLike)):
-        state = json.loads(Path(state).read_text())
+    data: object = json.loads(Path(state).read_text()) if isinstance(state, (str, os.PathLike)) else state
+    if not isinstance(data, Mapping):
+        where = f"the file {os.fspath(state)!r}" if isinstance(state, (str, os.PathLike)) else "it"
+        raise TypeError(f"a storage state is a JSON object with cookies and origins; {where} holds none")
+    state = data
     cookies = []
     for cookie in state.get("cookies") or ():
         steel = {k: cookie[k] for k in ("name", "value", "domain", "path", "httpOnly", "secure") if k in cookie}
@@ -223,7 +226,8 @@ def context_from_storage_state(state: Mapping[str, Any] | str | os.PathLike[str]
 
 def storage_state_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """A Steel session context as Playwright's ``storage_state`` (for ``browser_context_args``)."""
-    cookies, schemes = [], {}
+    cookies: list[dict[str, Any]] = []
+    schemes: dict[str, tuple[str, int | None]] = {}
     for cookie in context.get("cookies") or ():
         domain = str(cookie.get("domain", "")).lstrip(".")
         secure = cookie.get("sourceScheme") == "Secure" or bool(cookie.get("secure"))

@@ -7,7 +7,7 @@ field) and for artifact modes (``screenshot``, ``tracing``) alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -34,7 +34,8 @@ class SteelMarks:
     def of(cls, node: pytest.Item | pytest.Collector) -> SteelMarks:
         fields: dict[str, Any] = {}
         owners: dict[str, pytest.Item | pytest.Collector] = {}
-        for owner, mark in node.iter_markers_with_node(MARKER):  # closest first
+        for found, mark in node.iter_markers_with_node(MARKER):  # closest first
+            owner = cast("pytest.Item | pytest.Collector", found)  # every node is one or the other
             if mark.args:
                 raise SteelError(
                     f"@pytest.mark.steel on {_name(owner)} takes keyword arguments only, "

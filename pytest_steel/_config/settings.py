@@ -245,8 +245,9 @@ class Option:
     def _raw(self, config: pytest.Config, environ: Mapping[str, str]) -> tuple[str | None, str]:
         value = config.getoption(self.name, None)
         if value is not None:
-            negated = self.negative is not None and value == "false"
-            return str(value), self.negative if negated else self.option
+            if self.negative is not None and value == "false":
+                return str(value), self.negative
+            return str(value), self.option
         if self.env and environ.get(self.env):
             return environ[self.env], self.env
         ini = str(config.getini(self.name) or "").strip()

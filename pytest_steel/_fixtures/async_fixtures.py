@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .._browser.connection import AsyncConnection
     from .._reporting.artifacts import AsyncTestRecorder
     from .._sessions.lifecycle import TrackedSession
-    from .new_session import NewSession
+    from .new_session import AsyncNewSession
     from .run import SteelRun
 
 PLUGIN_NAME = ASYNC_PLUGIN
@@ -115,16 +115,16 @@ async def _started_recorder(request: pytest.FixtureRequest, connection: AsyncCon
 @pytest_asyncio.fixture
 async def steel_async_new_session(
     request: pytest.FixtureRequest, _steel_run: SteelRun
-) -> AsyncIterator[Callable[..., Awaitable[NewSession]]]:
+) -> AsyncIterator[Callable[..., Awaitable[AsyncNewSession]]]:
     """``await steel_async_new_session(**create_fields)``: another isolated session, as ``(page, session)``."""
     from playwright.async_api import Error as PlaywrightError
 
-    from .new_session import TRACE_OPTIONS, NewSession, further_session, raise_for_any_ended, trace_target
+    from .new_session import TRACE_OPTIONS, AsyncNewSession, further_session, raise_for_any_ended, trace_target
 
     run = _steel_run
     made: list[tuple[AsyncConnection, TrackedSession]] = []
 
-    async def new(**create_fields: Any) -> NewSession:
+    async def new(**create_fields: Any) -> AsyncNewSession:
         tracked = further_session(run, request, create_fields)
         tracked.number = len(made) + 2
         try:
@@ -136,7 +136,7 @@ async def steel_async_new_session(
         context = connection.context
         if trace_target(request.node, tracked.number) is not None:
             await context.tracing.start(**TRACE_OPTIONS, title=request.node.nodeid)
-        return NewSession(context.pages[0] if context.pages else await context.new_page(), tracked.session)
+        return AsyncNewSession(context.pages[0] if context.pages else await context.new_page(), tracked.session)
 
     yield new
     for connection, tracked in made:

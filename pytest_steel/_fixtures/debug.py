@@ -132,8 +132,8 @@ class Debugger:
         said = next((line[1:].strip() for line in lines if line.startswith("E ")), lines[-1] if lines else "")
         if said:
             self._say(f"steel: {item.nodeid}: {said}")
-        left = [t.session.timeout / 1000 - (time.monotonic() - t.started) for t in live if t.session.timeout]
-        wait = max(min(left), 0.0) if left else None
+        time_left = [t.session.timeout / 1000 - (time.monotonic() - t.started) for t in live if t.session.timeout]
+        wait = max(min(time_left), 0.0) if time_left else None
         until = f"or wait {wait:.0f} s, until its timeout" if wait is not None else "(its backend has no timeout)"
         links = ", ".join(self.viewer_link(t.session) or t.id for t in live)
         self._say(f"steel: {item.nodeid} failed; its session stays open at {links}")

@@ -27,7 +27,8 @@ def deferred_until_torn_down(request: pytest.FixtureRequest, finish: Callable[[]
 def run_deferred(item: pytest.Item) -> BaseException | None:
     """Run what the test's fixtures put off, last first; the first error, if any, is the teardown's."""
     error: BaseException | None = None
-    for finish in reversed(item.stash.get(AFTER_TEST_KEY, [])):
+    finishes: list[Callable[[], None]] = item.stash.get(AFTER_TEST_KEY, [])
+    for finish in reversed(finishes):
         try:
             finish()
         except Exception as exc:  # noqa: BLE001 - each must run; the first error is reported

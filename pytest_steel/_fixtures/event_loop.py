@@ -22,7 +22,8 @@ def runs_in_event_loop(item: pytest.Item) -> bool:
     if inspect.iscoroutinefunction(getattr(item, "obj", None)) or item.get_closest_marker("asyncio"):
         return True
     async_fixtures = item.config.pluginmanager.get_plugin(ASYNC_PLUGIN)  # none without pytest-asyncio
-    return async_fixtures is not None and any(n in async_fixtures.ASYNC_FIXTURES for n in item.fixturenames)
+    names = getattr(item, "fixturenames", ())  # a test function's; other items have none
+    return async_fixtures is not None and any(n in async_fixtures.ASYNC_FIXTURES for n in names)
 
 
 def free_event_loop_for(item: pytest.Item) -> None:

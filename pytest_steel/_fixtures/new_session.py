@@ -26,6 +26,7 @@ from .create_params import create_params
 from .release import raise_if_it_ended_under_the_test, release_own
 
 if TYPE_CHECKING:
+    from playwright.async_api import Page as AsyncPage
     from playwright.sync_api import Page
 
     from .._browser.connection import Connection, PlaywrightDriver
@@ -39,6 +40,13 @@ class NewSession(NamedTuple):
     """A further session of the test: a page in its own browser, and the session (unpack as ``page, session``)."""
 
     page: Page
+    session: Session
+
+
+class AsyncNewSession(NamedTuple):
+    """``steel_async_new_session``'s: the same, with a page of Playwright's async API."""
+
+    page: AsyncPage
     session: Session
 
 

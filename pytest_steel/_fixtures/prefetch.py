@@ -126,8 +126,8 @@ class Prefetcher:
         from .._reporting.recordings import recording_fields
 
         marks = SteelMarks.of(item)
-        if "context" in marks.fields:
-            return None  # a fixture's value, known only once the test sets it up
+        if "context" in marks.fields or self.base_params is None:
+            return None  # a fixture's value, known only once the test sets it up; or no test resolved any yet
         try:
             params = {**self.base_params, **marks.create_fields(), **recording_fields(item, self._settings)}
             return self._sessions.resolve(params, item)

@@ -40,7 +40,8 @@ class SteelRun:
         self.backend = BackendAccess(settings, getattr(config, "workerinput", None), say=self.report.note)
         self.sessions = SessionTracker(config, self.backend, self.report)
         self.endpoints = CDPEndpoints(self.backend)
-        self._prefetcher: Prefetcher | None | bool = False  # False: not decided yet
+        self._prefetcher: Prefetcher | None = None
+        self._prefetch_decided = False
         self._finished = False
 
     @classmethod
@@ -58,16 +59,17 @@ class SteelRun:
     @property
     def prefetcher(self) -> Prefetcher | None:
         """--steel-prefetch's sessions ahead, decided when a test first wants its own session."""
-        if self._prefetcher is False:
+        if not self._prefetch_decided:
             from .prefetch import Prefetcher
 
             self._prefetcher = Prefetcher.for_run(settings_of(self.config), self.backend, self.sessions, self.report)
-        return self._prefetcher  # type: ignore[return-value]
+            self._prefetch_decided = True
+        return self._prefetcher
 
     @property
     def prefetcher_if_decided(self) -> Prefetcher | None:
         """The prefetcher, without deciding (deciding may ask the backend about its limits)."""
-        return self._prefetcher or None  # type: ignore[return-value]
+        return self._prefetcher
 
     # -- what a test's report reads (``_reporting.test_reports.RunView``) --------------------
 
@@ -104,7 +106,7 @@ class SteelRun:
             return
         self._finished = True
         try:
-            if self._prefetcher:
+            if self._prefetcher is not None:
                 self._prefetcher.drain()  # before the sweep: what no test took is released and counted
             self.sessions.sweep(safety_net="off" if self.is_worker else settings_of(self.config).safety_net)
         finally:

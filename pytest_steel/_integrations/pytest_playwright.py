@@ -21,7 +21,7 @@ so that its ``browser`` fixture is the one pytest finds.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -49,7 +49,7 @@ def playwright(_steel_driver_tmpdir: Callable[[], None], playwright: Playwright)
     return playwright
 
 
-def browser_scope(fixture_name: str, config: pytest.Config) -> str:
+def browser_scope(fixture_name: str, config: pytest.Config) -> Literal["session", "function"]:
     """pytest-playwright's own scope for ``browser`` under --steel-session-scope session, else per test."""
     return "session" if settings_of(config).session_scope.value == "session" else "function"
 

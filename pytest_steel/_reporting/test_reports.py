@@ -71,7 +71,7 @@ class RunView(Protocol):
 
 REPORT_SECTION = "Steel session"
 # A test's Steel state, cleared before each run of it (pytest-rerunfailures runs an item again)
-PER_RUN_ITEM_KEYS = (
+PER_RUN_ITEM_KEYS: tuple[pytest.StashKey[Any], ...] = (
     ITEM_SESSIONS_KEY,
     RECORDER_KEY,
     FAILED_SO_FAR_KEY,
@@ -119,7 +119,8 @@ class TestReporting:
 
     def _details(self) -> TestDetails | None:
         """The sessions the test used and the artifacts it kept, known once its fixtures are torn down."""
-        sessions: list[TrackedSession] = list(self.item.stash.get(ITEM_SESSIONS_KEY, []))
+        used: list[TrackedSession] = self.item.stash.get(ITEM_SESSIONS_KEY, [])
+        sessions = list(used)
         recorder = self.item.stash.get(RECORDER_KEY, None)
         downloads = self.item.stash.get(EXTRA_ARTIFACTS_KEY, None)
         if not sessions and recorder is None:

@@ -138,6 +138,7 @@ class SessionTracker:
             limit.free(session_id)
 
     def _created(self, session: Session, elapsed_s: float) -> None:
+        node: pytest.Item | pytest.Collector | None
         if self._creating_for:
             node, owner = self._creating_for[-1]
         else:

@@ -34,7 +34,7 @@ async def upload_file(request: web.Request) -> web.Response:
     path: str | None = None
     try:
         reader = await request.multipart()
-        async for part in reader:
+        while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
                 continue
             if part.name == "path":

@@ -96,7 +96,8 @@ class RelaySocket:
             raise ConnectionResetError("the client went away before the upgrade")
         socket = cls(response, transport)
         await response.prepare(request)
-        request.protocol.set_parser(socket)  # what follows the 101 is ours
+        # what follows the 101 is ours: aiohttp feeds any parser with feed_data/feed_eof, as its own WebSocketReader
+        request.protocol.set_parser(socket)  # type: ignore[arg-type]
         return socket
 
     # -- out -------------------------------------------------------------------------

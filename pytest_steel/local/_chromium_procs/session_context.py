@@ -126,9 +126,12 @@ class ContextAgent:
             await cdp.close()
             raise
 
+    def _detached(self, params: dict[str, Any], _session: str | None) -> None:
+        self._tabs.pop(params.get("sessionId", ""), None)
+
     async def _watch_pages(self) -> None:
         self._cdp.on("Target.attachedToTarget", self._attached)
-        self._cdp.on("Target.detachedFromTarget", lambda p, _: self._tabs.pop(p.get("sessionId", ""), None))
+        self._cdp.on("Target.detachedFromTarget", self._detached)
         self._cdp.on("Runtime.bindingCalled", self._restored)
         targets = (await self._cdp.send("Target.getTargets"))["targetInfos"]
         self._expected = {t["targetId"] for t in targets if t.get("type") == "page"}
