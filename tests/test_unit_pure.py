@@ -340,6 +340,14 @@ def test_a_playwright_storage_state_becomes_a_steel_context_and_back(tmp_path: P
     unknown_host = storage_state_from_context({"localStorage": {"b.test": {"k": "v"}}})
     assert unknown_host["origins"] == [{"origin": "https://b.test", "localStorage": [{"name": "k", "value": "v"}]}]
 
+    not_a_state = tmp_path / "list.json"
+    not_a_state.write_text("[]")  # JSON, but no object: named, not an AttributeError from deep inside
+    with pytest.raises(
+        TypeError,
+        match=r"a storage state is a JSON object with cookies and origins; the file '.*list\.json' holds none",
+    ):
+        context_from_storage_state(not_a_state)
+
 
 def test_a_session_context_shows_no_secret() -> None:
     from pytest_steel import SessionContext
