@@ -827,6 +827,68 @@ def test_uploads_and_a_browser_download_cannot_together_pass_max_files_mb(start_
         site.close()
 
 
+async def _navigate_raw(ws_url: str, url: str) -> None:
+    """Navigate the session's page with bare CDP: a client that never asks for download events."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, max_msg_size=0) as socket:
+
+        async def call(number: int, method: str, params: dict[str, Any], session: str | None = None) -> Any:
+            await socket.send_json(
+                {"id": number, "method": method, "params": params, **({"sessionId": session} if session else {})}
+            )
+            while True:  # events come between: each read bounded
+                answer = await asyncio.wait_for(socket.receive_json(), 30)
+                if answer.get("id") == number:
+                    return answer.get("result")
+
+        targets = await call(1, "Target.getTargets", {})
+        page = next(t["targetId"] for t in targets["targetInfos"] if t["type"] == "page")
+        attached = await call(2, "Target.attachToTarget", {"targetId": page, "flatten": True})
+        await call(3, "Page.navigate", {"url": url}, attached["sessionId"])
+
+
+def test_a_download_no_client_hears_of_is_held_to_max_files_mb_too(start_server: StartServer) -> None:
+    """The server alone holds the bound (as it arrives, and again at its end) when no client asked for events."""
+    server = start_server("--max-files-mb", "4")
+    site = _Downloads()
+    try:
+        # One that fits is kept: its partial file (<guid>.crdownload) is not counted twice as it arrives.
+        session = server.create(timeout=120_000)
+        files = f"/v1/sessions/{session['id']}/files"
+        assert server.http.post(files, files={"file": ("a.bin", b"a" * MB)}).status_code == 200
+        asyncio.run(_navigate_raw(session["websocketUrl"], f"{site.url}/get/{5 * MB // 2}"))
+        (area,) = _files_dirs(server.tmpdir)
+        deadline = time.monotonic() + 30
+        while sorted(p.stat().st_size for p in area.iterdir() if not p.name.endswith(".crdownload")) != [
+            MB,
+            5 * MB // 2,
+        ]:
+            assert "was cancelled" not in server.log() and time.monotonic() < deadline, server.log()[-2000:]
+            time.sleep(0.05)  # nothing tells a bare client that a download is whole: polled, bounded
+        server.release(session["id"])
+
+        # One past the bound is refused, whichever look (as it arrives, or at its end) sees it first.
+        session = server.create(timeout=120_000)
+        files = f"/v1/sessions/{session['id']}/files"
+        assert server.http.post(files, files={"file": ("a.bin", b"a" * (3 * MB))}).status_code == 200
+        asyncio.run(_navigate_raw(session["websocketUrl"], f"{site.url}/get/{2 * MB}"))
+        deadline = time.monotonic() + 30
+        while not (said := re.search(r"download (\S+) \(\d+ bytes\) was cancelled", server.log())):
+            assert time.monotonic() < deadline, server.log()[-2000:]
+            time.sleep(0.05)  # the server's log is what says it: polled, bounded
+        (area,) = _files_dirs(server.tmpdir)
+        guid = said.group(1)
+        # the browser's cancel, or the server's look at its end, removes it: whole (<guid>) or partial
+        while (area / guid).exists() or (area / f"{guid}.crdownload").exists():
+            assert time.monotonic() < deadline, [p.name for p in area.iterdir()]
+            time.sleep(0.05)
+        assert sum(p.stat().st_size for p in area.rglob("*") if p.is_file()) == 3 * MB
+        server.release(session["id"])
+    finally:
+        site.close()
+
+
 def test_the_zip_of_the_files_leaves_no_temp_file_whether_it_is_made_or_not(start_server: StartServer) -> None:
     server = start_server()
     session = server.create(timeout=60_000)

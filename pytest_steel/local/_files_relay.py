@@ -41,6 +41,7 @@ class FilesRelay:
         self._held: list[bytes] | None = None  # messages waiting behind a download being copied
         self.copies: set[asyncio.Task[bool]] = set()
         self._originals: list[Path] = []  # the browser's own files of the downloads copied in
+        self._closed = False  # the client is gone: nothing more is sent or copied for it
 
     def command(self, message: bytes) -> bytes:
         """A client's command, as the browser should get it."""
@@ -65,7 +66,7 @@ class FilesRelay:
 
     def events(self, messages: list[bytes]) -> None:
         """The browser's messages for the client, held behind a finished download until it is in the area."""
-        if not messages:
+        if not messages or self._closed:
             return
         if self._held is not None:
             self._held.extend(messages)
@@ -102,6 +103,8 @@ class FilesRelay:
 
     def close(self) -> None:
         """The client is gone, and with it what read the downloads from its own folder: remove them there."""
+        self._closed = True
+        self._held = None
         for task in self.copies:
             task.cancel()
         for original in self._originals:

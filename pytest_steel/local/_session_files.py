@@ -58,6 +58,10 @@ class FilesArea:
         self.max_bytes = max_bytes
         self.removed = False  # the session ended: nothing may write here again
         self.guard = DownloadGuard(self)
+        # Held while room is weighed and taken (an upload's chunk written, a copy's file made at its
+        # size, a finished download weighed) and while the area is removed: the event loop and the
+        # copying threads take it.
+        self.room = threading.Lock()
         root.mkdir(parents=True, exist_ok=True)
 
     async def receive_downloads(self, pipe: _Pipe | None) -> None:
@@ -73,7 +77,7 @@ class FilesArea:
         await pipe.call("Browser.setDownloadBehavior", _download_behavior(str(self.root)))
 
     def take_room(self, size: int, before: str) -> None:
-        """Room for ``size`` more bytes, taken now (before they are written); 413 when there is none."""
+        """Room for ``size`` more bytes (hold ``room`` until they are on disk); 413 when there is none."""
         _check_open(self)
         used = self.used_bytes()
         if used + size > self.max_bytes:
@@ -133,9 +137,10 @@ class FilesArea:
         try:
             with os.fdopen(fd, "wb") as out:
                 async for chunk in chunks:
-                    self.take_room(len(chunk), "the upload")
-                    out.write(chunk)
-                    out.flush()  # on disk, so that the next writer's count includes it
+                    with self.room:
+                        self.take_room(len(chunk), "the upload")
+                        out.write(chunk)
+                        out.flush()  # on disk, so that the next writer's count includes it
         except BaseException:
             partial.unlink(missing_ok=True)  # its room given back
             raise
@@ -155,14 +160,21 @@ class FilesArea:
         return self._entry(target)
 
     def copy_in(self, source: Path, path: str) -> bool:
-        """A file the browser finished downloading elsewhere, copied in; False when the bound leaves no room."""
-        if self.removed:
-            return True  # nothing to keep it in: the session's end, not the bound
+        """A file the browser finished downloading elsewhere, copied in; False when the bound leaves no room.
+
+        Its room is taken first, with the file made at its full size, so that other copies and
+        uploads weigh it while its bytes are still on their way.
+        """
         size = source.stat().st_size
-        if self.used_bytes() + size > self.max_bytes:
-            self.guard.refuse(path, size)
-            return False
-        with open(self.resolve(path), "xb") as out, open(source, "rb") as data:  # never makes a missing root
+        with self.room:
+            if self.removed:
+                return True  # nothing to keep it in: the session's end, not the bound
+            if self.used_bytes() + size > self.max_bytes:
+                self.guard.refuse(path, size)
+                return False
+            out = open(self.resolve(path), "xb")  # never makes a missing root
+            out.truncate(size)
+        with out, open(source, "rb") as data:
             shutil.copyfileobj(data, out)
         return True
 
@@ -201,7 +213,8 @@ class FilesArea:
             await asyncio.to_thread(maker.join)
 
     def remove(self) -> None:
-        self.removed = True
+        with self.room:  # no copy makes its file after this
+            self.removed = True
         self.guard.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -217,7 +230,8 @@ class DownloadGuard:
     download of the browser is seen here as it arrives, into the area or into a folder a
     client chose; its size (the total the server announced, else what has arrived) is
     weighed with what the area holds. Cancelling is what a full disk would do to it: the
-    page's download fails and the browser removes what it had written.
+    page's download fails and the browser removes what it had written. A download that
+    finished before the cancel could stop it is weighed again at its end (``keeps``).
     """
 
     def __init__(self, area: FilesArea) -> None:
@@ -233,14 +247,16 @@ class DownloadGuard:
             return
         params = event.get("params") or {}
         guid = params.get("guid")
+        if isinstance(guid, str) and params.get("state") == "completed":
+            self.keeps(guid)  # a download too fast for the cancel, whichever client (or none) hears of it
+            return
         if not isinstance(guid, str) or guid in self._cancelled or params.get("state") != "inProgress":
             return
         size = max(_whole(params.get("receivedBytes")), _whole(params.get("totalBytes")))
         try:
-            here = inside(self._area.root, guid)  # the browser's name for it: never a path out of the area
+            on_disk = _size_on_disk(self._area.root, guid)  # the browser's name for it: never a path out of the area
         except UnsafeNameError:
             return
-        on_disk = here.stat().st_size if here.is_file() else 0
         if self._area.used_bytes() - on_disk + size <= self._area.max_bytes:
             return
         self.refuse(guid, size)
@@ -267,14 +283,26 @@ class DownloadGuard:
         browser hears the cancel; this look at its end is what makes the bound hold.
         """
         try:
-            here = inside(self._area.root, guid)
+            _download_files(self._area.root, guid)
         except UnsafeNameError:
             return True  # no name of the area's: nothing of it is there to keep or remove
-        if guid in self._cancelled or (here.is_file() and self._area.used_bytes() > self._area.max_bytes):
-            self.refuse(guid, here.stat().st_size if here.is_file() else 0)
-            here.unlink(missing_ok=True)
+        with self._area.room:
+            size = _size_on_disk(self._area.root, guid)
+            if guid not in self._cancelled:
+                # weighed with what stays: not itself, nor what is left of downloads already refused
+                others = self._area.used_bytes() - size - self._refused_on_disk()
+                if not size or others + size <= self._area.max_bytes:
+                    return True
+            self.refuse(guid, size)
+            _remove_download(self._area.root, guid)
             return False
-        return True
+
+    def _refused_on_disk(self) -> int:
+        total = 0
+        for guid in self._cancelled:
+            with contextlib.suppress(UnsafeNameError):  # never a name of the area's
+                total += _size_on_disk(self._area.root, guid)
+        return total
 
     def refused_download(self, guid: str) -> bool:
         """Whether the download ``guid`` was cancelled for the bound (it may have finished all the same)."""
@@ -284,11 +312,30 @@ class DownloadGuard:
         with contextlib.suppress(Exception):
             assert self.pipe is not None
             await self.pipe.call("Browser.cancelDownload", {"guid": guid})
-        (self._area.root / guid).unlink(missing_ok=True)
+        _remove_download(self._area.root, guid)
 
     def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+
+
+def _download_files(root: Path, guid: str) -> tuple[Path, Path]:
+    """Where a download into the area is on disk: ``<guid>.crdownload`` while it arrives, ``<guid>`` once whole."""
+    return inside(root, guid), inside(root, guid + ".crdownload")
+
+
+def _size_on_disk(root: Path, guid: str) -> int:
+    total = 0
+    for path in _download_files(root, guid):
+        with contextlib.suppress(OSError):  # not there (yet, or any more)
+            total += path.stat().st_size
+    return total
+
+
+def _remove_download(root: Path, guid: str) -> None:
+    with contextlib.suppress(UnsafeNameError):
+        for path in _download_files(root, guid):
+            path.unlink(missing_ok=True)
 
 
 def _check_open(area: FilesArea) -> None:
