@@ -4,17 +4,18 @@ Steel Cloud keeps a filesystem per session behind ``/v1/sessions/{id}/files``; t
 the embedded server's. Paths are relative to the area's root, ``/``-separated, and may
 not leave it: an absolute path, a ``..`` segment, a NUL or an empty segment is refused
 (400). The area is bounded (``--max-files-mb``), and the bound holds whatever runs at once:
-each upload's chunk takes its room (what is on disk, theirs included) before it is written,
-so concurrent uploads cannot each fill the same room; one that would pass the bound is
-refused (413) and leaves nothing behind. Its pages' downloads land here because the
-server points the browser's download folder at it (see ``_session_manager``), and the
-relay copies in what a client had downloaded into a folder of its own (``_files_relay``).
-Downloads count too: one whose size would pass the bound is cancelled in the browser, as
-a full disk would fail it, and the server says why; one too fast for the cancel is
-removed when it finishes and told to its client as cancelled, so the bound holds however
-fast the network. The zip of the area is streamed as it is made, so that no copy of the
-files exists outside the area, and a released session's folder, once removed, is never
-made again by an upload or a copy that finishes late.
+each upload's chunk, and each download copied in, takes its room (what is on disk, theirs
+included) under one lock before it is written, so concurrent writers cannot each fill the
+same room; an upload that would pass the bound is refused (413) and leaves nothing behind.
+Its pages' downloads land here because the server points the browser's download folder at
+it (see ``_session_manager``), and the relay copies in what a client had downloaded into a
+folder of its own (``_files_relay``). Downloads count too: one whose size would pass the
+bound is cancelled in the browser, as a full disk would fail it, and the server says why;
+one too fast for the cancel is removed when it finishes and told to its client as
+cancelled, so the bound holds however fast the network. The zip of the area is streamed as
+it is made, so that no copy of the files exists outside the area, and a released
+session's folder, once removed, is never made again by an upload or a copy that finishes
+late.
 """
 
 from __future__ import annotations
