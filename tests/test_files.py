@@ -26,7 +26,7 @@ from pytest_steel._sessions.cdp_urls import playwright_has_is_local
 
 from ._cdp import connected, first_page
 from ._steel_browser import SteelBrowserStandIn
-from ._support import Backend, FaultProxy, RemoteServer, StartServer, installed
+from ._support import Backend, FaultProxy, RemoteServer, Server, StartServer, installed
 
 KEY = "files-key"
 
@@ -786,14 +786,20 @@ async def _download(ws_url: str, site: str, size: int) -> str | None:
 MB = 2**20
 
 
+def _session_holding(server: Server, size: int) -> dict[str, Any]:
+    """A new session whose files area already holds ``size`` bytes (``a.bin``), uploaded through the files API."""
+    session = server.create(timeout=120_000)
+    upload = server.http.post(f"/v1/sessions/{session['id']}/files", files={"file": ("a.bin", b"a" * size)})
+    assert upload.status_code == 200
+    return session
+
+
 def test_uploads_and_a_browser_download_cannot_together_pass_max_files_mb(start_server: StartServer) -> None:
     server = start_server("--max-files-mb", "4")
     site = _Downloads()
     try:
         # A download past the bound fails in the page, as a full disk would fail it, and the server says why.
-        session = server.create(timeout=120_000)
-        files = f"/v1/sessions/{session['id']}/files"
-        assert server.http.post(files, files={"file": ("a.bin", b"a" * (3 * MB))}).status_code == 200
+        session = _session_holding(server, 3 * MB)
         failure = asyncio.run(_download(session["websocketUrl"], site.url, 2 * MB))
         assert failure is not None
         (area,) = _files_dirs(server.tmpdir)
@@ -854,9 +860,7 @@ def test_a_download_no_client_hears_of_is_held_to_max_files_mb_too(start_server:
     site = _Downloads()
     try:
         # One that fits is kept: its partial file (<guid>.crdownload) is not counted twice as it arrives.
-        session = server.create(timeout=120_000)
-        files = f"/v1/sessions/{session['id']}/files"
-        assert server.http.post(files, files={"file": ("a.bin", b"a" * MB)}).status_code == 200
+        session = _session_holding(server, MB)
         asyncio.run(_navigate_raw(session["websocketUrl"], f"{site.url}/get/{5 * MB // 2}"))
         (area,) = _files_dirs(server.tmpdir)
         deadline = time.monotonic() + 30
@@ -869,9 +873,7 @@ def test_a_download_no_client_hears_of_is_held_to_max_files_mb_too(start_server:
         server.release(session["id"])
 
         # One past the bound is refused, whichever look (as it arrives, or at its end) sees it first.
-        session = server.create(timeout=120_000)
-        files = f"/v1/sessions/{session['id']}/files"
-        assert server.http.post(files, files={"file": ("a.bin", b"a" * (3 * MB))}).status_code == 200
+        session = _session_holding(server, 3 * MB)
         asyncio.run(_navigate_raw(session["websocketUrl"], f"{site.url}/get/{2 * MB}"))
         deadline = time.monotonic() + 30
         while not (said := re.search(r"download (\S+) \(\d+ bytes\) was cancelled", server.log())):
